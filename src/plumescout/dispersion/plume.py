@@ -131,19 +131,20 @@ def plume_coupling(
     """Concentration per unit emission rate, (n_receptors, n_sources), in s/m3.
 
     Each receptor sample has its own wind (``wind_speed_m_s``, ``wind_from_deg`` of shape (n,) or
-    scalars); ``stability`` may be a letter, a float index, or an array (n,). ``min_sigma_m`` adds
+    scalars), or each receptor-source pair has (shape (n, m)); ``stability`` may be a letter, a
+    float index, or an array (n,). ``min_sigma_m`` adds
     an initial plume width in quadrature (source size, sensor footprint).
     """
     r = np.atleast_2d(np.asarray(receptors_xyz, dtype=float))
     s = np.atleast_2d(np.asarray(sources_xyz, dtype=float))
     u = np.asarray(wind_speed_m_s, dtype=float)
     wd = np.asarray(wind_from_deg, dtype=float)
-    u = u.reshape(-1, 1) if u.ndim else u
-    wd = wd.reshape(-1, 1) if wd.ndim else wd
+    u = u.reshape(-1, 1) if u.ndim == 1 else u
+    wd = wd.reshape(-1, 1) if wd.ndim == 1 else wd
     st = stability
     if not isinstance(st, str):
         st = np.asarray(st, dtype=float)
-        st = st.reshape(-1, 1) if st.ndim else st
+        st = st.reshape(-1, 1) if st.ndim == 1 else st
     xd, yc = to_plume_coordinates(r[:, 0:1], r[:, 1:2], s[None, :, 0], s[None, :, 1], wd)
     sy, sz = sigma_yz(xd, st, scheme)
     if min_sigma_m:
