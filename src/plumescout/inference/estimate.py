@@ -162,8 +162,10 @@ class PlumeEstimator:
         return self._loglik(mu, var), q, k, var
 
     # -- fitting --------------------------------------------------------------------------
-    def fit(self, obs: Observations) -> PlumeEstimator:
+    def fit(self, obs: Observations, progress=None) -> PlumeEstimator:
+        """Estimate the sources of ``obs``; ``progress(stage, done, total)`` is called if given."""
         cfg = self.config
+        self._progress = progress or (lambda *a: None)
         t_start = time.perf_counter()
         rng = np.random.default_rng(cfg.seed)
         species = cfg.species or next(iter(obs.species))
@@ -219,7 +221,8 @@ class PlumeEstimator:
         ll0 = self._loglik(np.zeros(n), np.full(n, self._s0**2))
         ll_cur = ll0
         mu_cur = np.zeros(n)
-        for _ in range(cfg.max_sources):
+        for it_src in range(cfg.max_sources):
+            self._progress("search", it_src, cfg.max_sources)
             var = self._s0**2 + cfg.fluctuation_intensity**2 * mu_cur**2
             res = self._y - mu_cur
             w = 1.0 / var
@@ -299,6 +302,8 @@ class PlumeEstimator:
         out_q = np.empty((cfg.mcmc_steps - cfg.burn_in, m))
         acc_window = np.zeros(m)
         for it in range(cfg.mcmc_steps):
+            if it % 100 == 0:
+                self._progress("posterior", it, cfg.mcmc_steps)
             for j in range(m):  # one source at a time
                 prop = cur.copy()
                 prop[j] += scale[j] * rng.standard_normal(2)
@@ -323,6 +328,7 @@ class PlumeEstimator:
                 except np.linalg.LinAlgError:
                     draw = q
                 out_q[it - cfg.burn_in] = np.abs(draw)
+        self._progress("posterior", cfg.mcmc_steps, cfg.mcmc_steps)
         return out_xy, out_q
 
     def _summarise(self, xy, samples_xy, samples_q, n):

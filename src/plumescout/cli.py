@@ -1,0 +1,243 @@
+"""The ``plumescout`` command line: parse, validate, call the library, render."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import PlumescoutError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="plumescout: find chemical emission sources from drone-borne gas measurements.")
+validate_app = typer.Typer(no_args_is_help=True, help="Score the physics on real field data.")
+app.add_typer(validate_app, name="validate")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _guard(fn):
+    """Turn every refusal into a one-line message and exit code 2, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PlumescoutError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.filename or ''}: {exc.strerror or exc}",
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal and False)
+
+
+def _parse_origin(text: str | None):
+    if text is None:
+        return None
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        raise PlumescoutError(f"--origin must be LAT,LON in decimal degrees, got '{text}'") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 360):
+        raise PlumescoutError(f"--origin {text} is not a WGS84 lat,lon")
+    return lat, lon
+
+
+def _estimate_progress(progress: Progress):
+    task = progress.add_task("estimating sources", total=1.0)
+
+    def cb(stage, done, total):
+        frac = done / max(total, 1)
+        progress.update(task, description=f"estimating sources ({stage})",
+                        completed=0.3 * frac if stage == "search" else 0.3 + 0.7 * frac)
+
+    return task, cb
+
+
+def _sources_table(sources, truth=None) -> Table:
+    tab = Table(title="Estimated sources" + (" vs truth" if truth else ""))
+    for col in ("id", "lat, lon", "rate g/s [90 %]", "r90 m", "p"):
+        tab.add_column(col)
+    if truth:
+        tab.add_column("nearest truth")
+        tab.add_column("distance m")
+        tab.add_column("true rate g/s")
+    for s in sources:
+        row = [s.id, f"{s.lat:.6f}, {s.lon:.6f}", f"{s.rate_g_s:.3g} [{s.rate_g_s_ci90[0]:.3g}, {s.rate_g_s_ci90[1]:.3g}]",
+               f"{s.location_ci90_m:.0f}", f"{s.probability:.2f}"]
+        if truth and truth.get("sources"):
+            d = [np.hypot(s.x_m - t["x_m"], s.y_m - t["y_m"]) for t in truth["sources"]]
+            k = int(np.argmin(d))
+            row += [truth["sources"][k]["id"], f"{d[k]:.0f}", f"{truth['sources'][k]['rate_g_s']:.3g}"]
+        tab.add_row(*row)
+    return tab
+
+
+@app.command()
+@_guard
+def analyze(
+    flight: Annotated[Path, typer.Argument(help="flight log (open flight-log CSV)")],
+    out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-out"),
+    origin: Annotated[str | None, typer.Option(help="local frame origin LAT,LON (default: track median)")] = None,
+    species: Annotated[str | None, typer.Option(help="species to estimate from (default: the first)")] = None,
+    ground_elevation: Annotated[float | None, typer.Option(help="ground elevation (m MSL) for alt_msl_m logs")] = None,
+    truth: Annotated[Path | None, typer.Option(help="a simulator truth.json to compare with")] = None,
+    seed: Annotated[int, typer.Option(help="random seed of the sampler")] = 0,
+):
+    """Estimate the emission sources in a flight and write GeoJSON, KML, HTML map and PNG."""
+    from .inference import EstimatorConfig
+    from .pipeline import analyze as run_analyze
+    from .pipeline import load_observations
+
+    truth_doc = json.loads(truth.read_text()) if truth else None
+    obs = load_observations(flight, _parse_origin(origin), ground_elevation)
+    console.print(f"read {len(obs)} samples over {obs.duration_s:.0f} s from {flight}")
+    for r in obs.repairs:
+        console.print(f"  [yellow]repaired:[/] {r}", highlight=False)
+    with _progress() as progress:
+        _, cb = _estimate_progress(progress)
+        res = run_analyze(obs, out, EstimatorConfig(species=species, seed=seed), truth_doc, progress=cb,
+                          title=flight.name)
+    res.provenance["inputs"] = __import__("plumescout.report", fromlist=["provenance"]).provenance(
+        [flight], "", {}, 0.0)["inputs"]
+    from .report import write_geojson
+
+    write_geojson(res.outputs["geojson"], res.sources, res.provenance)
+    console.print(res.detection.summary() | {"peak_enhancements_ppm": "..."}, highlight=False)
+    console.print(_sources_table(res.sources, truth_doc))
+    for k, p in res.outputs.items():
+        console.print(f"  {k:8s} {p}")
+
+
+@app.command()
+@_guard
+def simulate(
+    scenario: Annotated[Path, typer.Argument(help="scenario TOML")],
+    out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-sim"),
+):
+    """Fly a scenario in the simulator: writes flight.csv (open CSV), truth.json and plan.json."""
+    from .simulate import load_scenario
+
+    sc = load_scenario(scenario)
+    _simulate_to(sc, out)
+
+
+def _simulate_to(sc, out: Path):
+    from .flightlog import write_flight_csv
+    from .pipeline import dump_json
+    from .simulate import simulate_flight
+
+    out.mkdir(parents=True, exist_ok=True)
+    with _progress() as progress:
+        task = progress.add_task("flying the simulator (puffs per source)", total=max(1, len(sc.sources)))
+        flight = simulate_flight(sc, progress=lambda d, t: progress.update(task, completed=d, total=t))
+    csv_path = write_flight_csv(out / "flight.csv", flight.observations)
+    dump_json(out / "truth.json", flight.truth)
+    if flight.plan is not None:
+        dump_json(out / "plan.json", {**flight.plan.summary(), "wind_from_deg": flight.plan.wind_from_deg,
+                                      "home_m": list(flight.plan.home_m),
+                                      "sorties_m": [s.round(2).tolist() for s in flight.plan.sorties]})
+        console.print(f"survey plan: {flight.plan.summary()}", highlight=False)
+    console.print(f"flew {flight.truth['samples']} samples over {flight.truth['duration_s']:.0f} s; "
+                  f"wrote {csv_path}, {out / 'truth.json'}")
+    return flight, csv_path
+
+
+@app.command()
+@_guard
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("demo-output"),
+    scenario: Annotated[Path | None, typer.Option(help="scenario TOML (default: the embedded demo)")] = None,
+):
+    """The whole story on the embedded default: plan, fly, analyse, report, compare with truth."""
+    from importlib import resources
+
+    from .inference import EstimatorConfig
+    from .pipeline import analyze as run_analyze
+    from .simulate import load_scenario
+
+    if scenario is None:
+        with resources.as_file(resources.files("plumescout") / "data" / "demo.toml") as p:
+            sc = load_scenario(p)
+    else:
+        sc = load_scenario(scenario)
+    console.rule(f"[bold]plumescout demo[/]: {sc.name}")
+    console.print(f"{len(sc.sources)} hidden source(s) in a {_area_km2(sc):.2f} km2 area; wind "
+                  f"{sc.wind.speed_m_s} m/s from {sc.wind.from_deg:.0f} deg, meander {sc.wind.meander_deg} deg")
+    flight, csv_path = _simulate_to(sc, out)
+    with _progress() as progress:
+        _, cb = _estimate_progress(progress)
+        res = run_analyze(csv_path, out, EstimatorConfig(species=sc.sensor.species), flight.truth,
+                          origin=tuple(sc.site.origin), progress=cb, title=sc.name)
+    console.print(f"detection: {res.detection.n_crossings} plume crossings; noise {res.detection.noise_ppm:.4f} ppm")
+    console.print(_sources_table(res.sources, flight.truth))
+    console.print(f"wall time of the analysis: {res.provenance['wall_time_s']:.1f} s")
+    console.print("[bold]outputs[/] (open report.html in a browser; no network needed):")
+    for p in [csv_path, out / "truth.json", out / "plan.json", *res.outputs.values()]:
+        console.print(f"  {p}")
+
+
+def _area_km2(sc) -> float:
+    from shapely.geometry import Polygon
+
+    return Polygon(sc.site.area_m).area / 1e6
+
+
+@validate_app.command("prairie-grass")
+@_guard
+def validate_prairie_grass_cmd(
+    directory: Annotated[Path, typer.Argument(help="folder with PGARCS.txt, modelParamList.txt, evap.txt")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the statistics as JSON")] = False,
+    scheme: Annotated[str, typer.Option(help="sigma scheme: pg_isc3, briggs_rural, briggs_urban")] = "pg_isc3",
+    class_letter: Annotated[bool, typer.Option("--class-letter", help="round the class to a letter")] = False,
+    no_evap_correction: Annotated[bool, typer.Option("--no-evap-correction", help="skip the SO2-loss correction")] = False,
+):
+    """Score the plume model on Project Prairie Grass (crosswind-integrated concentrations)."""
+    from .dispersion import SIGMA_SCHEMES
+    from .validation import validate_prairie_grass
+
+    if scheme not in SIGMA_SCHEMES:
+        raise PlumescoutError(f"--scheme must be one of {', '.join(SIGMA_SCHEMES)}, got '{scheme}'")
+    r = validate_prairie_grass(directory, scheme=scheme, continuous_class=not class_letter,
+                               evap_correction=not no_evap_correction)
+    keys = ("n", "FAC2", "FB", "NMSE", "MG", "VG")
+    if as_json:
+        sys.stdout.write(json.dumps({k: (round(r[k], 4) if isinstance(r[k], float) else r[k]) for k in keys}) + "\n")
+        return
+    tab = Table(title=f"Prairie Grass CWIC, {r['n']} arcs ({scheme})")
+    tab.add_column("statistic")
+    tab.add_column("value")
+    tab.add_column("Chang & Hanna 'good'")
+    crit = {"FAC2": ">= 0.5", "FB": "|FB| <= 0.3", "NMSE": "<= 4", "MG": "0.7 - 1.3", "VG": "<= 1.6"}
+    for k in keys[1:]:
+        ok = r["meets"][k]
+        tab.add_row(k, f"{r[k]:.3f}", f"{crit[k]} {'[green]ok[/]' if ok else '[red]fails[/]'}")
+    console.print(tab)
+
+
+@app.command()
+def version():
+    """Print the version."""
+    console.print(f"plumescout {__version__}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,73 @@
+"""Source-estimates GeoJSON (FORMATS.md section 2), with provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .. import __version__
+
+__all__ = ["sha256_file", "provenance", "source_features", "write_geojson", "REQUIRED_PROPERTIES"]
+
+#: Properties FORMATS.md section 2 requires of every feature.
+REQUIRED_PROPERTIES = ("id", "species", "emission_rate_g_s", "emission_rate_g_s_ci90", "location_ci90_m",
+                       "probability")
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def provenance(inputs, model: str, settings: dict, wall_time_s: float, **extra) -> dict:
+    """The run's provenance: inputs with SHA-256, software, model and settings, wall time."""
+    return {
+        "inputs": [{"file": Path(p).name, "path": str(p), "sha256": sha256_file(p)} for p in inputs],
+        "software": {"name": "plumescout", "version": __version__, "python": platform.python_version()},
+        "model": model,
+        "settings": settings,
+        "wall_time_s": round(float(wall_time_s), 3),
+        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        **extra,
+    }
+
+
+def _r(v, nd=6):
+    return round(float(v), nd)
+
+
+def source_features(sources) -> list[dict]:
+    feats = []
+    for s in sources:
+        feats.append({
+            "type": "Feature",
+            "id": s.id,
+            "geometry": {"type": "Point", "coordinates": [_r(s.lon, 8), _r(s.lat, 8)]},
+            "properties": {
+                "id": s.id,
+                "species": s.species,
+                "emission_rate_g_s": _r(s.rate_g_s),
+                "emission_rate_g_s_ci90": [_r(s.rate_g_s_ci90[0]), _r(s.rate_g_s_ci90[1])],
+                "location_ci90_m": _r(s.location_ci90_m, 2),
+                "probability": _r(s.probability, 4),
+                "emission_rate_kg_h": _r(s.rate_g_s * 3.6),
+                "x_m": _r(s.x_m, 2),
+                "y_m": _r(s.y_m, 2),
+                "height_m": _r(s.height_m, 2),
+            },
+        })
+    return feats
+
+
+def write_geojson(path, sources, prov: dict) -> Path:
+    """Write the FeatureCollection (RFC 7946; WGS84 lon/lat) with ``properties`` = provenance."""
+    doc = {"type": "FeatureCollection", "features": source_features(sources), "properties": prov}
+    path = Path(path)
+    path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return path
