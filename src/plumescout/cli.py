@@ -17,8 +17,11 @@ from rich.table import Table
 from . import __version__
 from .errors import PlumescoutError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="plumescout: find chemical emission sources from drone-borne gas measurements.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="plumescout: find chemical emission sources from drone-borne gas measurements.",
+)
 validate_app = typer.Typer(no_args_is_help=True, help="Score the physics on real field data.")
 app.add_typer(validate_app, name="validate")
 
@@ -37,16 +40,25 @@ def _guard(fn):
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except OSError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.filename or ''}: {exc.strerror or exc}",
-                              highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {exc.filename or ''}: {exc.strerror or exc}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(2) from None
 
     return wrapper
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), console=console, transient=False, disable=not console.is_terminal and False)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal and False,
+    )
 
 
 def _parse_origin(text: str | None):
@@ -66,8 +78,11 @@ def _estimate_progress(progress: Progress):
 
     def cb(stage, done, total):
         frac = done / max(total, 1)
-        progress.update(task, description=f"estimating sources ({stage})",
-                        completed=0.3 * frac if stage == "search" else 0.3 + 0.7 * frac)
+        progress.update(
+            task,
+            description=f"estimating sources ({stage})",
+            completed=0.3 * frac if stage == "search" else 0.3 + 0.7 * frac,
+        )
 
     return task, cb
 
@@ -81,8 +96,13 @@ def _sources_table(sources, truth=None) -> Table:
         tab.add_column("distance m")
         tab.add_column("true rate g/s")
     for s in sources:
-        row = [s.id, f"{s.lat:.6f}, {s.lon:.6f}", f"{s.rate_g_s:.3g} [{s.rate_g_s_ci90[0]:.3g}, {s.rate_g_s_ci90[1]:.3g}]",
-               f"{s.location_ci90_m:.0f}", f"{s.probability:.2f}"]
+        row = [
+            s.id,
+            f"{s.lat:.6f}, {s.lon:.6f}",
+            f"{s.rate_g_s:.3g} [{s.rate_g_s_ci90[0]:.3g}, {s.rate_g_s_ci90[1]:.3g}]",
+            f"{s.location_ci90_m:.0f}",
+            f"{s.probability:.2f}",
+        ]
         if truth and truth.get("sources"):
             d = [np.hypot(s.x_m - t["x_m"], s.y_m - t["y_m"]) for t in truth["sources"]]
             k = int(np.argmin(d))
@@ -114,10 +134,12 @@ def analyze(
         console.print(f"  [yellow]repaired:[/] {r}", highlight=False)
     with _progress() as progress:
         _, cb = _estimate_progress(progress)
-        res = run_analyze(obs, out, EstimatorConfig(species=species, seed=seed), truth_doc, progress=cb,
-                          title=flight.name)
+        res = run_analyze(
+            obs, out, EstimatorConfig(species=species, seed=seed), truth_doc, progress=cb, title=flight.name
+        )
     res.provenance["inputs"] = __import__("plumescout.report", fromlist=["provenance"]).provenance(
-        [flight], "", {}, 0.0)["inputs"]
+        [flight], "", {}, 0.0
+    )["inputs"]
     from .report import write_geojson
 
     write_geojson(res.outputs["geojson"], res.sources, res.provenance)
@@ -152,12 +174,20 @@ def _simulate_to(sc, out: Path):
     csv_path = write_flight_csv(out / "flight.csv", flight.observations)
     dump_json(out / "truth.json", flight.truth)
     if flight.plan is not None:
-        dump_json(out / "plan.json", {**flight.plan.summary(), "wind_from_deg": flight.plan.wind_from_deg,
-                                      "home_m": list(flight.plan.home_m),
-                                      "sorties_m": [s.round(2).tolist() for s in flight.plan.sorties]})
+        dump_json(
+            out / "plan.json",
+            {
+                **flight.plan.summary(),
+                "wind_from_deg": flight.plan.wind_from_deg,
+                "home_m": list(flight.plan.home_m),
+                "sorties_m": [s.round(2).tolist() for s in flight.plan.sorties],
+            },
+        )
         console.print(f"survey plan: {flight.plan.summary()}", highlight=False)
-    console.print(f"flew {flight.truth['samples']} samples over {flight.truth['duration_s']:.0f} s; "
-                  f"wrote {csv_path}, {out / 'truth.json'}")
+    console.print(
+        f"flew {flight.truth['samples']} samples over {flight.truth['duration_s']:.0f} s; "
+        f"wrote {csv_path}, {out / 'truth.json'}"
+    )
     return flight, csv_path
 
 
@@ -180,13 +210,22 @@ def demo(
     else:
         sc = load_scenario(scenario)
     console.rule(f"[bold]plumescout demo[/]: {sc.name}")
-    console.print(f"{len(sc.sources)} hidden source(s) in a {_area_km2(sc):.2f} km2 area; wind "
-                  f"{sc.wind.speed_m_s} m/s from {sc.wind.from_deg:.0f} deg, meander {sc.wind.meander_deg} deg")
+    console.print(
+        f"{len(sc.sources)} hidden source(s) in a {_area_km2(sc):.2f} km2 area; wind "
+        f"{sc.wind.speed_m_s} m/s from {sc.wind.from_deg:.0f} deg, meander {sc.wind.meander_deg} deg"
+    )
     flight, csv_path = _simulate_to(sc, out)
     with _progress() as progress:
         _, cb = _estimate_progress(progress)
-        res = run_analyze(csv_path, out, EstimatorConfig(species=sc.sensor.species), flight.truth,
-                          origin=tuple(sc.site.origin), progress=cb, title=sc.name)
+        res = run_analyze(
+            csv_path,
+            out,
+            EstimatorConfig(species=sc.sensor.species),
+            flight.truth,
+            origin=tuple(sc.site.origin),
+            progress=cb,
+            title=sc.name,
+        )
     console.print(f"detection: {res.detection.n_crossings} plume crossings; noise {res.detection.noise_ppm:.4f} ppm")
     console.print(_sources_table(res.sources, flight.truth))
     console.print(f"wall time of the analysis: {res.provenance['wall_time_s']:.1f} s")
@@ -208,7 +247,9 @@ def validate_prairie_grass_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print the statistics as JSON")] = False,
     scheme: Annotated[str, typer.Option(help="sigma scheme: pg_isc3, briggs_rural, briggs_urban")] = "pg_isc3",
     class_letter: Annotated[bool, typer.Option("--class-letter", help="round the class to a letter")] = False,
-    no_evap_correction: Annotated[bool, typer.Option("--no-evap-correction", help="skip the SO2-loss correction")] = False,
+    no_evap_correction: Annotated[
+        bool, typer.Option("--no-evap-correction", help="skip the SO2-loss correction")
+    ] = False,
 ):
     """Score the plume model on Project Prairie Grass (crosswind-integrated concentrations)."""
     from .dispersion import SIGMA_SCHEMES
@@ -216,8 +257,9 @@ def validate_prairie_grass_cmd(
 
     if scheme not in SIGMA_SCHEMES:
         raise PlumescoutError(f"--scheme must be one of {', '.join(SIGMA_SCHEMES)}, got '{scheme}'")
-    r = validate_prairie_grass(directory, scheme=scheme, continuous_class=not class_letter,
-                               evap_correction=not no_evap_correction)
+    r = validate_prairie_grass(
+        directory, scheme=scheme, continuous_class=not class_letter, evap_correction=not no_evap_correction
+    )
     keys = ("n", "FAC2", "FB", "NMSE", "MG", "VG")
     if as_json:
         sys.stdout.write(json.dumps({k: (round(r[k], 4) if isinstance(r[k], float) else r[k]) for k in keys}) + "\n")

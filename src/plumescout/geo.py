@@ -44,8 +44,7 @@ class LocalFrame:
             raise ValueError(f"origin ({self.lat0}, {self.lon0}) is not a WGS84 lat/lon")
         if self.crs is None:
             crs = CRS.from_proj4(
-                f"+proj=aeqd +lat_0={self.lat0!r} +lon_0={self.lon0!r} +x_0=0 +y_0=0 "
-                "+ellps=WGS84 +units=m +no_defs"
+                f"+proj=aeqd +lat_0={self.lat0!r} +lon_0={self.lon0!r} +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
             )
             object.__setattr__(self, "crs", crs)
 

@@ -91,11 +91,19 @@ class Observations:
         """A new table with the samples where ``mask`` is true."""
         m = np.asarray(mask)
         return Observations(
-            time_s=self.time_s[m], x_m=self.x_m[m], y_m=self.y_m[m], z_m=self.z_m[m],
-            lat=self.lat[m], lon=self.lon[m], wind_speed_m_s=self.wind_speed_m_s[m],
+            time_s=self.time_s[m],
+            x_m=self.x_m[m],
+            y_m=self.y_m[m],
+            z_m=self.z_m[m],
+            lat=self.lat[m],
+            lon=self.lon[m],
+            wind_speed_m_s=self.wind_speed_m_s[m],
             wind_from_deg=self.wind_from_deg[m],
             species={k: v[m] for k, v in self.species.items()},
-            frame=self.frame, t0=self.t0,
+            frame=self.frame,
+            t0=self.t0,
             columns={k: v[m] for k, v in self.columns.items()},
-            units=dict(self.units), source_files=self.source_files, repairs=list(self.repairs),
+            units=dict(self.units),
+            source_files=self.source_files,
+            repairs=list(self.repairs),
         )

@@ -88,8 +88,9 @@ def analyze(
         name = title or (Path(inputs[0]).name if inputs else "flight")
         res.outputs["geojson"] = write_geojson(out / "sources.geojson", est.sources_, prov)
         res.outputs["kml"] = write_kml(out / "sources.kml", est.sources_, obs, name=f"plumescout: {name}")
-        res.outputs["html"] = write_html_map(out / "report.html", obs, est.detection_, est.sources_, truth,
-                                             title=f"plumescout report: {name}")
+        res.outputs["html"] = write_html_map(
+            out / "report.html", obs, est.detection_, est.sources_, truth, title=f"plumescout report: {name}"
+        )
         res.outputs["png"] = write_png(out / "report.png", obs, est.detection_, est.sources_, truth, title=name)
     return res
 

@@ -72,9 +72,7 @@ def ppm_to_g_m3(ppm, species: str, temperature_k=STANDARD_T_K, pressure_pa=STAND
     -----
     ``C = x * 1e-6 * M * p / (R T)`` with ``x`` in ppm and ``M`` in g/mol.
     """
-    return np.asarray(ppm, dtype=float) * 1e-6 * molar_mass(species) * air_molar_density(
-        temperature_k, pressure_pa
-    )
+    return np.asarray(ppm, dtype=float) * 1e-6 * molar_mass(species) * air_molar_density(temperature_k, pressure_pa)
 
 
 def g_m3_to_ppm(c_g_m3, species: str, temperature_k=STANDARD_T_K, pressure_pa=STANDARD_P_PA):

@@ -135,8 +135,7 @@ def test_beam_crossing_a_plume_integrates_crosswind():
     k = beam_integrated_plume([[x, -300.0, 0.0]], [[x, 300.0, 0.0]], [[0.0, 0.0, 0.0]], u, 270.0, "D")
     sz = sigma_yz(x, "D")[1]
     assert k[0, 0] * q == pytest.approx(np.sqrt(2 / np.pi) * q / (u * sz), rel=1e-4)
-    avg = beam_integrated_plume([[x, -300.0, 0.0]], [[x, 300.0, 0.0]], [[0.0, 0.0, 0.0]], u, 270.0,
-                                "D", average=True)
+    avg = beam_integrated_plume([[x, -300.0, 0.0]], [[x, 300.0, 0.0]], [[0.0, 0.0, 0.0]], u, 270.0, "D", average=True)
     assert avg[0, 0] == pytest.approx(k[0, 0] / 600.0, rel=1e-12)
 
 

@@ -53,8 +53,14 @@ def beam_integrated_plume(
         pts = pts.reshape(-1, 3)
         sti = st if isinstance(st, str) else np.repeat(st[rows], n)
         c = plume_coupling(
-            pts, sources, np.repeat(u[rows], n), np.repeat(wd[rows], n), sti, scheme,
-            mixing_height_m, min_sigma_m,
+            pts,
+            sources,
+            np.repeat(u[rows], n),
+            np.repeat(wd[rows], n),
+            sti,
+            scheme,
+            mixing_height_m,
+            min_sigma_m,
         ).reshape(len(rows), n, -1)
         mean_c = c.mean(axis=1)
         out[rows] = mean_c if average else mean_c * length[rows, None]

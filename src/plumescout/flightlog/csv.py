@@ -120,23 +120,34 @@ def read_flight_csv(
         if "alt_msl_m" in names and ground_elevation_m is not None:
             alt_col = "alt_msl_m"
         elif "alt_msl_m" in names:
-            raise InputError(path, "the file gives alt_msl_m but no ground elevation was given "
-                             "(--ground-elevation) to turn it into height above ground",
-                             line=1, column="alt_msl_m")
+            raise InputError(
+                path,
+                "the file gives alt_msl_m but no ground elevation was given "
+                "(--ground-elevation) to turn it into height above ground",
+                line=1,
+                column="alt_msl_m",
+            )
         else:
-            raise InputError(path, "required column 'alt_agl_m' is missing from the header", line=1,
-                             column="alt_agl_m")
+            raise InputError(path, "required column 'alt_agl_m' is missing from the header", line=1, column="alt_agl_m")
     gas_cols = {n: species_of_column(n) for n in names if species_of_column(n)}
     point_cols = {n: sp for n, sp in gas_cols.items() if sp[1] in ("ppm", "ppb")}
     column_cols = {n: sp for n, sp in gas_cols.items() if sp[1] in ("ppm_m", "ppb_m")}
     if not point_cols:
-        raise InputError(path, "no gas species column: expected at least one '<species>_ppm' or "
-                         "'<species>_ppb' column, e.g. 'ch4_ppm'", line=1)
+        raise InputError(
+            path,
+            "no gas species column: expected at least one '<species>_ppm' or '<species>_ppb' column, e.g. 'ch4_ppm'",
+            line=1,
+        )
     has_wind = "wind_speed_m_s" in names and "wind_from_deg" in names
     if not has_wind and wind is None:
         missing = "wind_speed_m_s" if "wind_speed_m_s" not in names else "wind_from_deg"
-        raise InputError(path, "no wind: the file needs 'wind_speed_m_s' and 'wind_from_deg' "
-                         "columns, or wind must be given separately (--wind)", line=1, column=missing)
+        raise InputError(
+            path,
+            "no wind: the file needs 'wind_speed_m_s' and 'wind_from_deg' "
+            "columns, or wind must be given separately (--wind)",
+            line=1,
+            column=missing,
+        )
 
     idx = {n: i for i, n in enumerate(names)}
     rows_line: list[int] = []
@@ -247,33 +258,53 @@ def read_flight_csv(
         if column in ("time", "lat", "lon", alt_col, "(row)") and frac > max_bad_fraction:
             raise InputError(
                 path,
-                f"{reason} in {len(lines)} of {n_rows} rows; the file cannot be used "
-                f"(first bad value shown)",
+                f"{reason} in {len(lines)} of {n_rows} rows; the file cannot be used (first bad value shown)",
                 line=lines[0],
                 column=None if column == "(row)" else column,
             )
         what = "row" if column in ("time", "lat", "lon", alt_col, "(row)") else "value"
         action = "dropped" if what == "row" else "set to missing"
         where = "" if column == "(row)" else f" in column '{column}'"
-        repairs.append(Repair("bad_value", f"{action} {len(lines)} {what}(s): {reason}{where}", tuple(lines), len(lines)))
+        repairs.append(
+            Repair("bad_value", f"{action} {len(lines)} {what}(s): {reason}{where}", tuple(lines), len(lines))
+        )
     if exact_dupes:
-        repairs.append(Repair("duplicate", f"dropped {len(exact_dupes)} exact duplicate row(s)", tuple(exact_dupes), len(exact_dupes)))
+        repairs.append(
+            Repair(
+                "duplicate", f"dropped {len(exact_dupes)} exact duplicate row(s)", tuple(exact_dupes), len(exact_dupes)
+            )
+        )
     if naive_time_lines:
-        repairs.append(Repair("time_zone", f"{len(naive_time_lines)} time(s) had no zone; taken as UTC",
-                              tuple(naive_time_lines[:1]), len(naive_time_lines)))
+        repairs.append(
+            Repair(
+                "time_zone",
+                f"{len(naive_time_lines)} time(s) had no zone; taken as UTC",
+                tuple(naive_time_lines[:1]),
+                len(naive_time_lines),
+            )
+        )
 
     lines_arr = np.array(rows_line, dtype=int)
     t = np.array(t_list)
     if t.size < 2:
-        raise InputError(path, f"only {t.size} usable sample(s); at least 2 are needed to analyse a flight",
-                         line=int(lines_arr[0]) if t.size else 2)
+        raise InputError(
+            path,
+            f"only {t.size} usable sample(s); at least 2 are needed to analyse a flight",
+            line=int(lines_arr[0]) if t.size else 2,
+        )
 
     # ordering
     order = np.argsort(t, kind="stable")
     if np.any(order != np.arange(t.size)):
         n_moved = int(np.sum(order != np.arange(t.size)))
-        repairs.append(Repair("order", f"sorted {n_moved} row(s) that were out of time order",
-                              tuple(int(x) for x in lines_arr[order][order != np.arange(t.size)][:8]), n_moved))
+        repairs.append(
+            Repair(
+                "order",
+                f"sorted {n_moved} row(s) that were out of time order",
+                tuple(int(x) for x in lines_arr[order][order != np.arange(t.size)][:8]),
+                n_moved,
+            )
+        )
     sel = order
     t = t[sel]
     # repeated times with different values: keep the first
@@ -281,8 +312,14 @@ def read_flight_csv(
     if rep.size:
         keep = np.ones(t.size, bool)
         keep[rep] = False
-        repairs.append(Repair("duplicate_time", f"dropped {rep.size} row(s) repeating an earlier time with other values",
-                              tuple(int(x) for x in lines_arr[sel][rep]), int(rep.size)))
+        repairs.append(
+            Repair(
+                "duplicate_time",
+                f"dropped {rep.size} row(s) repeating an earlier time with other values",
+                tuple(int(x) for x in lines_arr[sel][rep]),
+                int(rep.size),
+            )
+        )
         sel = sel[keep]
         t = t[keep]
 
@@ -303,8 +340,14 @@ def read_flight_csv(
             continue
         nn = int(np.isnan(v).sum())
         if nn:
-            repairs.append(Repair("missing_gas", f"{nn} sample(s) without a '{name}' reading kept as missing",
-                                  tuple(int(x) for x in lines_sel[np.isnan(v)][:8]), nn))
+            repairs.append(
+                Repair(
+                    "missing_gas",
+                    f"{nn} sample(s) without a '{name}' reading kept as missing",
+                    tuple(int(x) for x in lines_sel[np.isnan(v)][:8]),
+                    nn,
+                )
+            )
         species[sp] = v
         units[sp] = unit
     columns = {column_cols[n][0]: arr(v) for n, v in col.items()}
@@ -330,15 +373,30 @@ def read_flight_csv(
             else:
                 for a in arrays:
                     a[fill] = np.interp(t[fill], t[good], a[good])
-            repairs.append(Repair("gap_filled", f"interpolated {int(fill.sum())} sample(s) across short {label} gaps "
-                                  f"(<= {max_gap_s:g} s)", tuple(int(x) for x in lines_sel[fill][:8]), int(fill.sum())))
+            repairs.append(
+                Repair(
+                    "gap_filled",
+                    f"interpolated {int(fill.sum())} sample(s) across short {label} gaps (<= {max_gap_s:g} s)",
+                    tuple(int(x) for x in lines_sel[fill][:8]),
+                    int(fill.sum()),
+                )
+            )
         if drop.any():
             keep &= ~drop
-            repairs.append(Repair("gap_dropped", f"dropped {int(drop.sum())} sample(s) in {label} gaps longer than "
-                                  f"{max_gap_s:g} s or at the ends", tuple(int(x) for x in lines_sel[drop][:8]), int(drop.sum())))
+            repairs.append(
+                Repair(
+                    "gap_dropped",
+                    f"dropped {int(drop.sum())} sample(s) in {label} gaps longer than {max_gap_s:g} s or at the ends",
+                    tuple(int(x) for x in lines_sel[drop][:8]),
+                    int(drop.sum()),
+                )
+            )
     if keep.sum() < 2:
-        raise InputError(path, f"only {int(keep.sum())} usable sample(s) after dropping rows without position or wind",
-                         line=int(lines_sel[0]))
+        raise InputError(
+            path,
+            f"only {int(keep.sum())} usable sample(s) after dropping rows without position or wind",
+            line=int(lines_sel[0]),
+        )
 
     t0 = None
     if time_kind == "iso":
@@ -354,9 +412,21 @@ def read_flight_csv(
     frame = LocalFrame(*origin)
     x, y = frame.to_local(lat, lon)
     obs = Observations(
-        time_s=time_s, x_m=np.asarray(x, float), y_m=np.asarray(y, float), z_m=alt, lat=lat, lon=lon,
-        wind_speed_m_s=ws, wind_from_deg=np.mod(wd, 360.0), species=species, frame=frame, t0=t0,
-        columns=columns, units=units, source_files=(str(path),), repairs=repairs,
+        time_s=time_s,
+        x_m=np.asarray(x, float),
+        y_m=np.asarray(y, float),
+        z_m=alt,
+        lat=lat,
+        lon=lon,
+        wind_speed_m_s=ws,
+        wind_from_deg=np.mod(wd, 360.0),
+        species=species,
+        frame=frame,
+        t0=t0,
+        columns=columns,
+        units=units,
+        source_files=(str(path),),
+        repairs=repairs,
     )
     return obs.select(keep) if not keep.all() else obs
 

@@ -61,8 +61,10 @@ class Detection:
             "false_alarms_per_hour": self.false_alarms_per_hour,
             "crossings": len(self.crossings),
             "peak_enhancements_ppm": [round(p, 4) for p in peak],
-            "background_ppm": [round(float(np.nanmin(self.background_ppm)), 4),
-                               round(float(np.nanmax(self.background_ppm)), 4)],
+            "background_ppm": [
+                round(float(np.nanmin(self.background_ppm)), 4),
+                round(float(np.nanmax(self.background_ppm)), 4),
+            ],
         }
 
 

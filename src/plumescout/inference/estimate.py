@@ -31,7 +31,7 @@ from ..dispersion import plume_coupling
 from ..met import class_index, stability_from_sigma_theta
 from ..observations import Observations
 from ..units import ppm_to_g_m3
-from .detect import Detection, detect_plumes
+from .detect import detect_plumes
 
 __all__ = ["EstimatorConfig", "SourceEstimate", "PlumeEstimator", "smooth_wind"]
 
@@ -110,9 +110,10 @@ class PlumeEstimator:
     def _k(self, xy: np.ndarray) -> np.ndarray:
         xy = np.atleast_2d(xy)
         src = np.column_stack([xy, np.full(len(xy), self.config.source_height_m)])
-        u, wd = (self._lagrangian_wind(src) if self.config.lagrangian_wind else (self._u, self._wd))
-        return plume_coupling(self._rxyz, src, u, wd, self.stability_, self.config.scheme,
-                              None, self.config.min_sigma_m)
+        u, wd = self._lagrangian_wind(src) if self.config.lagrangian_wind else (self._u, self._wd)
+        return plume_coupling(
+            self._rxyz, src, u, wd, self.stability_, self.config.scheme, None, self.config.min_sigma_m
+        )
 
     def _lagrangian_wind(self, src: np.ndarray):
         """Per receptor-source pair, the wind that carried the air now at the receptor.
@@ -173,8 +174,9 @@ class PlumeEstimator:
             raise ValueError(f"species '{species}' not in the observations ({', '.join(obs.species)})")
         self.species_ = species
         self.frame_ = obs.frame
-        det = detect_plumes(obs.time_s, obs.species[species], species, cfg.background_window_s,
-                            cfg.false_alarms_per_hour)
+        det = detect_plumes(
+            obs.time_s, obs.species[species], species, cfg.background_window_s, cfg.false_alarms_per_hour
+        )
         self.detection_ = det
         self.sources_: list[SourceEstimate] = []
         u, wd = smooth_wind(obs.time_s, obs.wind_speed_m_s, obs.wind_from_deg, cfg.wind_smoothing_s)
@@ -183,8 +185,12 @@ class PlumeEstimator:
             self.stability_ = class_index(stability_from_sigma_theta(sig))
         else:
             self.stability_ = class_index(cfg.stability)
-        self.info_ = {"samples": len(obs), "stability_index": self.stability_, "species": species,
-                      "crossings": det.n_crossings}
+        self.info_ = {
+            "samples": len(obs),
+            "stability_index": self.stability_,
+            "species": species,
+            "crossings": det.n_crossings,
+        }
         if det.n_crossings == 0:
             self.info_["wall_time_s"] = time.perf_counter() - t_start
             return self
@@ -271,9 +277,12 @@ class PlumeEstimator:
             p = xy.ravel().copy()
             p[i] += step
             simplex.append(p)
-        res = optimize.minimize(neg, xy.ravel(), method="Nelder-Mead",
-                                options={"initial_simplex": np.array(simplex), "xatol": 0.5, "fatol": 0.05,
-                                         "maxiter": 200 * xy.size})
+        res = optimize.minimize(
+            neg,
+            xy.ravel(),
+            method="Nelder-Mead",
+            options={"initial_simplex": np.array(simplex), "xatol": 0.5, "fatol": 0.05, "maxiter": 200 * xy.size},
+        )
         return res.x.reshape(-1, 2)
 
     def _autocorr_temper(self, mu: np.ndarray) -> float:
@@ -347,13 +356,23 @@ class PlumeEstimator:
             d = ll_full - ll_wo - penalty
             prob = float(1.0 / (1.0 + np.exp(-np.clip(d, -700, 700))))
             lat, lon = self.frame_.to_wgs84(med[0], med[1])
-            self.sources_.append(SourceEstimate(
-                id=f"S{j + 1}", species=self.species_, x_m=float(med[0]), y_m=float(med[1]),
-                lat=float(lat), lon=float(lon), height_m=self.config.source_height_m,
-                rate_g_s=float(np.median(sq)),
-                rate_g_s_ci90=(float(np.quantile(sq, 0.05)), float(np.quantile(sq, 0.95))),
-                location_ci90_m=r90, probability=prob, samples_xy=sx, samples_rate=sq,
-            ))
+            self.sources_.append(
+                SourceEstimate(
+                    id=f"S{j + 1}",
+                    species=self.species_,
+                    x_m=float(med[0]),
+                    y_m=float(med[1]),
+                    lat=float(lat),
+                    lon=float(lon),
+                    height_m=self.config.source_height_m,
+                    rate_g_s=float(np.median(sq)),
+                    rate_g_s_ci90=(float(np.quantile(sq, 0.05)), float(np.quantile(sq, 0.95))),
+                    location_ci90_m=r90,
+                    probability=prob,
+                    samples_xy=sx,
+                    samples_rate=sq,
+                )
+            )
         self.sources_.sort(key=lambda s: -s.rate_g_s)
         for i, s in enumerate(self.sources_):
             s.id = f"S{i + 1}"

@@ -88,8 +88,9 @@ class SurveyPlan:
             "total_length_m": round(self.total_length_m, 1),
             "flight_time_s": round(self.flight_time_s, 1),
             "sorties": len(self.sorties),
-            "sortie_times_s": [round(float(np.sum(np.hypot(*np.diff(s, axis=0).T))) / self.speed_m_s, 1)
-                               for s in self.sorties],
+            "sortie_times_s": [
+                round(float(np.sum(np.hypot(*np.diff(s, axis=0).T))) / self.speed_m_s, 1) for s in self.sorties
+            ],
         }
 
 
@@ -142,11 +143,12 @@ def plan_survey(
     theta = np.rad2deg(np.pi / 2 - toward)
     rot = affinity.rotate(poly, -theta, origin=(0, 0))
     u0, v0, u1, v1 = rot.bounds
-    # the area plus its copy shifted downwind by the offset: lines just past the downwind edge
-    region = shapely.convex_hull(shapely.union(rot, affinity.translate(rot, offset, 0)))
-    us = np.arange(u0 + offset, u1 + offset + 1e-9, line_spacing_m)
-    if us.size == 0 or us[-1] < u1 + offset - 1e-6:
-        us = np.append(us, u0 + offset + line_spacing_m * us.size)
+    # Lines from just downwind of the upwind edge until one lies at least ``offset`` past the
+    # downwind edge (sources there leave the area before their plume reaches flight altitude);
+    # the lines may leave the area downwind, over the area's copy shifted by the line reach.
+    n = int(np.ceil((u1 - u0) / line_spacing_m - 1e-9)) + 1
+    us = u0 + offset + line_spacing_m * np.arange(n)
+    region = shapely.convex_hull(shapely.union(rot, affinity.translate(rot, us[-1] - u1 + 1.0, 0)))
     pts: list[tuple[float, float]] = []
     n_lines = 0
     for k, u in enumerate(us):
@@ -166,8 +168,17 @@ def plan_survey(
     wps = np.asarray(path.coords)
     home = tuple(home_m) if home_m is not None else tuple(wps[0])
     sorties = split_sorties(wps, home, speed_m_s * endurance_s * (1.0 - reserve_fraction))
-    return SurveyPlan(wps, z, float(line_spacing_m), float(wind_from_deg), float(speed_m_s), n_lines,
-                      (float(home[0]), float(home[1])), sorties, (x_lo, x_hi))
+    return SurveyPlan(
+        wps,
+        z,
+        float(line_spacing_m),
+        float(wind_from_deg),
+        float(speed_m_s),
+        n_lines,
+        (float(home[0]), float(home[1])),
+        sorties,
+        (x_lo, x_hi),
+    )
 
 
 def split_sorties(waypoints_m, home_m, max_length_m: float, step_m: float = 2.0) -> list[np.ndarray]:
@@ -186,13 +197,16 @@ def split_sorties(waypoints_m, home_m, max_length_m: float, step_m: float = 2.0)
         reach = back[i] + (s - s[i]) + back
         ok = np.flatnonzero((reach <= max_length_m) & (np.arange(s.size) > i))
         if ok.size == 0:
-            raise ConfigError(f"endurance too short: the aircraft cannot reach the survey path and return "
-                              f"(needs more than {max_length_m:.0f} m of flight)")
+            raise ConfigError(
+                f"endurance too short: the aircraft cannot reach the survey path and return "
+                f"(needs more than {max_length_m:.0f} m of flight)"
+            )
         # the end of the first run of reachable points after i (the path stays within reach)
         breaks = np.flatnonzero(np.diff(ok) > 1)
         j = int(ok[breaks[0]] if breaks.size else ok[-1])
         inner = wps[(cum_wp > s[i]) & (cum_wp < s[j])]
-        sorties.append(np.vstack([home, pts[i], *inner, pts[j], home]) if inner.size else
-                       np.vstack([home, pts[i], pts[j], home]))
+        sorties.append(
+            np.vstack([home, pts[i], *inner, pts[j], home]) if inner.size else np.vstack([home, pts[i], pts[j], home])
+        )
         i = j
     return sorties

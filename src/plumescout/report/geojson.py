@@ -13,8 +13,7 @@ from .. import __version__
 __all__ = ["sha256_file", "provenance", "source_features", "write_geojson", "REQUIRED_PROPERTIES"]
 
 #: Properties FORMATS.md section 2 requires of every feature.
-REQUIRED_PROPERTIES = ("id", "species", "emission_rate_g_s", "emission_rate_g_s_ci90", "location_ci90_m",
-                       "probability")
+REQUIRED_PROPERTIES = ("id", "species", "emission_rate_g_s", "emission_rate_g_s_ci90", "location_ci90_m", "probability")
 
 
 def sha256_file(path) -> str:
@@ -45,23 +44,25 @@ def _r(v, nd=6):
 def source_features(sources) -> list[dict]:
     feats = []
     for s in sources:
-        feats.append({
-            "type": "Feature",
-            "id": s.id,
-            "geometry": {"type": "Point", "coordinates": [_r(s.lon, 8), _r(s.lat, 8)]},
-            "properties": {
+        feats.append(
+            {
+                "type": "Feature",
                 "id": s.id,
-                "species": s.species,
-                "emission_rate_g_s": _r(s.rate_g_s),
-                "emission_rate_g_s_ci90": [_r(s.rate_g_s_ci90[0]), _r(s.rate_g_s_ci90[1])],
-                "location_ci90_m": _r(s.location_ci90_m, 2),
-                "probability": _r(s.probability, 4),
-                "emission_rate_kg_h": _r(s.rate_g_s * 3.6),
-                "x_m": _r(s.x_m, 2),
-                "y_m": _r(s.y_m, 2),
-                "height_m": _r(s.height_m, 2),
-            },
-        })
+                "geometry": {"type": "Point", "coordinates": [_r(s.lon, 8), _r(s.lat, 8)]},
+                "properties": {
+                    "id": s.id,
+                    "species": s.species,
+                    "emission_rate_g_s": _r(s.rate_g_s),
+                    "emission_rate_g_s_ci90": [_r(s.rate_g_s_ci90[0]), _r(s.rate_g_s_ci90[1])],
+                    "location_ci90_m": _r(s.location_ci90_m, 2),
+                    "probability": _r(s.probability, 4),
+                    "emission_rate_kg_h": _r(s.rate_g_s * 3.6),
+                    "x_m": _r(s.x_m, 2),
+                    "y_m": _r(s.y_m, 2),
+                    "height_m": _r(s.height_m, 2),
+                },
+            }
+        )
     return feats
 
 

@@ -1,11 +1,17 @@
-"""KML: estimated sources with their 90 % regions, and the flight track."""
+"""KML (OGC KML 2.2): estimated sources with their 90 % regions, and the flight track.
+
+Written with fastkml, whose parser validates against the OGC schema; every id is a valid
+``xs:ID`` (starts with a letter).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import simplekml
+import pygeoif.geometry as pg
+from fastkml import containers, features, geometry, kml, styles
+from fastkml.enums import AltitudeMode
 
 __all__ = ["write_kml", "circle_lonlat"]
 
@@ -14,31 +20,77 @@ def circle_lonlat(frame, x_m: float, y_m: float, radius_m: float, n: int = 72):
     """A circle of ``radius_m`` about local ``(x_m, y_m)`` as closed [(lon, lat), ...]."""
     a = np.linspace(0.0, 2.0 * np.pi, n + 1)
     lat, lon = frame.to_wgs84(x_m + radius_m * np.cos(a), y_m + radius_m * np.sin(a))
-    return list(zip(np.asarray(lon).tolist(), np.asarray(lat).tolist(), strict=True))
+    pts = list(zip(np.asarray(lon).tolist(), np.asarray(lat).tolist(), strict=True))
+    pts[-1] = pts[0]
+    return pts
 
 
-def write_kml(path, sources, obs=None, frame=None, name: str = "plumescout sources", max_track_points: int = 4000) -> Path:
-    kml = simplekml.Kml(name=name)
+def _style(sid: str, line: str | None = None, width: float = 2.0, poly: str | None = None, icon: str | None = None):
+    parts = []
+    if line:
+        parts.append(styles.LineStyle(color=line, width=width))
+    if poly:
+        parts.append(styles.PolyStyle(color=poly, fill=True, outline=True))
+    if icon:
+        parts.append(styles.IconStyle(color=icon, scale=1.2))
+    return styles.Style(id=sid, styles=parts)
+
+
+def write_kml(
+    path, sources, obs=None, frame=None, name: str = "plumescout sources", max_track_points: int = 4000
+) -> Path:
+    """Write sources (points + 90 % circles) and, if given, the flight track. Colours are KML
+    ``aabbggrr``."""
     frame = frame or (obs.frame if obs is not None else None)
+    items = []
     if obs is not None and len(obs):
         step = max(1, len(obs) // max_track_points)
-        ls = kml.newlinestring(name="flight track",
-                               coords=list(zip(obs.lon[::step].tolist(), obs.lat[::step].tolist(),
-                                               obs.z_m[::step].tolist(), strict=True)))
-        ls.altitudemode = simplekml.AltitudeMode.relativetoground
-        ls.style.linestyle.color = simplekml.Color.rgb(40, 90, 200)
-        ls.style.linestyle.width = 2
+        coords = list(zip(obs.lon[::step].tolist(), obs.lat[::step].tolist(), obs.z_m[::step].tolist(), strict=True))
+        items.append(
+            features.Placemark(
+                id="track",
+                name="flight track",
+                style_url=styles.StyleUrl(url="#style-track"),
+                kml_geometry=geometry.LineString(
+                    geometry=pg.LineString(coords), altitude_mode=AltitudeMode.relative_to_ground
+                ),
+            )
+        )
     for s in sources:
-        desc = (f"species {s.species}<br/>rate {s.rate_g_s:.4g} g/s ({s.rate_g_s * 3.6:.4g} kg/h), "
-                f"90 % interval {s.rate_g_s_ci90[0]:.4g}-{s.rate_g_s_ci90[1]:.4g} g/s<br/>"
-                f"90 % location radius {s.location_ci90_m:.1f} m<br/>probability {s.probability:.3f}")
-        p = kml.newpoint(name=s.id, coords=[(s.lon, s.lat)], description=desc)
-        p.style.iconstyle.color = simplekml.Color.red
+        desc = (
+            f"species {s.species}; rate {s.rate_g_s:.4g} g/s ({s.rate_g_s * 3.6:.4g} kg/h), "
+            f"90 % interval {s.rate_g_s_ci90[0]:.4g}-{s.rate_g_s_ci90[1]:.4g} g/s; "
+            f"90 % location radius {s.location_ci90_m:.1f} m; probability {s.probability:.3f}"
+        )
+        items.append(
+            features.Placemark(
+                id=f"source-{s.id}",
+                name=s.id,
+                description=desc,
+                style_url=styles.StyleUrl(url="#style-source"),
+                kml_geometry=geometry.Point(geometry=pg.Point(s.lon, s.lat)),
+            )
+        )
         if frame is not None and s.location_ci90_m > 0:
-            poly = kml.newpolygon(name=f"{s.id} 90 % region",
-                                  outerboundaryis=circle_lonlat(frame, s.x_m, s.y_m, s.location_ci90_m))
-            poly.style.polystyle.color = simplekml.Color.changealphaint(60, simplekml.Color.red)
-            poly.style.linestyle.color = simplekml.Color.red
+            ring = circle_lonlat(frame, s.x_m, s.y_m, s.location_ci90_m)
+            items.append(
+                features.Placemark(
+                    id=f"region-{s.id}",
+                    name=f"{s.id} 90 % region",
+                    style_url=styles.StyleUrl(url="#style-region"),
+                    kml_geometry=geometry.Polygon(geometry=pg.Polygon(ring)),
+                )
+            )
+    doc = containers.Document(
+        id="plumescout",
+        name=name,
+        styles=[
+            _style("style-track", line="ffc85a28"),
+            _style("style-source", icon="ff0000ff"),
+            _style("style-region", line="ff0000ff", poly="3c0000ff"),
+        ],
+        features=items,
+    )
     path = Path(path)
-    kml.save(str(path))
+    path.write_text(kml.KML(features=[doc]).to_string(prettyprint=True), encoding="utf-8")
     return path

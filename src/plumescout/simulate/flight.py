@@ -43,9 +43,19 @@ def fly_path(waypoints_m, speed_m_s: float, sample_rate_hz: float) -> tuple[np.n
 
 
 def puff_concentration(
-    t_s, xyz, source_xyz, rate_g_s, wind: WindSeries, stability, release_dt_s: float = 1.0,
-    max_age_s: float = 1500.0, relative_dispersion: float = 0.6, intermittency: float = 0.6,
-    initial_sigma_m: float = 0.5, rng=None, chunk: int = 256,
+    t_s,
+    xyz,
+    source_xyz,
+    rate_g_s,
+    wind: WindSeries,
+    stability,
+    release_dt_s: float = 1.0,
+    max_age_s: float = 1500.0,
+    relative_dispersion: float = 0.6,
+    intermittency: float = 0.6,
+    initial_sigma_m: float = 0.5,
+    rng=None,
+    chunk: int = 256,
 ) -> np.ndarray:
     """Concentration (g/m3) at samples ``(t_s, xyz)`` from puffs released every ``release_dt_s``.
 
@@ -73,7 +83,7 @@ def puff_concentration(
     st = class_index(stability) if isinstance(stability, str) else float(stability)
     out = np.zeros(t_s.size)
     for a in range(0, t_s.size, chunk):
-        tk = t_s[a:a + chunk]
+        tk = t_s[a : a + chunk]
         px = np.interp(tk, grid, cx)[:, None] - rx[None, :]
         py = np.interp(tk, grid, cy)[:, None] - ry[None, :]
         dist = np.interp(tk, grid, cd)[:, None] - rd[None, :]
@@ -84,14 +94,14 @@ def puff_concentration(
         sz = np.sqrt(sz**2 + initial_sigma_m**2)
         sx = np.sqrt(sy**2 + (0.8 * spacing[None, :]) ** 2)
         # offsets of the receptor from each puff centre, along and across the puff's motion
-        dx = xyz[a:a + chunk, 0:1] - (source_xyz[0] + px)
-        dy = xyz[a:a + chunk, 1:2] - (source_xyz[1] + py)
+        dx = xyz[a : a + chunk, 0:1] - (source_xyz[0] + px)
+        dy = xyz[a : a + chunk, 1:2] - (source_xyz[1] + py)
         norm = np.hypot(px, py)
         norm = np.where(norm > 0, norm, 1.0)
         along = (dx * px + dy * py) / norm
         across = (-dx * py + dy * px) / norm
-        c = gaussian_puff(along, across, xyz[a:a + chunk, 2:3], source_xyz[2], mass[None, :], sx, sy, sz)
-        out[a:a + chunk] = np.where(alive, c, 0.0).sum(axis=1)
+        c = gaussian_puff(along, across, xyz[a : a + chunk, 2:3], source_xyz[2], mass[None, :], sx, sy, sz)
+        out[a : a + chunk] = np.where(alive, c, 0.0).sum(axis=1)
     return out
 
 
@@ -110,10 +120,19 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
     else:
         if plan is None:
             plan = plan_survey(
-                sc.site.area_m, wc.from_deg, wc.speed_m_s, ac.speed_m_s, ac.endurance_s,
-                ac.min_altitude_m, sn.detection_limit_ppm, sc.flight.reference_rate_g_s, sn.species,
-                wc.stability, altitude_m=max(ac.altitude_m, ac.min_altitude_m),
-                line_spacing_m=sc.flight.line_spacing_m, home_m=sc.flight.home_m,
+                sc.site.area_m,
+                wc.from_deg,
+                wc.speed_m_s,
+                ac.speed_m_s,
+                ac.endurance_s,
+                ac.min_altitude_m,
+                sn.detection_limit_ppm,
+                sc.flight.reference_rate_g_s,
+                sn.species,
+                wc.stability,
+                altitude_m=max(ac.altitude_m, ac.min_altitude_m),
+                line_spacing_m=sc.flight.line_spacing_m,
+                home_m=sc.flight.home_m,
             )
         path = np.vstack(plan.sorties)
     t, xy = fly_path(path, ac.speed_m_s, ac.sample_rate_hz)
@@ -121,8 +140,18 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
 
     # wind from well before the flight, so that the plume is established over the whole area
     spin = min(1500.0, 2.5 * float(np.ptp(np.asarray(sc.site.area_m), axis=0).max()) / wc.speed_m_s + 120.0)
-    wind = simulate_wind(-spin, t[-1] + 1.0, wc.speed_m_s, wc.from_deg, wc.meander_deg,
-                         wc.meander_timescale_s, wc.gust_fraction, wc.gust_timescale_s, 0.5, rng)
+    wind = simulate_wind(
+        -spin,
+        t[-1] + 1.0,
+        wc.speed_m_s,
+        wc.from_deg,
+        wc.meander_deg,
+        wc.meander_timescale_s,
+        wc.gust_fraction,
+        wc.gust_timescale_s,
+        0.5,
+        rng,
+    )
     conc = np.zeros(t.size)
     srcs = [s for s in sc.sources if s.species == sn.species]
     fine_dt = min(0.25, 1.0 / ac.sample_rate_hz)
@@ -130,9 +159,19 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
     xyf = np.column_stack([np.interp(tf, t, xy[:, 0]), np.interp(tf, t, xy[:, 1]), np.interp(tf, t, z)])
     conc_f = np.zeros(tf.size)
     for i, s in enumerate(srcs):
-        conc_f += puff_concentration(tf, xyf, (s.x_m, s.y_m, s.height_m), s.rate_g_s, wind, wc.stability,
-                                     release_dt_s=1.0, max_age_s=spin, relative_dispersion=wc.relative_dispersion,
-                                     intermittency=wc.intermittency, rng=rng)
+        conc_f += puff_concentration(
+            tf,
+            xyf,
+            (s.x_m, s.y_m, s.height_m),
+            s.rate_g_s,
+            wind,
+            wc.stability,
+            release_dt_s=1.0,
+            max_age_s=spin,
+            relative_dispersion=wc.relative_dispersion,
+            intermittency=wc.intermittency,
+            rng=rng,
+        )
         if progress:
             progress(i + 1, len(srcs))
     enh_ppm_f = g_m3_to_ppm(conc_f, sn.species, sc.temperature_k, sc.pressure_pa)
@@ -150,9 +189,20 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
     lat, lon = frame.to_wgs84(gx, gy)
     t0 = datetime.fromisoformat(sc.flight.start_time.replace("Z", "+00:00"))
     obs = Observations(
-        time_s=t, x_m=gx, y_m=gy, z_m=z, lat=np.asarray(lat), lon=np.asarray(lon), wind_speed_m_s=ws_meas,
-        wind_from_deg=wd_meas, species={sn.species: reading}, frame=frame, t0=t0,
-        units={sn.species: sn.unit}, source_files=(), repairs=[],
+        time_s=t,
+        x_m=gx,
+        y_m=gy,
+        z_m=z,
+        lat=np.asarray(lat),
+        lon=np.asarray(lon),
+        wind_speed_m_s=ws_meas,
+        wind_from_deg=wd_meas,
+        species={sn.species: reading},
+        frame=frame,
+        t0=t0,
+        units={sn.species: sn.unit},
+        source_files=(),
+        repairs=[],
     )
     truth = {
         "scenario": sc.name,
@@ -161,14 +211,22 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
         "sources": [
             {
                 "id": f"truth-{i + 1}",
-                "x_m": s.x_m, "y_m": s.y_m, "height_m": s.height_m, "rate_g_s": s.rate_g_s,
+                "x_m": s.x_m,
+                "y_m": s.y_m,
+                "height_m": s.height_m,
+                "rate_g_s": s.rate_g_s,
                 "species": s.species,
-                "lat": float(frame.to_wgs84(s.x_m, s.y_m)[0]), "lon": float(frame.to_wgs84(s.x_m, s.y_m)[1]),
+                "lat": float(frame.to_wgs84(s.x_m, s.y_m)[0]),
+                "lon": float(frame.to_wgs84(s.x_m, s.y_m)[1]),
             }
             for i, s in enumerate(sc.sources)
         ],
-        "wind": {"speed_m_s": wc.speed_m_s, "from_deg": wc.from_deg, "meander_deg": wc.meander_deg,
-                 "stability": wc.stability},
+        "wind": {
+            "speed_m_s": wc.speed_m_s,
+            "from_deg": wc.from_deg,
+            "meander_deg": wc.meander_deg,
+            "stability": wc.stability,
+        },
         "max_enhancement_ppm": float(g_m3_to_ppm(conc.max(), sn.species)) if conc.size else 0.0,
         "samples": int(t.size),
         "duration_s": float(t[-1]),

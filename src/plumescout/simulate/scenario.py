@@ -11,8 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import ConfigError, InputError
 from ..met import class_index
 
-__all__ = ["Scenario", "SiteConfig", "SourceConfig", "WindConfig", "AircraftConfig", "SensorConfig",
-           "FlightConfig", "load_scenario"]
+__all__ = [
+    "Scenario",
+    "SiteConfig",
+    "SourceConfig",
+    "WindConfig",
+    "AircraftConfig",
+    "SensorConfig",
+    "FlightConfig",
+    "load_scenario",
+]
 
 
 class _Model(BaseModel):
@@ -50,8 +58,9 @@ class WindConfig(_Model):
     gust_timescale_s: float = Field(default=20.0, gt=0)
     stability: str = "D"
     intermittency: float = Field(default=0.6, ge=0, description="log-std of puff-to-puff mass")
-    relative_dispersion: float = Field(default=0.6, gt=0, le=1,
-                                       description="puff width as a fraction of the plume width")
+    relative_dispersion: float = Field(
+        default=0.6, gt=0, le=1, description="puff width as a fraction of the plume width"
+    )
     measurement_noise_speed_m_s: float = Field(default=0.3, ge=0)
     measurement_noise_dir_deg: float = Field(default=5.0, ge=0)
 
@@ -128,5 +137,7 @@ def load_scenario(path) -> Scenario:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: field '{loc}': {first['msg']}"
-                          + (f" ({len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else "")) from None
+        raise ConfigError(
+            f"{path}: field '{loc}': {first['msg']}"
+            + (f" ({len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else "")
+        ) from None

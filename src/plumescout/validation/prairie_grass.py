@@ -93,11 +93,18 @@ def _read_met(path: Path) -> dict[int, dict]:
             continue
         try:
             run = int(parts[0])
-            met[run] = {"L": float(parts[1]), "ustar": float(parts[2]), "hi": float(parts[3]),
-                        "wdir": float(parts[4]), "sigma_theta": float(parts[8]), "u": float(parts[9])}
+            met[run] = {
+                "L": float(parts[1]),
+                "ustar": float(parts[2]),
+                "hi": float(parts[3]),
+                "wdir": float(parts[4]),
+                "sigma_theta": float(parts[8]),
+                "u": float(parts[9]),
+            }
         except (IndexError, ValueError):
-            raise InputError(path, "expected 10 numbers: run, L, u*, h_i, wd, su, sv, sw, sigma_theta, u",
-                             line=n) from None
+            raise InputError(
+                path, "expected 10 numbers: run, L, u*, h_i, wd, su, sv, sw, sigma_theta, u", line=n
+            ) from None
     return met
 
 
@@ -118,12 +125,15 @@ def load_prairie_grass(directory) -> tuple[list[Arc], dict, dict]:
     d = Path(directory)
     for name in ("PGARCS.txt", "modelParamList.txt", "evap.txt"):
         if not (d / name).exists():
-            raise InputError(d / name, "missing: expected the Prairie Grass files PGARCS.txt, modelParamList.txt, evap.txt")
+            raise InputError(
+                d / name, "missing: expected the Prairie Grass files PGARCS.txt, modelParamList.txt, evap.txt"
+            )
     return _read_arcs(d / "PGARCS.txt"), _read_met(d / "modelParamList.txt"), _read_evap(d / "evap.txt")
 
 
-def validate_prairie_grass(directory, scheme: str = "pg_isc3", z0_m: float = Z0_M,
-                           continuous_class: bool = True, evap_correction: bool = True) -> dict:
+def validate_prairie_grass(
+    directory, scheme: str = "pg_isc3", z0_m: float = Z0_M, continuous_class: bool = True, evap_correction: bool = True
+) -> dict:
     """Score the plume model's CWIC against every arc of the runs that have meteorology.
 
     Returns the statistics of :func:`model_evaluation_stats`, whether each meets the Chang &
@@ -146,13 +156,27 @@ def validate_prairie_grass(directory, scheme: str = "pg_isc3", z0_m: float = Z0_
         idx = float(stability_from_obukhov(m["L"], z0_m))
         cls = idx if continuous_class else class_index(class_letter(idx))
         sz = sigma_yz(arc.distance_m, cls, scheme)[1]
-        pred = float(crosswind_integrated(arc.distance_m, arc.sampler_height_m, arc.release_height_m,
-                                          arc.rate_g_s * 1000.0, m["u"], sz))
-        pairs.append({"run": arc.run, "arc_m": arc.distance_m, "class": class_letter(idx), "observed_mg_m2": obs,
-                      "predicted_mg_m2": pred})
+        pred = float(
+            crosswind_integrated(
+                arc.distance_m, arc.sampler_height_m, arc.release_height_m, arc.rate_g_s * 1000.0, m["u"], sz
+            )
+        )
+        pairs.append(
+            {
+                "run": arc.run,
+                "arc_m": arc.distance_m,
+                "class": class_letter(idx),
+                "observed_mg_m2": obs,
+                "predicted_mg_m2": pred,
+            }
+        )
     co = np.array([p["observed_mg_m2"] for p in pairs])
     cp = np.array([p["predicted_mg_m2"] for p in pairs])
     stats = model_evaluation_stats(co, cp)
-    settings = {"scheme": scheme, "z0_m": z0_m, "continuous_class": continuous_class,
-                "evap_correction": evap_correction}
+    settings = {
+        "scheme": scheme,
+        "z0_m": z0_m,
+        "continuous_class": continuous_class,
+        "evap_correction": evap_correction,
+    }
     return {**stats, "meets": meets_criteria(stats), "settings": settings, "pairs": pairs}

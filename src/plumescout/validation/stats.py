@@ -7,8 +7,7 @@ import numpy as np
 __all__ = ["model_evaluation_stats", "CHANG_HANNA_GOOD", "meets_criteria"]
 
 #: "Good model" acceptance criteria for research-grade rural data (Chang & Hanna 2004).
-CHANG_HANNA_GOOD = {"FAC2": (0.5, None), "FB": (-0.3, 0.3), "MG": (0.7, 1.3), "NMSE": (None, 4.0),
-                    "VG": (None, 1.6)}
+CHANG_HANNA_GOOD = {"FAC2": (0.5, None), "FB": (-0.3, 0.3), "MG": (0.7, 1.3), "NMSE": (None, 4.0), "VG": (None, 1.6)}
 
 
 def model_evaluation_stats(observed, predicted) -> dict:

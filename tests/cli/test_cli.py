@@ -1,0 +1,94 @@
+"""The command line, end to end: analyze, simulate, demo, and refusals without tracebacks."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from plumescout.cli import app
+from plumescout.flightlog import write_flight_csv
+
+DATA = Path(__file__).parent.parent / "data" / "flightlogs"
+runner = CliRunner()
+
+
+def test_analyze_writes_every_product(single_flight, tmp_path):
+    csv = write_flight_csv(tmp_path / "flight.csv", single_flight.observations)
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps(single_flight.truth))
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["analyze", str(csv), "--out", str(out), "--truth", str(truth)])
+    assert res.exit_code == 0, res.output
+    for name in ("sources.geojson", "sources.kml", "report.html", "report.png"):
+        assert (out / name).stat().st_size > 0
+    doc = json.loads((out / "sources.geojson").read_text())
+    assert doc["properties"]["inputs"][0]["file"] == "flight.csv"
+    assert len(doc["features"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("bad_time.csv", "line 2, column 'time'"), ("empty.csv", "empty"), ("no_wind.csv", "no wind")],
+)
+def test_analyze_refuses_bad_files_cleanly(name, words, tmp_path):
+    res = runner.invoke(app, ["analyze", str(DATA / name), "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    assert name in res.output and words in res.output
+    assert "Traceback" not in res.output
+
+
+def test_analyze_reports_repairs(tmp_path):
+    res = runner.invoke(app, ["analyze", str(DATA / "repairable.csv"), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "repaired:" in res.output and "unparsable time" in res.output
+
+
+def test_bad_origin_option(tmp_path):
+    res = runner.invoke(app, ["analyze", str(DATA / "good.csv"), "--origin", "north", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "--origin" in res.output
+
+
+def test_simulate_then_analyze(tmp_path):
+    sc = tmp_path / "s.toml"
+    sc.write_text(
+        'name = "t"\nseed = 2\n[site]\norigin = [45.0, 7.0]\narea_m = [[-250,-200],[250,-200],[250,200],[-250,200]]\n'
+        "[[sources]]\nx_m = 0.0\ny_m = 0.0\nrate_g_s = 0.5\n[wind]\nspeed_m_s = 3.0\nfrom_deg = 180.0\n"
+        "[aircraft]\nspeed_m_s = 6.0\naltitude_m = 5.0\nmin_altitude_m = 5.0\n[flight]\nline_spacing_m = 60.0\n"
+    )
+    out = tmp_path / "sim"
+    res = runner.invoke(app, ["simulate", str(sc), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["sources"][0]["lat"] == pytest.approx(45.0, abs=1e-9)
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["line_spacing_m"] == 60.0
+    res = runner.invoke(app, ["analyze", str(out / "flight.csv"), "--out", str(out), "--origin", "45.0,7.0"])
+    assert res.exit_code == 0, res.output
+
+
+def test_simulate_bad_scenario(tmp_path):
+    sc = tmp_path / "s.toml"
+    sc.write_text("[site]\norigin = [95.0, 7.0]\n")
+    res = runner.invoke(app, ["simulate", str(sc), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "site.origin" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.slow
+def test_demo_finds_its_sources(tmp_path):
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "sources.geojson").read_text())
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert len(truth["sources"]) >= 2
+    # every property FORMATS.md section 2 requires
+    req = {"id", "species", "emission_rate_g_s", "emission_rate_g_s_ci90", "location_ci90_m", "probability"}
+    assert all(req <= set(f["properties"]) for f in doc["features"])
+    # every true source found within 50 m, and nothing reported that is not there
+    est = np.array([[f["properties"]["x_m"], f["properties"]["y_m"]] for f in doc["features"]])
+    for t in truth["sources"]:
+        assert np.min(np.hypot(est[:, 0] - t["x_m"], est[:, 1] - t["y_m"])) < 50.0
+    assert len(est) == len(truth["sources"])
+    for name in ("flight.csv", "plan.json", "sources.kml", "report.html", "report.png"):
+        assert (tmp_path / name).exists()

@@ -1,0 +1,47 @@
+"""Shared fixtures: paths to the shared field data, and small simulated flights."""
+
+from pathlib import Path
+
+import pytest
+
+from plumescout.simulate import Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+PRAIRIE_GRASS = SHARED / "datasets" / "prairie-grass-1956"
+CHILBOLTON = SHARED / "datasets" / "chilbolton-2017" / "source_1"
+
+
+def single_source_scenario(seed: int = 11, **wind) -> Scenario:
+    """One 0.5 g/s ground-level methane leak in a 600 m x 500 m field, surveyed crosswind."""
+    return Scenario.model_validate(
+        {
+            "name": "single",
+            "seed": seed,
+            "site": {"origin": [40.0, -105.0], "area_m": [[-300, -250], [300, -250], [300, 250], [-300, 250]]},
+            "sources": [{"x_m": -60.0, "y_m": 30.0, "height_m": 1.0, "rate_g_s": 0.5}],
+            "wind": {"speed_m_s": 3.0, "from_deg": 270.0, **wind},
+            "aircraft": {
+                "speed_m_s": 6.0,
+                "altitude_m": 5.0,
+                "min_altitude_m": 5.0,
+                "sample_rate_hz": 2.0,
+                "endurance_s": 3600.0,
+            },
+            "flight": {"line_spacing_m": 60.0},
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def prairie_grass_dir():
+    if not PRAIRIE_GRASS.exists():
+        pytest.skip(f"shared data set not found at {PRAIRIE_GRASS}")
+    return PRAIRIE_GRASS
+
+
+@pytest.fixture(scope="session")
+def single_flight():
+    from plumescout.simulate import simulate_flight
+
+    return simulate_flight(single_source_scenario())
