@@ -25,8 +25,8 @@ app = typer.Typer(
 validate_app = typer.Typer(no_args_is_help=True, help="Score the physics on real field data.")
 app.add_typer(validate_app, name="validate")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 def _guard(fn):
@@ -57,7 +57,6 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=False,
-        disable=not console.is_terminal and False,
     )
 
 
