@@ -110,6 +110,19 @@ def _sources_table(sources, truth=None) -> Table:
     return tab
 
 
+def _read_truth(path: Path) -> dict:
+    from .errors import InputError
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    srcs = doc.get("sources") if isinstance(doc, dict) else None
+    if not isinstance(srcs, list) or not all(isinstance(s, dict) and {"x_m", "y_m"} <= set(s) for s in srcs):
+        raise InputError(path, "a truth file needs 'sources': [{'x_m', 'y_m', 'rate_g_s', ...}, ...]")
+    return doc
+
+
 @app.command()
 @_guard
 def analyze(
@@ -126,7 +139,7 @@ def analyze(
     from .pipeline import analyze as run_analyze
     from .pipeline import load_observations
 
-    truth_doc = json.loads(truth.read_text()) if truth else None
+    truth_doc = _read_truth(truth) if truth else None
     obs = load_observations(flight, _parse_origin(origin), ground_elevation)
     console.print(f"read {len(obs)} samples over {obs.duration_s:.0f} s from {flight}")
     for r in obs.repairs:
@@ -136,13 +149,11 @@ def analyze(
         res = run_analyze(
             obs, out, EstimatorConfig(species=species, seed=seed), truth_doc, progress=cb, title=flight.name
         )
-    res.provenance["inputs"] = __import__("plumescout.report", fromlist=["provenance"]).provenance(
-        [flight], "", {}, 0.0
-    )["inputs"]
-    from .report import write_geojson
-
-    write_geojson(res.outputs["geojson"], res.sources, res.provenance)
-    console.print(res.detection.summary() | {"peak_enhancements_ppm": "..."}, highlight=False)
+    det = res.detection
+    console.print(
+        f"detection: {det.n_crossings} plume crossing(s) of {det.species}; noise {det.noise_ppm:.4g} ppm, "
+        f"threshold {det.threshold_ppm:.4g} ppm ({det.false_alarms_per_hour:g} false alarms/h by design)"
+    )
     console.print(_sources_table(res.sources, truth_doc))
     for k, p in res.outputs.items():
         console.print(f"  {k:8s} {p}")

@@ -92,3 +92,12 @@ def test_demo_finds_its_sources(tmp_path):
     assert len(est) == len(truth["sources"])
     for name in ("flight.csv", "plan.json", "sources.kml", "report.html", "report.png"):
         assert (tmp_path / name).exists()
+
+
+def test_unknown_species_and_bad_truth(tmp_path):
+    res = runner.invoke(app, ["analyze", str(DATA / "good.csv"), "--species", "nh3", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "species 'nh3'" in res.output and "Traceback" not in res.output
+    bad = tmp_path / "truth.json"
+    bad.write_text("{not json")
+    res = runner.invoke(app, ["analyze", str(DATA / "good.csv"), "--truth", str(bad), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "truth.json, line 1" in res.output

@@ -146,3 +146,21 @@ def test_fractional_class_interpolates_between_neighbours():
     assert sy == pytest.approx(np.sqrt(sy_c * sy_d))
     assert sz == pytest.approx(np.sqrt(sz_c * sz_d))
     assert sigma_yz(500.0, "C-D")[0] == pytest.approx(sy)
+
+
+def test_beam_ppm_m_and_path_average_ppm():
+    # ppm*m of a beam is the line integral of the mole fraction; g_m3_to_ppm is linear, so it
+    # turns g/m2 into ppm*m, and ppm*m / length is the path-averaged ppm.
+    from plumescout.units import g_m3_to_ppm
+
+    start, end = [[100.0, -40.0, 1.5]], [[100.0, 40.0, 1.5]]
+    q = 0.5
+    integral = beam_integrated_plume(start, end, [[0.0, 0.0, 0.5]], 3.0, 270.0, "D")[0, 0] * q
+    average = beam_integrated_plume(start, end, [[0.0, 0.0, 0.5]], 3.0, 270.0, "D", average=True)[0, 0] * q
+    ppm_m = g_m3_to_ppm(integral, "ch4")
+    assert g_m3_to_ppm(average, "ch4") == pytest.approx(ppm_m / 80.0, rel=1e-12)
+    # and the ppm*m equals the integral of point values in ppm along the beam
+    ys = np.linspace(-40, 40, 4001)
+    pts = np.column_stack([np.full(ys.size, 100.0), ys, np.full(ys.size, 1.5)])
+    point_ppm = g_m3_to_ppm(plume_coupling(pts, [[0.0, 0.0, 0.5]], 3.0, 270.0, "D")[:, 0] * q, "ch4")
+    assert ppm_m == pytest.approx(integrate.trapezoid(point_ppm, ys), rel=1e-4)

@@ -87,3 +87,15 @@ def test_ccps_page_101_puff():
     # sigma_z = 2.21484 m); centre at ground level with reflection: 2.2500e-3 kg/m3.
     c = gaussian_puff(0.0, 0.0, 0.0, 0.0, 1000.0, 5.04793, 5.04793, 2.21484) / 1000.0
     assert c == pytest.approx(2.2500e-3, rel=1e-4)
+
+
+def test_briggs_urban_closed_form():
+    # Briggs (1973) urban, class D, from the formulas in DISPERSION.md at x = 1000 m:
+    # sigma_y = 0.16 x (1 + 0.0004 x)^-1/2 = 135.225, sigma_z = 0.14 x (1 + 0.0003 x)^-1/2 = 122.788.
+    sy, sz = sigma_yz(1000.0, "D", "briggs_urban")
+    assert sy == pytest.approx(160 / np.sqrt(1.4), rel=1e-12)
+    assert sz == pytest.approx(140 / np.sqrt(1.3), rel=1e-12)
+    # A-B share a row, as do E-F; sigma_z of A-B grows faster than linearly (exponent +1/2)
+    assert sigma_yz(500.0, "A", "briggs_urban") == sigma_yz(500.0, "B", "briggs_urban")
+    assert sigma_yz(500.0, "E", "briggs_urban") == sigma_yz(500.0, "F", "briggs_urban")
+    assert sigma_yz(2000.0, "A", "briggs_urban")[1] / sigma_yz(1000.0, "A", "briggs_urban")[1] > 2.0

@@ -28,6 +28,7 @@ import numpy as np
 from scipy import optimize
 
 from ..dispersion import plume_coupling
+from ..errors import ConfigError
 from ..met import class_index, stability_from_sigma_theta
 from ..observations import Observations
 from ..units import ppm_to_g_m3
@@ -171,7 +172,7 @@ class PlumeEstimator:
         rng = np.random.default_rng(cfg.seed)
         species = cfg.species or next(iter(obs.species))
         if species not in obs.species:
-            raise ValueError(f"species '{species}' not in the observations ({', '.join(obs.species)})")
+            raise ConfigError(f"species '{species}' is not in the flight log; it has: {', '.join(obs.species)}")
         self.species_ = species
         self.frame_ = obs.frame
         det = detect_plumes(
