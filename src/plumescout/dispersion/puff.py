@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["gaussian_puff"]
+from .plume import vertical_term
 
-_TWO_PI_15 = (2.0 * np.pi) ** 1.5
+__all__ = ["gaussian_puff"]
 
 
 def gaussian_puff(dx_m, dy_m, z_m, puff_h_m, mass_g, sigma_x_m, sigma_y_m, sigma_z_m, mixing_height_m=None):
@@ -27,15 +27,6 @@ def gaussian_puff(dx_m, dy_m, z_m, puff_h_m, mass_g, sigma_x_m, sigma_y_m, sigma
     sx = np.asarray(sigma_x_m, dtype=float)
     sy = np.asarray(sigma_y_m, dtype=float)
     sz = np.asarray(sigma_z_m, dtype=float)
-    z = np.asarray(z_m, dtype=float)
-    h = np.asarray(puff_h_m, dtype=float)
     horiz = np.exp(-0.5 * ((np.asarray(dx_m) / sx) ** 2 + (np.asarray(dy_m) / sy) ** 2))
-    inv2 = -0.5 / (sz * sz)
-    vert = np.exp((z - h) ** 2 * inv2) + np.exp((z + h) ** 2 * inv2)
-    if mixing_height_m is not None:
-        zi = np.asarray(mixing_height_m, dtype=float)
-        for k in range(1, 6):
-            for sgn in (-1.0, 1.0):
-                off = sgn * 2.0 * k * zi
-                vert = vert + np.exp((z - h + off) ** 2 * inv2) + np.exp((z + h + off) ** 2 * inv2)
-    return np.asarray(mass_g, dtype=float) / (_TWO_PI_15 * sx * sy * sz) * horiz * vert
+    fz = vertical_term(z_m, puff_h_m, sz, mixing_height_m)  # 1/m, includes 1/(sqrt(2 pi) sz)
+    return np.asarray(mass_g, dtype=float) / (2.0 * np.pi * sx * sy) * horiz * fz

@@ -191,52 +191,27 @@ def read_flight_csv(
             continue
         if not zone:
             naive_time_lines.append(line_no)
+
+        def value(name, lo=-math.inf, hi=math.inf, reason=None, row=row, line_no=line_no):
+            return _cell(row[idx[name]], name, lo, hi, reason, bad, line_no)
+
         vals = {}
-        ok = True
         for name, lo, hi in (("lat", -90.0, 90.0), ("lon", -180.0, 360.0), (alt_col, -1000.0, 30000.0)):
-            try:
-                v = _float(row[idx[name]])
-            except ValueError:
-                bad[(name, "not a number")].append(line_no)
-                ok = False
+            vals[name], ok = value(name, lo, hi)
+            if not ok:
                 break
-            if math.isfinite(v) and not lo <= v <= hi:
-                bad[(name, f"out of range [{lo:g}, {hi:g}]")].append(line_no)
-                ok = False
-                break
-            vals[name] = v
         if not ok:
             continue
         wvals = [math.nan, math.nan]
         if has_wind:
-            for j, (name, lo, hi) in enumerate((("wind_speed_m_s", 0.0, 100.0), ("wind_from_deg", -360.0, 720.0))):
-                try:
-                    v = _float(row[idx[name]])
-                except ValueError:
-                    bad[(name, "not a number")].append(line_no)
-                    v = math.nan
-                if math.isfinite(v) and not lo <= v <= hi:
-                    bad[(name, f"out of range [{lo:g}, {hi:g}]")].append(line_no)
-                    v = math.nan
-                wvals[j] = v
+            wvals = [value("wind_speed_m_s", 0.0, 100.0)[0], value("wind_from_deg", -360.0, 720.0)[0]]
         gvals = {}
         for name, (_, unit) in point_cols.items():
-            try:
-                v = _float(row[idx[name]])
-            except ValueError:
-                bad[(name, "not a number")].append(line_no)
-                v = math.nan
-            if math.isfinite(v) and v < 0:
-                bad[(name, "negative mole fraction")].append(line_no)
-                v = math.nan
+            v = value(name, 0.0, math.inf, "negative mole fraction")[0]
             gvals[name] = v / 1000.0 if unit == "ppb" else v
         cvals = {}
         for name, (_, unit) in column_cols.items():
-            try:
-                v = _float(row[idx[name]])
-            except ValueError:
-                bad[(name, "not a number")].append(line_no)
-                v = math.nan
+            v = value(name)[0]
             cvals[name] = v / 1000.0 if unit == "ppb_m" else v
         rows_line.append(line_no)
         t_list.append(t)
@@ -429,6 +404,20 @@ def read_flight_csv(
         repairs=repairs,
     )
     return obs.select(keep) if not keep.all() else obs
+
+
+def _cell(text: str, name: str, lo: float, hi: float, reason: str | None, bad, line_no: int) -> tuple[float, bool]:
+    """A cell as a float; NaN and ``False`` if it is not a number or outside ``[lo, hi]``, with
+    the line noted in ``bad`` under (column, reason)."""
+    try:
+        v = _float(text)
+    except ValueError:
+        bad[(name, "not a number")].append(line_no)
+        return math.nan, False
+    if math.isfinite(v) and not lo <= v <= hi:
+        bad[(name, reason or f"out of range [{lo:g}, {hi:g}]")].append(line_no)
+        return math.nan, False
+    return v, True
 
 
 def _is_number(s: str) -> bool:
