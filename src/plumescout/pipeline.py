@@ -19,6 +19,11 @@ from .report import provenance, write_geojson, write_html_map, write_kml, write_
 
 __all__ = ["AnalysisResult", "analyze", "load_observations"]
 
+MODEL_POINT = (
+    "Gaussian plume (Briggs rural, class from sigma-theta) with Lagrangian travel-time wind; reversible-jump MCMC "
+    "over source sets with rates and background marginalised (Laplace)"
+)
+
 
 @dataclass
 class AnalysisResult:
@@ -70,7 +75,7 @@ def analyze(
     wall = time.perf_counter() - t0
     prov = provenance(
         inputs,
-        model="gaussian-plume (Briggs rural) with Lagrangian wind; greedy source search + Metropolis posterior",
+        model=MODEL_POINT,
         settings=est.settings(),
         wall_time_s=wall,
         origin={"lat": obs.frame.lat0, "lon": obs.frame.lon0},

@@ -7,7 +7,7 @@ from plumescout.simulate import simulate_flight
 
 from ..conftest import single_source_scenario
 
-FAST = EstimatorConfig(mcmc_steps=800, burn_in=300)
+FAST = EstimatorConfig(iterations=1500, burn_in=600)
 
 
 def test_locates_a_single_source(single_flight):

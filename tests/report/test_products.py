@@ -22,7 +22,7 @@ def analysed(single_flight, tmp_path_factory):
     res = analyze(
         csv,
         out / "products",
-        EstimatorConfig(mcmc_steps=600, burn_in=200),
+        EstimatorConfig(iterations=1500, burn_in=600),
         truth=single_flight.truth,
         origin=(40.0, -105.0),
     )
@@ -53,7 +53,7 @@ def test_geojson_contract(analysed):
     assert prov["inputs"][0]["file"] == "flight.csv"
     assert prov["inputs"][0]["sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
     assert prov["software"]["name"] == "plumescout" and prov["software"]["version"]
-    assert prov["model"] and prov["settings"]["mcmc_steps"] == 600
+    assert prov["model"] and prov["settings"]["iterations"] == 1500
     assert prov["wall_time_s"] > 0
 
 

@@ -1,22 +1,13 @@
-"""Source-term estimation, first version: greedy search for sources + Metropolis posterior.
+"""Source-term estimation: how many sources, where, how strong, how sure.
 
-Model (per species): the enhancement at sample ``i`` is ``c_i = sum_j K_ij q_j + e_i`` with
-``K`` the Gaussian-plume coupling (s/m3) for the wind at the sample, ``q_j >= 0`` the rates
-(g/s), and ``e_i ~ N(0, s0^2 + (a mu_i)^2)``: sensor noise ``s0`` plus a multiplicative term for
-the plume's turbulent fluctuation about its mean ``mu_i`` (intensity ``a``). Concentration is
-linear in the rates, so for given positions the rates are solved (weighted non-negative least
-squares, reweighted) and only the positions are searched and sampled.
-
-1. detect plumes; no crossing -> no source;
-2. greedy: scan a grid for the position that adds most likelihood, refine all positions jointly
-   (Nelder-Mead), keep the new source while the gain beats a BIC penalty;
-3. posterior: random-walk Metropolis over the positions with the rates profiled, and rates drawn
-   from their conditional Gaussian; the likelihood is tempered by the residuals' integrated
-   autocorrelation time (consecutive samples are not independent);
-4. per source: posterior median position, 90 % radius, rate median and 90 % interval, and the
-   probability that it exists (from the likelihood lost when it is removed, BIC-penalised).
-
-Issue 3 replaces steps 2-4 with a sampler over the number of sources.
+:class:`PlumeEstimator` assembles the data (point samples of a flight, or open-path beams),
+detects plumes, and samples the posterior over source sets with :class:`~.sampler.RJSampler`
+(reversible-jump MCMC, rates marginalised). The samples are then grouped into sources: the
+best state seen gives the first centres; every sampled source is matched to the nearest centre
+(Hungarian assignment within a gate); sources left unmatched in many samples seed new centres.
+Per source: the median position, the radius holding 90 % of its samples, the median rate and
+90 % interval (over the samples where it exists), and the probability that it exists (the
+fraction of samples that have it).
 """
 
 from __future__ import annotations
@@ -25,16 +16,16 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import optimize
+from scipy.optimize import linear_sum_assignment
 
-from ..dispersion import plume_coupling
 from ..errors import ConfigError
 from ..met import class_index, stability_from_sigma_theta
 from ..observations import Observations
-from ..units import ppm_to_g_m3
+from .data import BeamData, PointData
 from .detect import detect_plumes
+from .sampler import RJConfig, RJSampler
 
-__all__ = ["EstimatorConfig", "SourceEstimate", "PlumeEstimator", "smooth_wind"]
+__all__ = ["EstimatorConfig", "SourceEstimate", "PlumeEstimator", "group_sources", "integrated_autocorr_time"]
 
 
 @dataclass(frozen=True)
@@ -42,22 +33,31 @@ class EstimatorConfig:
     """Settings of :class:`PlumeEstimator` (all have defaults)."""
 
     species: str | None = None
-    max_sources: int = 4
-    grid_cells: int = 50
+    max_sources: int = 5
+    expected_sources: float = 1.0
+    iterations: int = 3000
+    burn_in: int = 1000
+    chains: int = 2
     margin_m: float = 100.0
+    grid_cells: int = 40
     stability: str | float | None = None
     scheme: str = "briggs_rural"
     source_height_m: float = 1.0
-    fluctuation_intensity: float = 0.5
-    wind_smoothing_s: float = 60.0
+    point_fluctuation_intensity: float = 1.0
+    beam_fluctuation_intensity: float = 0.5
+    point_student_nu: float | None = None
+    beam_student_nu: float | None = 4.0
     lagrangian_wind: bool = True
-    lagrangian_smoothing_s: float = 10.0
-    mcmc_steps: int = 3000
-    burn_in: int = 1000
-    add_threshold: float = 5.0
+    wind_smoothing_s: float = 10.0
     false_alarms_per_hour: float = 0.1
     background_window_s: float = 180.0
     min_sigma_m: float = 1.0
+    min_probability: float = 0.5
+    rate_scale_g_s: float = 1.0
+    max_rate_g_s: float = 100.0
+    wind_bias_prior_deg: float = 5.0
+    sigma_scale_prior: float = 0.1
+    decimate: int = 1
     temperature_k: float = 288.15
     pressure_pa: float = 101325.0
     seed: int = 0
@@ -82,301 +82,271 @@ class SourceEstimate:
     samples_rate: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
 
-def smooth_wind(time_s, speed, from_deg, window_s: float):
-    """Vector running mean of the wind over ``window_s`` (direction), scalar mean (speed)."""
-    t = np.asarray(time_s, dtype=float)
-    if t.size < 3 or window_s <= 0:
-        return np.asarray(speed, float), np.asarray(from_deg, float)
-    from scipy.ndimage import uniform_filter1d
+def integrated_autocorr_time(z: np.ndarray, max_lag: int = 200) -> float:
+    """1 + 2 sum of the autocorrelation until it first drops below 0.05 (>= 1)."""
+    z = np.asarray(z, float)
+    z = z - z.mean()
+    den = float(np.dot(z, z))
+    if den <= 0 or z.size < 8:
+        return 1.0
+    tau = 1.0
+    for lag in range(1, min(max_lag, z.size // 4)):
+        rho = float(np.dot(z[:-lag], z[lag:])) / den
+        if rho < 0.05:
+            break
+        tau += 2.0 * rho
+    return max(tau, 1.0)
 
-    dt = float(np.median(np.diff(t)))
-    n = max(1, int(round(window_s / max(dt, 1e-6))))
-    rad = np.deg2rad(from_deg)
-    s = uniform_filter1d(np.sin(rad), n, mode="nearest")
-    c = uniform_filter1d(np.cos(rad), n, mode="nearest")
-    sp = uniform_filter1d(np.asarray(speed, float), n, mode="nearest")
-    return sp, np.mod(np.rad2deg(np.arctan2(s, c)), 360.0)
+
+def group_sources(
+    positions: list[np.ndarray],
+    rates: list[np.ndarray],
+    seeds: np.ndarray | None,
+    gate_m: float,
+    max_groups: int = 8,
+    new_group_fraction: float = 0.1,
+):
+    """Group sampled sources (label-switching) into sources. Returns a list of
+    ``(member_xy, member_rate, present_fraction)`` per group."""
+    n = len(positions)
+    centres = [] if seeds is None else [np.asarray(s, float) for s in np.atleast_2d(seeds)]
+    for _ in range(max_groups):
+        assigned, unassigned = _assign(positions, centres, gate_m)
+        un_xy = np.array([p for s in unassigned for p in s]) if any(len(s) for s in unassigned) else np.empty((0, 2))
+        frac = sum(1 for s in unassigned if len(s)) / max(n, 1)
+        if frac < new_group_fraction or len(un_xy) == 0 or len(centres) >= max_groups:
+            break
+        # the densest spot of the unmatched sources seeds a new group
+        d = (
+            np.hypot(un_xy[:, None, 0] - un_xy[None, :, 0], un_xy[:, None, 1] - un_xy[None, :, 1])
+            if len(un_xy) <= 4000
+            else None
+        )
+        if d is not None:
+            centres.append(un_xy[np.argmax((d < gate_m / 2).sum(axis=1))])
+        else:
+            centres.append(np.median(un_xy, axis=0))
+    assigned, _ = _assign(positions, centres, gate_m)
+    groups = []
+    for g in range(len(centres)):
+        xy, q, present = [], [], 0
+        for s in range(n):
+            idx = assigned[s].get(g, [])
+            if idx:
+                present += 1
+                xy.append(np.mean(positions[s][idx], axis=0))
+                q.append(float(np.sum(rates[s][idx])))
+        if present:
+            groups.append((np.array(xy), np.array(q), present / n))
+    return groups
+
+
+def _assign(positions, centres, gate_m):
+    """Per sample: {group: [source indices]} and the unmatched positions."""
+    assigned, unassigned = [], []
+    C = np.array(centres).reshape(-1, 2)
+    for pos in positions:
+        a: dict[int, list[int]] = {}
+        rest = []
+        if len(pos) and len(C):
+            d = np.hypot(pos[:, None, 0] - C[None, :, 0], pos[:, None, 1] - C[None, :, 1])
+            r, c = linear_sum_assignment(d)
+            used = set()
+            for i, j in zip(r, c, strict=True):
+                if d[i, j] <= gate_m:
+                    a.setdefault(int(j), []).append(int(i))
+                    used.add(int(i))
+            for i in range(len(pos)):
+                if i not in used:
+                    j = int(np.argmin(d[i]))
+                    if d[i, j] <= gate_m / 2:  # a split of the same source
+                        a.setdefault(j, []).append(i)
+                    else:
+                        rest.append(pos[i])
+        else:
+            rest = list(pos)
+        assigned.append(a)
+        unassigned.append(rest)
+    return assigned, unassigned
 
 
 class PlumeEstimator:
-    """Estimate emission sources from one flight's observations.
+    """Estimate emission sources; ``fit(obs)`` for a flight, ``fit_beams(data, frame)`` for beams.
 
-    ``fit(obs)`` sets ``detection_``, ``sources_``, ``stability_``, ``info_`` and returns self.
+    Learned: ``detection_`` (point data), ``sources_``, ``chain_``, ``sampler_``, ``info_``.
     """
 
     def __init__(self, config: EstimatorConfig | None = None):
         self.config = config or EstimatorConfig()
 
-    # -- model pieces ---------------------------------------------------------------------
-    def _k(self, xy: np.ndarray) -> np.ndarray:
-        xy = np.atleast_2d(xy)
-        src = np.column_stack([xy, np.full(len(xy), self.config.source_height_m)])
-        u, wd = self._lagrangian_wind(src) if self.config.lagrangian_wind else (self._u, self._wd)
-        return plume_coupling(
-            self._rxyz, src, u, wd, self.stability_, self.config.scheme, None, self.config.min_sigma_m
+    def _rj_config(self, stability: float) -> RJConfig:
+        c = self.config
+        return RJConfig(
+            iterations=c.iterations,
+            burn_in=c.burn_in,
+            max_sources=c.max_sources,
+            expected_sources=c.expected_sources,
+            source_height_m=c.source_height_m,
+            stability=stability,
+            grid_cells=c.grid_cells,
+            rate_scale_g_s=c.rate_scale_g_s,
+            max_rate_g_s=c.max_rate_g_s,
+            bias_prior_deg=c.wind_bias_prior_deg,
+            scale_prior=c.sigma_scale_prior,
         )
 
-    def _lagrangian_wind(self, src: np.ndarray):
-        """Per receptor-source pair, the wind that carried the air now at the receptor.
-
-        With the wind uniform in space, air at the receptor at time ``t`` left the source's
-        neighbourhood about ``tau = r / u`` earlier and moved by ``D = C(t) - C(t - tau)`` (``C``
-        the integrated wind vector): its mean direction over the travel is the plume's direction
-        for this sample. This follows the meander that a plume carries downwind.
-        """
-        t = self._rt
-        dx = self._rxyz[:, 0:1] - src[None, :, 0]
-        dy = self._rxyz[:, 1:2] - src[None, :, 1]
-        r = np.hypot(dx, dy)
-        tau = np.maximum(r / np.maximum(self._u_lag[:, None], 0.3), 1e-3)
-        tb = t[:, None] - tau
-        ct_x = np.interp(t, self._gt, self._cx)[:, None]
-        ct_y = np.interp(t, self._gt, self._cy)[:, None]
-        ct_d = np.interp(t, self._gt, self._cd)[:, None]
-        before = tb < self._gt[0]
-        cb_x = np.where(before, self._cx[0] - self._v0[0] * (self._gt[0] - tb), np.interp(tb, self._gt, self._cx))
-        cb_y = np.where(before, self._cy[0] - self._v0[1] * (self._gt[0] - tb), np.interp(tb, self._gt, self._cy))
-        cb_d = np.where(before, self._cd[0] - self._v0[2] * (self._gt[0] - tb), np.interp(tb, self._gt, self._cd))
-        ex, ey = ct_x - cb_x, ct_y - cb_y
-        from_deg = np.mod(np.rad2deg(np.arctan2(-ex, -ey)), 360.0)
-        speed = np.maximum((ct_d - cb_d) / tau, 0.1)
-        return speed, from_deg
-
-    def _rates(self, k: np.ndarray, iters: int = 3):
-        """Weighted NNLS rates for coupling ``k`` (n, m); returns q, mu, var."""
-        a2 = self.config.fluctuation_intensity**2
-        var = np.full(self._y.size, self._s0**2)
-        q = np.zeros(k.shape[1])
-        for _ in range(iters):
-            w = 1.0 / np.sqrt(var)
-            q, _ = optimize.nnls(k * w[:, None], self._y * w, maxiter=50 * max(1, k.shape[1]))
-            mu = k @ q
-            var = self._s0**2 + a2 * mu**2
-        return q, k @ q, var
-
-    def _loglik(self, mu: np.ndarray, var: np.ndarray) -> float:
-        r = self._y - mu
-        return float(-0.5 * self._temper * np.sum(r * r / var + np.log(var / self._s0**2)))
-
-    def _profile(self, xy: np.ndarray):
-        k = self._k(xy)
-        q, mu, var = self._rates(k)
-        return self._loglik(mu, var), q, k, var
-
-    # -- fitting --------------------------------------------------------------------------
     def fit(self, obs: Observations, progress=None) -> PlumeEstimator:
-        """Estimate the sources of ``obs``; ``progress(stage, done, total)`` is called if given."""
+        """Estimate the sources of a flight's point samples."""
         cfg = self.config
-        self._progress = progress or (lambda *a: None)
-        t_start = time.perf_counter()
-        rng = np.random.default_rng(cfg.seed)
+        t0 = time.perf_counter()
         species = cfg.species or next(iter(obs.species))
         if species not in obs.species:
             raise ConfigError(f"species '{species}' is not in the flight log; it has: {', '.join(obs.species)}")
-        self.species_ = species
-        self.frame_ = obs.frame
+        self.species_, self.frame_ = species, obs.frame
         det = detect_plumes(
             obs.time_s, obs.species[species], species, cfg.background_window_s, cfg.false_alarms_per_hour
         )
         self.detection_ = det
-        self.sources_: list[SourceEstimate] = []
-        u, wd = smooth_wind(obs.time_s, obs.wind_speed_m_s, obs.wind_from_deg, cfg.wind_smoothing_s)
         if cfg.stability is None:
-            sig = obs.wind.direction_sigma_deg()
-            self.stability_ = class_index(stability_from_sigma_theta(sig))
+            stab = class_index(stability_from_sigma_theta(obs.wind.direction_sigma_deg()))
         else:
-            self.stability_ = class_index(cfg.stability)
+            stab = class_index(cfg.stability)
         self.info_ = {
             "samples": len(obs),
-            "stability_index": self.stability_,
+            "stability_index": stab,
             "species": species,
             "crossings": det.n_crossings,
+            "data": "point",
         }
+        self.sources_ = []
         if det.n_crossings == 0:
-            self.info_["wall_time_s"] = time.perf_counter() - t_start
+            self.info_["wall_time_s"] = time.perf_counter() - t0
             return self
-        ok = np.isfinite(det.enhancement_ppm) & np.isfinite(u) & np.isfinite(wd)
-        self._rxyz = obs.xyz[ok]
-        self._u, self._wd = u[ok], wd[ok]
-        self._rt = obs.time_s[ok]
-        # integrated wind for the Lagrangian (travel-time) wind, from lightly smoothed readings
-        ul, wl = smooth_wind(obs.time_s, obs.wind_speed_m_s, obs.wind_from_deg, cfg.lagrangian_smoothing_s)
-        rad = np.deg2rad(wl)
-        vx, vy = -ul * np.sin(rad), -ul * np.cos(rad)
-        gt = obs.time_s
-        dtg = np.diff(gt, prepend=gt[0])
-        self._gt = gt
-        self._cx, self._cy, self._cd = np.cumsum(vx * dtg), np.cumsum(vy * dtg), np.cumsum(ul * dtg)
-        self._v0 = (vx[0], vy[0], ul[0])
-        self._u_lag = ul[ok]
-        self._y = ppm_to_g_m3(det.enhancement_ppm[ok], species, cfg.temperature_k, cfg.pressure_pa)
-        self._s0 = float(ppm_to_g_m3(det.noise_ppm, species, cfg.temperature_k, cfg.pressure_pa))
-        self._temper = 1.0
-        n = self._y.size
-
-        x0, y0 = obs.x_m[ok].min() - cfg.margin_m, obs.y_m[ok].min() - cfg.margin_m
-        x1, y1 = obs.x_m[ok].max() + cfg.margin_m, obs.y_m[ok].max() + cfg.margin_m
-        self.box_ = (x0, y0, x1, y1)
-        gx = np.linspace(x0, x1, cfg.grid_cells)
-        gy = np.linspace(y0, y1, cfg.grid_cells)
-        GX, GY = np.meshgrid(gx, gy)
-        grid = np.column_stack([GX.ravel(), GY.ravel()])
-        kg = self._k(grid)
-
-        # greedy search
-        xy = np.empty((0, 2))
-        ll0 = self._loglik(np.zeros(n), np.full(n, self._s0**2))
-        ll_cur = ll0
-        mu_cur = np.zeros(n)
-        for it_src in range(cfg.max_sources):
-            self._progress("search", it_src, cfg.max_sources)
-            var = self._s0**2 + cfg.fluctuation_intensity**2 * mu_cur**2
-            res = self._y - mu_cur
-            w = 1.0 / var
-            num = (kg * (w * res)[:, None]).sum(axis=0)
-            den = (kg * kg * w[:, None]).sum(axis=0)
-            q = np.where(den > 0, np.maximum(num / np.where(den > 0, den, 1.0), 0.0), 0.0)
-            mu_g = mu_cur[:, None] + kg * q[None, :]
-            var_g = self._s0**2 + cfg.fluctuation_intensity**2 * mu_g**2
-            r = self._y[:, None] - mu_g
-            llg = -0.5 * np.sum(r * r / var_g + np.log(var_g / self._s0**2), axis=0)
-            best = int(np.argmax(llg))
-            cand = np.vstack([xy, grid[best]])
-            cand = self._refine(cand)
-            ll_new, q_new, _, _ = self._profile(cand)
-            penalty = 1.5 * np.log(n * self._temper) + cfg.add_threshold
-            if ll_new - ll_cur < penalty or q_new[-1] <= 0:
-                break
-            xy, ll_cur = cand, ll_new
-            _, q_cur, k_cur, _ = self._profile(xy)
-            mu_cur = k_cur @ q_cur
-            # temper with the residual autocorrelation of the current best fit
-            self._temper = self._autocorr_temper(mu_cur)
-            ll_cur = self._profile(xy)[0]
-        self.info_["greedy_sources"] = len(xy)
-        if len(xy) == 0:
-            self.info_["wall_time_s"] = time.perf_counter() - t_start
-            return self
-        samples_xy, samples_q = self._mcmc(xy, rng)
-        self._summarise(xy, samples_xy, samples_q, n)
-        self.info_["temper"] = self._temper
-        self.info_["wall_time_s"] = time.perf_counter() - t_start
+        data = PointData.from_observations(
+            obs,
+            det,
+            species,
+            cfg.lagrangian_wind,
+            cfg.wind_smoothing_s,
+            cfg.scheme,
+            cfg.min_sigma_m,
+            cfg.temperature_k,
+            cfg.pressure_pa,
+            cfg.decimate,
+        )
+        data.fluctuation_intensity, data.student_nu = cfg.point_fluctuation_intensity, cfg.point_student_nu
+        x0, y0, x1, y1 = data.extent
+        box = (x0 - cfg.margin_m, y0 - cfg.margin_m, x1 + cfg.margin_m, y1 + cfg.margin_m)
+        self._run([data], box, stab, progress)
+        self.info_["wall_time_s"] = time.perf_counter() - t0
         return self
 
-    def _refine(self, xy: np.ndarray) -> np.ndarray:
-        x0, y0, x1, y1 = self.box_
+    def fit_beams(self, data: BeamData, frame, progress=None, margin_m: float | None = None) -> PlumeEstimator:
+        """Estimate the sources seen by open-path beams (local metres about ``frame``)."""
+        t0 = time.perf_counter()
+        self.species_, self.frame_ = data.species, frame
+        self.detection_ = None
+        self.sources_ = []
+        m = 30.0 if margin_m is None else margin_m
+        data.fluctuation_intensity = self.config.beam_fluctuation_intensity
+        data.student_nu = self.config.beam_student_nu
+        x0, y0, x1, y1 = data.extent
+        stab = class_index(self.config.stability) if self.config.stability is not None else 3.0
+        self.info_ = {"readings": len(data), "species": data.species, "data": "beam"}
+        self._run([data], (x0 - m, y0 - m, x1 + m, y1 + m), stab, progress)
+        self.info_["wall_time_s"] = time.perf_counter() - t0
+        return self
 
-        def neg(p):
-            pts = p.reshape(-1, 2)
-            if np.any(pts[:, 0] < x0) or np.any(pts[:, 0] > x1) or np.any(pts[:, 1] < y0) or np.any(pts[:, 1] > y1):
-                return 1e300
-            return -self._profile(pts)[0]
-
-        step = (x1 - x0) / self.config.grid_cells
-        simplex = [xy.ravel()]
-        for i in range(xy.size):
-            p = xy.ravel().copy()
-            p[i] += step
-            simplex.append(p)
-        res = optimize.minimize(
-            neg,
-            xy.ravel(),
-            method="Nelder-Mead",
-            options={"initial_simplex": np.array(simplex), "xatol": 0.5, "fatol": 0.05, "maxiter": 200 * xy.size},
-        )
-        return res.x.reshape(-1, 2)
-
-    def _autocorr_temper(self, mu: np.ndarray) -> float:
-        var = self._s0**2 + self.config.fluctuation_intensity**2 * mu**2
-        z = (self._y - mu) / np.sqrt(var)
-        z = z - z.mean()
-        denom = float(np.dot(z, z))
-        if denom <= 0:
-            return 1.0
-        tau = 1.0
-        for lag in range(1, min(200, z.size // 4)):
-            rho = float(np.dot(z[:-lag], z[lag:])) / denom
-            if rho < 0.05:
-                break
-            tau += 2.0 * rho
-        return 1.0 / tau
-
-    def _mcmc(self, xy0: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, datasets, box, stability, progress):
         cfg = self.config
-        x0, y0, x1, y1 = self.box_
-        cur = xy0.copy()
-        ll, q, k, var = self._profile(cur)
-        scale = np.full(cur.shape, 5.0)
-        m = len(cur)
-        out_xy = np.empty((cfg.mcmc_steps - cfg.burn_in, m, 2))
-        out_q = np.empty((cfg.mcmc_steps - cfg.burn_in, m))
-        acc_window = np.zeros(m)
-        for it in range(cfg.mcmc_steps):
-            if it % 100 == 0:
-                self._progress("posterior", it, cfg.mcmc_steps)
-            for j in range(m):  # one source at a time
-                prop = cur.copy()
-                prop[j] += scale[j] * rng.standard_normal(2)
-                if not (x0 <= prop[j, 0] <= x1 and y0 <= prop[j, 1] <= y1):
-                    continue
-                llp, qp, kp, varp = self._profile(prop)
-                if np.log(rng.random()) < llp - ll:
-                    cur, ll, q, k, var = prop, llp, qp, kp, varp
-                    acc_window[j] += 1
-            if it < cfg.burn_in and (it + 1) % 50 == 0:
-                rate = acc_window / 50.0
-                scale *= np.exp(rate - 0.3)[:, None]
-                acc_window[:] = 0
-            if it >= cfg.burn_in:
-                out_xy[it - cfg.burn_in] = cur
-                # rates given the positions: conditional Gaussian about the weighted fit
-                w = self._temper / var
-                prec = (k * w[:, None]).T @ k
-                try:
-                    cov = np.linalg.inv(prec + 1e-30 * np.eye(m))
-                    draw = rng.multivariate_normal(q, cov, method="cholesky")
-                except np.linalg.LinAlgError:
-                    draw = q
-                out_q[it - cfg.burn_in] = np.abs(draw)
-        self._progress("posterior", cfg.mcmc_steps, cfg.mcmc_steps)
-        return out_xy, out_q
+        sampler = RJSampler(datasets, box, self._rj_config(stability))
+        sampler.build_birth_density()
+        sampler.temper = self._tempers(sampler)
+        # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a
+        # source split in two) then carries only its share of the probability
+        chain = None
+        for i, seed in enumerate(np.random.SeedSequence(cfg.seed).spawn(cfg.chains)):
 
-    def _summarise(self, xy, samples_xy, samples_q, n):
-        penalty = 1.5 * np.log(n * self._temper)
-        ll_full, _, _, _ = self._profile(xy)
-        for j in range(len(xy)):
-            sx = samples_xy[:, j, :]
-            med = np.median(sx, axis=0)
-            r90 = float(np.quantile(np.hypot(*(sx - med).T), 0.9))
-            sq = samples_q[:, j]
-            rest = np.delete(xy, j, axis=0)
-            if len(rest):
-                ll_wo = self._profile(rest)[0]
-            else:
-                ll_wo = self._loglik(np.zeros(n), np.full(n, self._s0**2))
-            d = ll_full - ll_wo - penalty
-            prob = float(1.0 / (1.0 + np.exp(-np.clip(d, -700, 700))))
+            def prog(stage, done, total, i=i):
+                if progress:
+                    progress(stage, i * total + done, cfg.chains * total)
+
+            c = sampler.run(np.random.default_rng(seed), prog)
+            chain = c if chain is None else chain.merge(c)
+        self.sampler_, self.chain_, self.box_ = sampler, chain, box
+        self.info_.update(
+            {
+                "temper": sampler.temper,
+                "box": box,
+                "chains": cfg.chains,
+                "theta_mean": np.mean(chain.theta, axis=0).tolist() if chain.theta else None,
+                "acceptance": {k: (a / n if n else None) for k, (a, n) in chain.accept.items()},
+                "k_posterior": {
+                    int(k): float(np.mean(np.array(chain.k_trace) == k)) for k in sorted(set(chain.k_trace))
+                },
+            }
+        )
+        diag = float(np.hypot(box[2] - box[0], box[3] - box[1]))
+        groups = group_sources(chain.positions, chain.rates, chain.best_positions, gate_m=0.1 * diag)
+        out = []
+        for xy, q, p in groups:
+            if p < cfg.min_probability:
+                continue
+            med = np.median(xy, axis=0)
+            r90 = float(np.quantile(np.hypot(*(xy - med).T), 0.9))
             lat, lon = self.frame_.to_wgs84(med[0], med[1])
-            self.sources_.append(
+            out.append(
                 SourceEstimate(
-                    id=f"S{j + 1}",
+                    id="",
                     species=self.species_,
                     x_m=float(med[0]),
                     y_m=float(med[1]),
                     lat=float(lat),
                     lon=float(lon),
-                    height_m=self.config.source_height_m,
-                    rate_g_s=float(np.median(sq)),
-                    rate_g_s_ci90=(float(np.quantile(sq, 0.05)), float(np.quantile(sq, 0.95))),
+                    height_m=cfg.source_height_m,
+                    rate_g_s=float(np.median(q)),
+                    rate_g_s_ci90=(float(np.quantile(q, 0.05)), float(np.quantile(q, 0.95))),
                     location_ci90_m=r90,
-                    probability=prob,
-                    samples_xy=sx,
-                    samples_rate=sq,
+                    probability=float(p),
+                    samples_xy=xy,
+                    samples_rate=q,
                 )
             )
-        self.sources_.sort(key=lambda s: -s.rate_g_s)
-        for i, s in enumerate(self.sources_):
+        out.sort(key=lambda s: (-s.probability, -s.rate_g_s))
+        for i, s in enumerate(out):
             s.id = f"S{i + 1}"
+        self.sources_ = out
+
+    def _tempers(self, sampler: RJSampler) -> list[float]:
+        """Per data set, 1 / (design effect) of the standardised residuals of the best single-cell
+        fit: consecutive readings are not independent (integrated autocorrelation time), and
+        beams read at the same time share the error of that time's wind (Kish's design effect
+        1 + (m - 1) rho for m simultaneous readings with intra-time correlation rho)."""
+        out = []
+        score = sampler.grid_score_.ravel()
+        best = sampler._cells[int(np.argmax(score))]
+        th = sampler.theta0()
+        ks = sampler.columns(best[None, :], th)
+        _, q, off, _, _ = sampler.marginal(ks, th)
+        for i, d in enumerate(sampler.data):
+            mu = ks[i] @ q + off[i]
+            var = sampler.s0[i] ** 2 + (d.fluctuation_intensity * ks[i] @ q) ** 2
+            z = (d.y - mu) / np.sqrt(var)
+            groups = d.residual_groups()
+            tau = float(np.median([integrated_autocorr_time(z[g]) for g in groups]))
+            deff = 1.0
+            if len(groups) > 1 and isinstance(d, BeamData):
+                times = np.unique(d.reading_time_s)
+                mat = np.full((times.size, len(groups)), np.nan)
+                for j, g in enumerate(groups):
+                    mat[np.searchsorted(times, d.reading_time_s[g]), j] = z[g]
+                ok = np.all(np.isfinite(mat), axis=1)
+                if ok.sum() > 5:
+                    cc = np.corrcoef(mat[ok].T)
+                    rho = float(np.nanmean(cc[np.triu_indices_from(cc, 1)]))
+                    deff = 1.0 + (len(groups) - 1) * max(rho, 0.0)
+            out.append(1.0 / (tau * deff))
+        return out
 
     def settings(self) -> dict:
         """The configuration as plain data (for provenance)."""

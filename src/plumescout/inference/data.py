@@ -1,0 +1,302 @@
+"""What the estimator fits: one measurement vector per sensor kind and its forward model.
+
+* :class:`PointData` — moving point samples of a flight (enhancement over the detected
+  background, so no background column is needed; an offset is still fitted).
+* :class:`BeamData` — path-averaged open-path readings (background included; the offset is a
+  fitted linear parameter). Beam geometry is sampled along each beam and averaged.
+
+Both expose ``y`` (g/m3), ``noise_g_m3`` (a first guess of the sensor noise), ``extent`` (x0, y0,
+x1, y1) of the sensors, and ``coupling(sources_xyz, stability, bias_deg, sigma_scale)`` -> (n, m)
+s/m3, so the sampler treats them alike and can stack several.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..observations import Observations
+from ..units import ppm_to_g_m3
+from .detect import Detection
+from .forward import ForwardSpec, coupling
+
+__all__ = ["PointData", "BeamData", "read_beam_dataset"]
+
+
+def _smooth_wind(time_s, speed, from_deg, window_s: float):
+    from scipy.ndimage import uniform_filter1d
+
+    t = np.asarray(time_s, dtype=float)
+    if t.size < 3 or window_s <= 0:
+        return np.asarray(speed, float), np.asarray(from_deg, float)
+    dt = float(np.median(np.diff(t)))
+    n = max(1, int(round(window_s / max(dt, 1e-6))))
+    rad = np.deg2rad(from_deg)
+    s = uniform_filter1d(np.sin(rad), n, mode="nearest")
+    c = uniform_filter1d(np.cos(rad), n, mode="nearest")
+    sp = uniform_filter1d(np.asarray(speed, float), n, mode="nearest")
+    return sp, np.mod(np.rad2deg(np.arctan2(s, c)), 360.0)
+
+
+@dataclass
+class PointData:
+    """Point samples of a flight as a fitting problem."""
+
+    spec: ForwardSpec
+    y: np.ndarray
+    noise_g_m3: float
+    species: str
+    kind: str = "point"
+    needs_offset: bool = False
+    fluctuation_intensity: float = 1.0
+    student_nu: float | None = None
+
+    @classmethod
+    def from_observations(
+        cls,
+        obs: Observations,
+        det: Detection,
+        species: str,
+        lagrangian: bool = True,
+        smoothing_s: float = 10.0,
+        scheme: str = "briggs_rural",
+        min_sigma_m: float = 1.0,
+        temperature_k: float = 288.15,
+        pressure_pa: float = 101325.0,
+        decimate: int = 1,
+    ):
+        ok = np.isfinite(det.enhancement_ppm) & np.isfinite(obs.wind_speed_m_s) & np.isfinite(obs.wind_from_deg)
+        idx = np.flatnonzero(ok)[:: max(1, decimate)]
+        sp, wd = _smooth_wind(obs.time_s, obs.wind_speed_m_s, obs.wind_from_deg, smoothing_s)
+        kw = dict(
+            x=obs.x_m[idx],
+            y=obs.y_m[idx],
+            z=obs.z_m[idx],
+            t=obs.time_s[idx],
+            speed=sp[idx],
+            from_deg=wd[idx],
+            scheme=scheme,
+            min_sigma_m=min_sigma_m,
+        )
+        if lagrangian:
+            spec = ForwardSpec.with_lagrangian_wind(obs.time_s, sp, wd, **kw)
+        else:
+            spec = ForwardSpec(**kw)
+        y = ppm_to_g_m3(det.enhancement_ppm[idx], species, temperature_k, pressure_pa)
+        noise = float(ppm_to_g_m3(det.noise_ppm, species, temperature_k, pressure_pa))
+        return cls(spec, y, noise, species)
+
+    @property
+    def extent(self):
+        return (self.spec.x.min(), self.spec.y.min(), self.spec.x.max(), self.spec.y.max())
+
+    def background_basis(self) -> np.ndarray:
+        """The enhancement is over the detected background: one residual offset."""
+        return np.ones((len(self), 1))
+
+    def residual_groups(self):
+        """Residuals in one time series (for the autocorrelation)."""
+        return [np.arange(len(self))]
+
+    def __len__(self) -> int:
+        return self.y.size
+
+    def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0):
+        return coupling(self.spec, src, stability, bias_deg, sigma_scale)
+
+
+@dataclass
+class BeamData:
+    """Open-path beams: each reading is the path average of the plume along one beam."""
+
+    spec: ForwardSpec  # one receptor per point along a beam, rows grouped by reading
+    points_per_reading: int
+    y: np.ndarray
+    noise_g_m3: float
+    species: str
+    beam_start: np.ndarray
+    beam_end: np.ndarray
+    reading_beam: np.ndarray
+    reading_time_s: np.ndarray
+    kind: str = "beam"
+    needs_offset: bool = True
+    fluctuation_intensity: float = 0.5
+    student_nu: float | None = 4.0
+    background_knot_s: float = 1200.0
+
+    @classmethod
+    def from_readings(
+        cls,
+        beam_start,
+        beam_end,
+        reading_beam,
+        reading_time_s,
+        path_avg_ppm,
+        wind_speed,
+        wind_from,
+        species="ch4",
+        tan_sigma_y=None,
+        tan_sigma_z=None,
+        scheme=None,
+        points_per_beam: int = 60,
+        min_sigma_m: float = 0.2,
+        temperature_k=288.15,
+        pressure_pa=101325.0,
+    ):
+        a = np.asarray(beam_start, float)[reading_beam]
+        b = np.asarray(beam_end, float)[reading_beam]
+        t = (np.arange(points_per_beam) + 0.5) / points_per_beam
+        pts = (a[:, None, :] + t[None, :, None] * (b - a)[:, None, :]).reshape(-1, 3)
+        rep = np.repeat
+        k = points_per_beam
+        if scheme is None:
+            scheme = "turbulence" if tan_sigma_y is not None else "briggs_rural"
+        spec = ForwardSpec(
+            x=pts[:, 0],
+            y=pts[:, 1],
+            z=pts[:, 2],
+            t=rep(np.asarray(reading_time_s, float), k),
+            speed=rep(np.asarray(wind_speed, float), k),
+            from_deg=rep(np.asarray(wind_from, float), k),
+            scheme=scheme,
+            tan_sigma_y=None if tan_sigma_y is None else rep(np.asarray(tan_sigma_y, float), k),
+            tan_sigma_z=None if tan_sigma_z is None else rep(np.asarray(tan_sigma_z, float), k),
+            min_sigma_m=min_sigma_m,
+        )
+        y = ppm_to_g_m3(np.asarray(path_avg_ppm, float), species, temperature_k, pressure_pa)
+        # first guess of the noise: robust spread of minute-to-minute changes of each beam
+        d = []
+        for bm in np.unique(reading_beam):
+            v = y[reading_beam == bm]
+            d.append(np.diff(v))
+        dd = np.concatenate(d) if d else np.zeros(1)
+        noise = float(1.4826 * np.median(np.abs(dd - np.median(dd))) / np.sqrt(2)) or 1e-6
+        return cls(
+            spec,
+            k,
+            y,
+            noise,
+            species,
+            np.asarray(beam_start, float),
+            np.asarray(beam_end, float),
+            np.asarray(reading_beam),
+            np.asarray(reading_time_s, float),
+        )
+
+    @property
+    def extent(self):
+        xs = np.concatenate([self.beam_start[:, 0], self.beam_end[:, 0]])
+        ys = np.concatenate([self.beam_start[:, 1], self.beam_end[:, 1]])
+        return (xs.min(), ys.min(), xs.max(), ys.max())
+
+    def __len__(self) -> int:
+        return self.y.size
+
+    def background_basis(self) -> np.ndarray:
+        """Background common to all beams, piecewise linear in time (hat functions with knots
+        every ``background_knot_s``): it may drift, it is the same for every beam at one time."""
+        t = self.reading_time_s
+        t0, t1 = float(t.min()), float(t.max())
+        nk = max(2, int(np.ceil((t1 - t0) / self.background_knot_s)) + 1)
+        knots = np.linspace(t0, t1, nk)
+        basis = np.empty((t.size, nk))
+        for j in range(nk):
+            e = np.zeros(nk)
+            e[j] = 1.0
+            basis[:, j] = np.interp(t, knots, e)
+        return basis
+
+    def residual_groups(self):
+        """Residuals per beam in time order (for the autocorrelation)."""
+        return [np.flatnonzero(self.reading_beam == b) for b in np.unique(self.reading_beam)]
+
+    def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0):
+        c = coupling(self.spec, src, stability, bias_deg, sigma_scale)
+        return c.reshape(len(self), self.points_per_reading, -1).mean(axis=1)
+
+
+def _read_csv_table(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarray]:
+    if not path.exists():
+        raise InputError(path, "missing: a beam data set needs beams.csv, measurements.csv and wind.csv")
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise InputError(path, "the file is empty", line=1)
+    head = [h.strip().lower() for h in rows[0]]
+    for r in required:
+        if r not in head:
+            raise InputError(path, f"required column '{r}' is missing; found: {', '.join(head)}", line=1, column=r)
+    out: dict[str, list[float]] = {h: [] for h in required}
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(head):
+            raise InputError(path, f"has {len(row)} fields, the header has {len(head)}", line=n)
+        for r in required:
+            try:
+                out[r].append(float(row[head.index(r)]))
+            except ValueError:
+                raise InputError(path, f"not a number: '{row[head.index(r)]}'", line=n, column=r) from None
+    if not out[required[0]]:
+        raise InputError(path, "the file has a header but no rows", line=2)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def read_beam_dataset(directory, species: str = "ch4", points_per_beam: int = 60) -> BeamData:
+    """Read a beam data set laid out like Chilbolton 2017 source_1: ``beams.csv`` (beam, start
+    and end x/y/z), ``measurements.csv`` (minute, beam, <species>_path_avg_ppm), ``wind.csv``
+    (minute, wind_speed_m_s, wind_from_deg, optional tan_sigma_theta_h/_v). Local metres."""
+    d = Path(directory)
+    beams = _read_csv_table(d / "beams.csv", ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"))
+    col = f"{species}_path_avg_ppm"
+    meas = _read_csv_table(d / "measurements.csv", ("minute", "beam", col))
+    wind_path = d / "wind.csv"
+    wind = _read_csv_table(wind_path, ("minute", "wind_speed_m_s", "wind_from_deg"))
+    with wind_path.open(encoding="utf-8-sig") as fh:
+        has_turb = {"tan_sigma_theta_h", "tan_sigma_theta_v"} <= {h.strip().lower() for h in fh.readline().split(",")}
+    if has_turb:
+        wind.update(_read_csv_table(wind_path, ("minute", "tan_sigma_theta_h", "tan_sigma_theta_v")))
+    beam_ids = beams["beam"].astype(int)
+    index = {b: i for i, b in enumerate(beam_ids)}
+    rb = []
+    for n, b in enumerate(meas["beam"].astype(int), start=2):
+        if b not in index:
+            raise InputError(d / "measurements.csv", f"beam {b} is not in beams.csv", line=n, column="beam")
+        rb.append(index[b])
+    wmin = wind["minute"]
+    order = np.argsort(wmin)
+    pos = np.searchsorted(wmin[order], meas["minute"])
+    pos = np.clip(pos, 0, wmin.size - 1)
+    exact = wmin[order][pos] == meas["minute"]
+    if not exact.all():
+        first = int(np.flatnonzero(~exact)[0])
+        raise InputError(
+            d / "measurements.csv",
+            f"minute {meas['minute'][first]:g} has no wind in wind.csv",
+            line=first + 2,
+            column="minute",
+        )
+    wi = order[pos]
+    good = np.isfinite(meas[col]) & np.isfinite(wind["wind_speed_m_s"][wi]) & np.isfinite(wind["wind_from_deg"][wi])
+    if has_turb:
+        good &= np.isfinite(wind["tan_sigma_theta_h"][wi]) & np.isfinite(wind["tan_sigma_theta_v"][wi])
+    wi = wi[good]
+    start = np.column_stack([beams["x0_m"], beams["y0_m"], beams["z0_m"]])
+    end = np.column_stack([beams["x1_m"], beams["y1_m"], beams["z1_m"]])
+    return BeamData.from_readings(
+        start,
+        end,
+        np.array(rb)[good],
+        meas["minute"][good] * 60.0,
+        meas[col][good],
+        wind["wind_speed_m_s"][wi],
+        wind["wind_from_deg"][wi],
+        species,
+        tan_sigma_y=wind["tan_sigma_theta_h"][wi] if has_turb else None,
+        tan_sigma_z=wind["tan_sigma_theta_v"][wi] if has_turb else None,
+        points_per_beam=points_per_beam,
+    )

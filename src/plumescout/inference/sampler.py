@@ -1,0 +1,453 @@
+"""Reversible-jump MCMC over source sets, with the emission rates marginalised.
+
+State: ``k`` source positions (x, y) plus nuisance parameters theta = (wind-direction bias,
+log width multiplier, log noise scale per data set). Concentration is linear in the rates and in
+the background offsets, so for a state they are solved (weighted non-negative least squares,
+reweighted for the fluctuation term) and integrated out by Laplace's method:
+
+    log p(y | x, theta) ~ log L(q_hat) + log p(q_hat) + (d/2) log 2 pi - 1/2 log det H
+
+with ``H`` the (tempered) Fisher information of the linear parameters. The errors are Student-t
+(``student_nu`` degrees of freedom; fitted by iteratively reweighted least squares) with variance
+``s^2 + (a mu)^2``: sensor noise plus the plume's fluctuation about its mean, robust to the odd
+reading no plume model explains. The sampler moves
+positions only: birth (from a data-driven density g mixed with the uniform prior), death, a
+random-walk move of one source, and a random-walk update of theta.
+
+Priors: number of sources Poisson(``expected_sources``) truncated at ``max_sources``; positions
+uniform over the search box; rates half-Cauchy with scale ``rate_scale_g_s``, below ``max_rate_g_s``;
+bias ~ N(0, 5 deg); log width multiplier ~ N(0, 0.1); log noise scale ~ N(log s0, 1) about the
+detected noise s0. Each data set brings its own fluctuation intensity ``a`` and Student-t
+degrees of freedom (``None``: Gaussian).
+
+References
+----------
+Green, P. J. (1995) Reversible jump MCMC computation and Bayesian model determination,
+Biometrika 82, 711-732. Geyer, C. J. & Moller, J. (1994) Simulation procedures and likelihood
+inference for spatial point processes, Scand. J. Statist. 21, 359-373 (birth-death acceptance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+from scipy.special import gammaln
+
+__all__ = ["RJConfig", "RJSampler", "Chain"]
+
+
+@dataclass(frozen=True)
+class RJConfig:
+    iterations: int = 4000
+    burn_in: int = 1500
+    max_sources: int = 5
+    expected_sources: float = 1.0
+    birth_prob: float = 0.15
+    death_prob: float = 0.15
+    split_prob: float = 0.1
+    merge_prob: float = 0.1
+    merge_distance_fraction: float = 0.08
+    bias_prior_deg: float = 5.0
+    scale_prior: float = 0.1
+    source_height_m: float = 1.0
+    stability: float = 3.0
+    grid_cells: int = 40
+    birth_temper: float = 0.3
+    uniform_birth_weight: float = 0.3
+    thin: int = 2
+    rate_scale_g_s: float = 1.0
+    max_rate_g_s: float = 100.0
+
+
+@dataclass
+class Chain:
+    """Samples after burn-in: per kept iteration, the positions (k, 2) and rates (k,)."""
+
+    positions: list[np.ndarray] = field(default_factory=list)
+    rates: list[np.ndarray] = field(default_factory=list)
+    theta: list[np.ndarray] = field(default_factory=list)
+    log_post: list[float] = field(default_factory=list)
+    k_trace: list[int] = field(default_factory=list)
+    accept: dict[str, list[int]] = field(
+        default_factory=lambda: {
+            "birth": [0, 0],
+            "death": [0, 0],
+            "move": [0, 0],
+            "split": [0, 0],
+            "merge": [0, 0],
+            "theta": [0, 0],
+        }
+    )
+    best_positions: np.ndarray | None = None
+    best_log_post: float = -np.inf
+
+    def merge(self, other: Chain) -> Chain:
+        """Pool two chains' samples (and keep the better best state)."""
+        out = Chain(
+            self.positions + other.positions,
+            self.rates + other.rates,
+            self.theta + other.theta,
+            self.log_post + other.log_post,
+            self.k_trace + other.k_trace,
+            {k: [a + other.accept[k][0], n + other.accept[k][1]] for k, (a, n) in self.accept.items()},
+        )
+        best = self if self.best_log_post >= other.best_log_post else other
+        out.best_positions, out.best_log_post = best.best_positions, best.best_log_post
+        return out
+
+
+class RJSampler:
+    """Sample source sets for one or more data sets (see :mod:`plumescout.inference.data`)."""
+
+    def __init__(self, datasets, box, config: RJConfig | None = None, temper: list[float] | None = None):
+        self.data = list(datasets)
+        self.box = tuple(float(v) for v in box)
+        self.cfg = config or RJConfig()
+        self.area = (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
+        self.temper = list(temper) if temper is not None else [1.0] * len(self.data)
+        self.s0 = np.array([d.noise_g_m3 for d in self.data])
+        self.y = [d.y for d in self.data]
+
+    # -- model ----------------------------------------------------------------------------------
+    def theta0(self) -> np.ndarray:
+        return np.concatenate([[0.0, 0.0], np.log(self.s0)])
+
+    def log_prior_theta(self, th) -> float:
+        c = self.cfg
+        lp = -0.5 * (th[0] / c.bias_prior_deg) ** 2 - 0.5 * (th[1] / c.scale_prior) ** 2
+        lp += float(np.sum(-0.5 * (th[2:] - np.log(self.s0)) ** 2))
+        return lp
+
+    def columns(self, xy: np.ndarray, th) -> list[np.ndarray]:
+        src = np.column_stack([xy, np.full(len(xy), self.cfg.source_height_m)]) if len(xy) else np.empty((0, 3))
+        return [
+            d.coupling(src, self.cfg.stability, th[0], np.exp(th[1])) if len(xy) else np.empty((len(d), 0))
+            for d in self.data
+        ]
+
+    def marginal(self, ks: list[np.ndarray], th):
+        """Laplace log marginal likelihood (+ rate prior), the fitted rates, and each data set's
+        fitted background (an (n,) array per data set) for couplings ``ks``."""
+        m = ks[0].shape[1]
+        # per data set: fluctuation intensity a and Student-t degrees of freedom (None: Gaussian)
+        a2 = np.concatenate([np.full(len(d), d.fluctuation_intensity**2) for d in self.data])
+        nus = [d.student_nu for d in self.data]
+        nu_arr = np.concatenate(
+            [np.full(len(d), np.inf if nu is None else nu) for d, nu in zip(self.data, nus, strict=True)]
+        )
+        # stacked design: sources, then each data set's background basis with free sign (+/- columns)
+        bases = [d.background_basis() for d in self.data]
+        nb = [b.shape[1] for b in bases]
+        ptot = sum(nb)
+        blocks, ys, vars0 = [], [], []
+        col = 0
+        for i, (d, k, b) in enumerate(zip(self.data, ks, bases, strict=True)):
+            off = np.zeros((len(d), 2 * ptot))
+            off[:, 2 * col : 2 * (col + nb[i]) : 2] = b
+            off[:, 2 * col + 1 : 2 * (col + nb[i]) : 2] = -b
+            col += nb[i]
+            blocks.append(np.hstack([k, off]))
+            ys.append(self.y[i])
+            vars0.append(np.full(len(d), np.exp(2 * th[2 + i])))
+        X = np.vstack(blocks)
+        y = np.concatenate(ys)
+        s2 = np.concatenate(vars0)
+        tw = np.concatenate([np.full(len(d), t) for d, t in zip(self.data, self.temper, strict=True)])
+        var = s2.copy()
+        wt = np.ones_like(y)  # Student-t weights (IRLS): outlying readings count less
+        robust = np.isfinite(nu_arr)
+        sq = self.cfg.rate_scale_g_s
+        # the half-Cauchy prior's curvature at zero, 2/s^2, as ridge rows on the rates (MAP fit)
+        ridge = np.hstack([np.eye(m) * np.sqrt(2.0) / sq, np.zeros((m, X.shape[1] - m))])
+        for _ in range(4):
+            w = np.sqrt(wt / var)
+            A = np.vstack([X * w[:, None], ridge]) if m else X * w[:, None]
+            b = np.concatenate([y * w, np.zeros(m)]) if m else y * w
+            coef, _ = optimize.nnls(A, b, maxiter=50 * X.shape[1])
+            mu_plume = X[:, :m] @ coef[:m]
+            var = s2 + a2 * mu_plume**2
+            if robust.any():
+                r = y - X @ coef
+                wt = np.where(robust, (nu_arr + 1.0) / (np.where(robust, nu_arr, 1.0) + r * r / var), 1.0)
+        mu = X @ coef
+        r = y - mu
+        llg = -0.5 * (r * r / var + np.log(2 * np.pi * var))
+        if robust.any():
+            nu_ = np.where(robust, nu_arr, 1.0)
+            llt = (
+                gammaln((nu_ + 1) / 2)
+                - gammaln(nu_ / 2)
+                - 0.5 * np.log(nu_ * np.pi * var)
+                - (nu_ + 1) / 2 * np.log1p(r * r / (nu_ * var))
+            )
+            llg = np.where(robust, llt, llg)
+        ll = float(np.sum(tw * llg))
+        q = coef[:m]
+        bg_coef = coef[m::2] - coef[m + 1 :: 2]
+        off = []
+        col = 0
+        for i, b in enumerate(bases):
+            off.append(b @ bg_coef[col : col + nb[i]])
+            col += nb[i]
+        # Laplace over the rates and background coefficients (the latter's flat prior is a
+        # constant), with the rate prior's curvature: where the data say little about a rate,
+        # the prior bounds its width, so an unneeded source earns no evidence
+        Xl = np.hstack([X[:, :m], X[:, m::2]])
+        H = (Xl * (tw * wt / var)[:, None]).T @ Xl
+        curv = 2.0 * (sq * sq - q * q) / (sq * sq + q * q) ** 2
+        H[np.arange(m), np.arange(m)] += np.maximum(curv, 1e-3 / (sq * sq))
+        sign, logdet = np.linalg.slogdet(H + 1e-12 * np.eye(H.shape[0]) * max(1.0, np.trace(H) / H.shape[0]))
+        lm = ll + 0.5 * H.shape[0] * np.log(2 * np.pi) - 0.5 * logdet
+        # half-Cauchy rate prior (scale rate_scale_g_s): finite at zero, heavy-tailed so strong
+        # leaks are not penalised much; rates beyond max_rate_g_s are (softly) impossible
+        c = self.cfg
+        lm += float(np.sum(np.log(2.0 / (np.pi * sq)) - np.log1p((q / sq) ** 2)))
+        lm -= float(np.sum(np.maximum(q / c.max_rate_g_s - 1.0, 0.0))) * 1e3
+        return lm, q, off, H, m
+
+    def log_post(self, xy, ks, th) -> tuple[float, np.ndarray, np.ndarray]:
+        k = len(xy)
+        c = self.cfg
+        if k > c.max_sources:
+            return -np.inf, np.empty(0), np.empty(0)
+        lm, q, off, H, m = self.marginal(ks, th)
+        # Poisson(lambda) on k and uniform positions: lambda^k / k! * (1/A)^k
+        lp = k * np.log(c.expected_sources) - float(np.sum(np.log(np.arange(1, k + 1)))) - k * np.log(self.area)
+        return lm + lp + self.log_prior_theta(th), q, H
+
+    # -- birth proposal -------------------------------------------------------------------------
+    def build_birth_density(self):
+        c = self.cfg
+        x0, y0, x1, y1 = self.box
+        n = c.grid_cells
+        gx = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
+        gy = y0 + (np.arange(n) + 0.5) * (y1 - y0) / n
+        GX, GY = np.meshgrid(gx, gy)
+        cells = np.column_stack([GX.ravel(), GY.ravel()])
+        score = np.zeros(len(cells))
+        for i, d in enumerate(self.data):
+            src = np.column_stack([cells, np.full(len(cells), c.source_height_m)])
+            y = self.y[i] - (np.percentile(self.y[i], 10) if d.needs_offset else 0.0)
+            w = 1.0 / self.s0[i] ** 2
+            k = d.coupling(src, c.stability, 0.0, 1.0)
+            num = k.T @ y * w
+            den = np.einsum("ij,ij->j", k, k) * w
+            ok = den > 1e-12 * max(float(den.max()), 1e-300)
+            qh = np.where(ok, np.clip(num / np.where(ok, den, 1.0), 0.0, c.max_rate_g_s), 0.0)
+            score += self.temper[i] * 0.5 * (2.0 * qh * num - qh * qh * den)  # chi^2 gained by the best rate
+        logit = c.birth_temper * (score - score.max())
+        p = np.exp(logit)
+        p /= p.sum()
+        self._cells, self._cell_p = cells, p
+        self._cell_area = (x1 - x0) * (y1 - y0) / (n * n)
+        self._cell_w = ((x1 - x0) / n, (y1 - y0) / n)
+        self.grid_score_ = score.reshape(n, n)
+        self.grid_x_, self.grid_y_ = gx, gy
+
+    def birth_density(self, p_xy) -> float:
+        c = self.cfg
+        x0, y0, x1, y1 = self.box
+        n = c.grid_cells
+        i = min(int((p_xy[0] - x0) / (x1 - x0) * n), n - 1)
+        j = min(int((p_xy[1] - y0) / (y1 - y0) * n), n - 1)
+        w = c.uniform_birth_weight
+        return w / self.area + (1 - w) * self._cell_p[j * n + i] / self._cell_area
+
+    def draw_birth(self, rng) -> np.ndarray:
+        c = self.cfg
+        x0, y0, x1, y1 = self.box
+        if rng.random() < c.uniform_birth_weight:
+            return np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
+        idx = rng.choice(len(self._cell_p), p=self._cell_p)
+        cx, cy = self._cells[idx]
+        return np.array([cx + (rng.random() - 0.5) * self._cell_w[0], cy + (rng.random() - 0.5) * self._cell_w[1]])
+
+    # -- split / merge ----------------------------------------------------------------------------
+    @property
+    def merge_distance(self) -> float:
+        return self.cfg.merge_distance_fraction * float(np.hypot(self.box[2] - self.box[0], self.box[3] - self.box[1]))
+
+    def _close_pairs(self, xy) -> list[tuple[int, int]]:
+        """Ordered pairs (i, j), i != j, closer than the merge distance."""
+        d = self.merge_distance
+        out = []
+        for i in range(len(xy)):
+            for j in range(len(xy)):
+                if i != j and np.hypot(*(xy[i] - xy[j])) < d:
+                    out.append((i, j))
+        return out
+
+    def _split_density(self, u) -> float:
+        """Density of the split offset: isotropic normal (sd d/2) truncated to |u| < d."""
+        d = self.merge_distance
+        sd = d / 2.0
+        r2 = float(u @ u)
+        if r2 >= d * d:
+            return 0.0
+        return np.exp(-0.5 * r2 / sd**2) / (2 * np.pi * sd**2 * (1.0 - np.exp(-0.5 * d * d / sd**2)))
+
+    def _draw_split(self, rng) -> np.ndarray:
+        d = self.merge_distance
+        while True:
+            u = rng.normal(0.0, d / 2.0, 2)
+            if u @ u < d * d:
+                return u
+
+    # -- run ------------------------------------------------------------------------------------
+    def in_box(self, p) -> bool:
+        x0, y0, x1, y1 = self.box
+        return x0 <= p[0] <= x1 and y0 <= p[1] <= y1
+
+    def run(self, rng=None, progress=None, init: np.ndarray | None = None) -> Chain:
+        c = self.cfg
+        rng = np.random.default_rng(rng)
+        self.build_birth_density()
+        chain = Chain()
+        th = self.theta0()
+        xy = np.empty((0, 2)) if init is None else np.asarray(init, float).reshape(-1, 2)
+        ks = self.columns(xy, th)
+        lp = self.log_post(xy, ks, th)[0]
+        step_xy = 0.02 * max(self.box[2] - self.box[0], self.box[3] - self.box[1])
+        step_th = np.concatenate([[2.0, 0.05], np.full(len(self.data), 0.05)])
+        win = {"move": [0, 0], "theta": [0, 0]}
+        for it in range(c.iterations):
+            if progress and it % 100 == 0:
+                progress("posterior", it, c.iterations)
+            k = len(xy)
+            u = rng.random()
+            b_k = c.birth_prob if k < c.max_sources else 0.0
+            d_k = c.death_prob if k > 0 else 0.0
+            if u < b_k:  # birth
+                new = self.draw_birth(rng)
+                xy2 = np.vstack([xy, new])
+                ks2 = [np.hstack([kk, kn]) for kk, kn in zip(ks, self.columns(new[None, :], th), strict=True)]
+                lp2 = self.log_post(xy2, ks2, th)[0]
+                d_next = c.death_prob
+                # prior on ordered tuples p(k) (1/A)^k is in lp; birth inserts at a random place,
+                # death removes a random one: the 1/(k+1) of both cancel (Green 1995)
+                log_a = lp2 - lp + np.log(d_next) - np.log(b_k * self.birth_density(new))
+                chain.accept["birth"][1] += 1
+                if np.log(rng.random()) < log_a:
+                    xy, ks, lp = xy2, ks2, lp2
+                    chain.accept["birth"][0] += 1
+            elif u < b_k + d_k:  # death
+                j = int(rng.integers(k))
+                xy2 = np.delete(xy, j, axis=0)
+                ks2 = [np.delete(kk, j, axis=1) for kk in ks]
+                lp2 = self.log_post(xy2, ks2, th)[0]
+                b_prev = c.birth_prob if k - 1 < c.max_sources else 0.0
+                log_a = lp2 - lp + np.log(b_prev * self.birth_density(xy[j])) - np.log(d_k)
+                chain.accept["death"][1] += 1
+                if np.log(rng.random()) < log_a:
+                    xy, ks, lp = xy2, ks2, lp2
+                    chain.accept["death"][0] += 1
+            elif u < b_k + d_k + (c.split_prob if 0 < k < c.max_sources else 0.0):  # split
+                # x_s -> (m + u/2 at s, m - u/2 inserted at a random place); reverse: merge an
+                # ordered close pair. Jacobian of (m, u) -> (x_i, x_j) is 1 (Green 1995).
+                sidx = int(rng.integers(k))
+                du = self._draw_split(rng)
+                a_new, b_new = xy[sidx] + du / 2, xy[sidx] - du / 2
+                chain.accept["split"][1] += 1
+                if self.in_box(a_new) and self.in_box(b_new):
+                    xy2 = np.vstack([xy, b_new])
+                    xy2[sidx] = a_new
+                    ks2 = self.columns(xy2, th)
+                    lp2 = self.log_post(xy2, ks2, th)[0]
+                    n_ord = len(self._close_pairs(xy2))
+                    log_a = (
+                        lp2
+                        - lp
+                        + np.log(c.merge_prob * k * (k + 1))
+                        - np.log(max(n_ord, 1) * c.split_prob * self._split_density(du))
+                    )
+                    if n_ord and np.log(rng.random()) < log_a:
+                        xy, ks, lp = xy2, ks2, lp2
+                        chain.accept["split"][0] += 1
+            elif u < b_k + d_k + (c.split_prob if 0 < k < c.max_sources else 0.0) + (
+                c.merge_prob if k > 1 else 0.0
+            ):  # merge
+                pairs = self._close_pairs(xy)
+                chain.accept["merge"][1] += 1
+                if pairs:
+                    i, j = pairs[int(rng.integers(len(pairs)))]
+                    du = xy[i] - xy[j]
+                    xy2 = xy.copy()
+                    xy2[i] = (xy[i] + xy[j]) / 2
+                    xy2 = np.delete(xy2, j, axis=0)
+                    ks2 = self.columns(xy2, th)
+                    lp2 = self.log_post(xy2, ks2, th)[0]
+                    k2 = k - 1
+                    log_a = (
+                        lp2
+                        - lp
+                        + np.log(c.split_prob * self._split_density(du) * len(pairs))
+                        - np.log(c.merge_prob * k2 * (k2 + 1))
+                    )
+                    if np.log(rng.random()) < log_a:
+                        xy, ks, lp = xy2, ks2, lp2
+                        chain.accept["merge"][0] += 1
+            elif k > 0:  # move one source
+                j = int(rng.integers(k))
+                new = xy[j] + step_xy * rng.standard_normal(2)
+                chain.accept["move"][1] += 1
+                win["move"][1] += 1
+                if self.in_box(new):
+                    xy2 = xy.copy()
+                    xy2[j] = new
+                    kn = self.columns(new[None, :], th)
+                    ks2 = []
+                    for kk, kc in zip(ks, kn, strict=True):
+                        kk2 = kk.copy()
+                        kk2[:, j] = kc[:, 0]
+                        ks2.append(kk2)
+                    lp2 = self.log_post(xy2, ks2, th)[0]
+                    if np.log(rng.random()) < lp2 - lp:
+                        xy, ks, lp = xy2, ks2, lp2
+                        chain.accept["move"][0] += 1
+                        win["move"][0] += 1
+            # theta update every iteration
+            th2 = th + step_th * rng.standard_normal(th.size)
+            ks2 = self.columns(xy, th2)
+            lp2 = self.log_post(xy, ks2, th2)[0]
+            chain.accept["theta"][1] += 1
+            win["theta"][1] += 1
+            if np.log(rng.random()) < lp2 - lp:
+                th, ks, lp = th2, ks2, lp2
+                chain.accept["theta"][0] += 1
+                win["theta"][0] += 1
+            if it < c.burn_in and (it + 1) % 50 == 0:  # adapt toward ~30 % acceptance
+                for name in ("move", "theta"):
+                    a, n = win[name]
+                    if n:
+                        f = np.exp((a / n) - 0.3)
+                        if name == "move":
+                            step_xy = float(np.clip(step_xy * f, 0.05, 0.2 * (self.box[2] - self.box[0])))
+                        else:
+                            step_th = step_th * f
+                    win[name] = [0, 0]
+            if lp > chain.best_log_post and len(xy):
+                chain.best_log_post, chain.best_positions = lp, xy.copy()
+            if it >= c.burn_in and (it - c.burn_in) % c.thin == 0:
+                chain.positions.append(xy.copy())
+                chain.rates.append(self._draw_rates(ks, th, rng) if len(xy) else np.empty(0))
+                chain.theta.append(th.copy())
+                chain.log_post.append(lp)
+                chain.k_trace.append(len(xy))
+        if progress:
+            progress("posterior", c.iterations, c.iterations)
+        self.theta_last_ = th
+        return chain
+
+    def _draw_rates(self, ks, th, rng) -> np.ndarray:
+        """Rates given the positions: the Laplace Gaussian about the fit, folded at zero."""
+        _, q, _, H, m = self.marginal(ks, th)
+        try:
+            cov = np.linalg.inv(H)[:m, :m]
+            cov = (cov + cov.T) / 2
+            wv, vv = np.linalg.eigh(cov)
+            draw = q + vv @ (np.sqrt(np.maximum(wv, 0.0)) * rng.standard_normal(m))
+        except np.linalg.LinAlgError:
+            draw = q
+        return np.abs(draw)
