@@ -126,34 +126,52 @@ def _read_truth(path: Path) -> dict:
 @app.command()
 @_guard
 def analyze(
-    flight: Annotated[Path, typer.Argument(help="flight log (open flight-log CSV)")],
+    flight: Annotated[Path, typer.Argument(help="flight log (open flight-log CSV), or a beam data set directory")],
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-out"),
     origin: Annotated[str | None, typer.Option(help="local frame origin LAT,LON (default: track median)")] = None,
     species: Annotated[str | None, typer.Option(help="species to estimate from (default: the first)")] = None,
     ground_elevation: Annotated[float | None, typer.Option(help="ground elevation (m MSL) for alt_msl_m logs")] = None,
     truth: Annotated[Path | None, typer.Option(help="a simulator truth.json to compare with")] = None,
     seed: Annotated[int, typer.Option(help="random seed of the sampler")] = 0,
+    source_height: Annotated[float, typer.Option(help="prior mean height of the sources above ground (m)")] = 0.5,
 ):
-    """Estimate the emission sources in a flight and write GeoJSON, KML, HTML map and PNG."""
+    """Estimate the emission sources in a flight and write GeoJSON, KML, HTML map and PNG.
+
+    FLIGHT is a flight log in the open CSV, or a directory with an open-path beam data set
+    (beams.csv, measurements.csv, wind.csv in local metres: give --origin)."""
     from .inference import EstimatorConfig
     from .pipeline import analyze as run_analyze
-    from .pipeline import load_observations
+    from .pipeline import load_observations, normalise_truth
 
-    truth_doc = _read_truth(truth) if truth else None
-    obs = load_observations(flight, _parse_origin(origin), ground_elevation)
-    console.print(f"read {len(obs)} samples over {obs.duration_s:.0f} s from {flight}")
-    for r in obs.repairs:
-        console.print(f"  [yellow]repaired:[/] {r}", highlight=False)
+    truth_doc = normalise_truth(_read_truth(truth)) if truth else None
+    org = _parse_origin(origin)
+    if flight.is_dir():
+        data = flight
+        console.print(f"beam data set {flight}")
+    else:
+        data = load_observations(flight, org, ground_elevation)
+        console.print(f"read {len(data)} samples over {data.duration_s:.0f} s from {flight}")
+        for r in data.repairs:
+            console.print(f"  [yellow]repaired:[/] {r}", highlight=False)
     with _progress() as progress:
         _, cb = _estimate_progress(progress)
         res = run_analyze(
-            obs, out, EstimatorConfig(species=species, seed=seed), truth_doc, progress=cb, title=flight.name
+            data,
+            out,
+            EstimatorConfig(species=species, seed=seed, source_height_m=source_height),
+            truth_doc,
+            origin=org,
+            progress=cb,
+            title=flight.name,
         )
     det = res.detection
-    console.print(
-        f"detection: {det.n_crossings} plume crossing(s) of {det.species}; noise {det.noise_ppm:.4g} ppm, "
-        f"threshold {det.threshold_ppm:.4g} ppm ({det.false_alarms_per_hour:g} false alarms/h by design)"
-    )
+    if det is not None:
+        console.print(
+            f"detection: {det.n_crossings} plume crossing(s) of {det.species}; noise {det.noise_ppm:.4g} ppm, "
+            f"threshold {det.threshold_ppm:.4g} ppm ({det.false_alarms_per_hour:g} false alarms/h by design)"
+        )
+    else:
+        console.print(f"{res.provenance['readings']} beam readings")
     console.print(_sources_table(res.sources, truth_doc))
     for k, p in res.outputs.items():
         console.print(f"  {k:8s} {p}")

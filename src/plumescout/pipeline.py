@@ -1,8 +1,9 @@
-"""The main job, wired once: flight log -> observations -> detect -> estimate -> report files.
+"""The main job, wired once: input -> data -> detect -> estimate -> report files.
 
 The CLI, the demo, the benchmarks (and later the service and live mode) all call
 :func:`analyze`; it returns an :class:`AnalysisResult` and writes nothing unless ``out_dir`` is
-given.
+given. Input is a flight log (the open CSV) or a directory holding an open-path beam data set
+(``beams.csv``, ``measurements.csv``, ``wind.csv`` in local metres; needs ``origin``).
 """
 
 from __future__ import annotations
@@ -12,24 +13,35 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from .errors import ConfigError
 from .flightlog import read_flight_csv
+from .geo import LocalFrame
 from .inference import EstimatorConfig, PlumeEstimator
+from .inference.data import read_beam_dataset
 from .observations import Observations
 from .report import provenance, write_geojson, write_html_map, write_kml, write_png
+from .report.maps import ReportView
 
-__all__ = ["AnalysisResult", "analyze", "load_observations"]
+__all__ = ["AnalysisResult", "analyze", "load_observations", "normalise_truth", "MODEL_POINT", "MODEL_BEAM"]
 
 MODEL_POINT = (
     "Gaussian plume (Briggs rural, class from sigma-theta) with Lagrangian travel-time wind; reversible-jump MCMC "
     "over source sets with rates and background marginalised (Laplace)"
 )
+MODEL_BEAM = (
+    "path-averaged Gaussian plume with widths from the measured turbulence (x tan sigma-theta); reversible-jump "
+    "MCMC over source sets with rates and a drifting background marginalised (Laplace); Student-t errors"
+)
 
 
 @dataclass
 class AnalysisResult:
-    observations: Observations
     estimator: PlumeEstimator
     provenance: dict
+    observations: Observations | None = None
+    beams: object | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -46,6 +58,23 @@ def load_observations(path, origin=None, ground_elevation_m=None) -> Observation
     return read_flight_csv(path, origin=origin, ground_elevation_m=ground_elevation_m)
 
 
+def normalise_truth(doc: dict | None) -> dict | None:
+    """Truth as the simulator writes it: sources with ids, x_m, y_m and rate_g_s (a data set's
+    ``q_kg_s`` is converted)."""
+    if doc is None:
+        return None
+    out = dict(doc)
+    srcs = []
+    for i, s in enumerate(doc.get("sources", [])):
+        s = dict(s)
+        s.setdefault("id", f"truth-{i + 1}")
+        if "rate_g_s" not in s and "q_kg_s" in s:
+            s["rate_g_s"] = float(s["q_kg_s"]) * 1000.0
+        srcs.append(s)
+    out["sources"] = srcs
+    return out
+
+
 def analyze(
     flight,
     out_dir=None,
@@ -56,47 +85,84 @@ def analyze(
     title: str | None = None,
     progress=None,
 ) -> AnalysisResult:
-    """Estimate the sources in one flight and (optionally) write the report files.
+    """Estimate the sources in one flight (or beam data set) and optionally write the reports.
 
     Parameters
     ----------
     flight : path or Observations
+        A flight-log CSV, an :class:`Observations` table, or a beam data set directory.
     out_dir : path, optional
         Where to write ``sources.geojson``, ``sources.kml``, ``report.html`` and ``report.png``.
     truth : dict, optional
-        A simulator truth file's content, drawn on the pictures for comparison.
+        Known sources (simulator truth or a data set's truth.json), drawn on the pictures.
+    origin : (lat, lon), optional
+        Local frame origin; required for beam data sets (their geometry is in local metres).
     """
     t0 = time.perf_counter()
+    truth = normalise_truth(truth)
+    cfg = config or EstimatorConfig()
+    obs = beams = None
     if isinstance(flight, Observations):
-        obs, inputs = flight, [p for p in flight.source_files if Path(p).exists()]
+        obs = flight
+        inputs = [p for p in flight.source_files if Path(p).exists()]
+    elif Path(flight).is_dir():
+        d = Path(flight)
+        if origin is None:
+            raise ConfigError(f"{d}: a beam data set is in local metres: give its origin (--origin LAT,LON)")
+        beams = read_beam_dataset(d, cfg.species or "ch4")
+        inputs = [d / n for n in ("beams.csv", "measurements.csv", "wind.csv")]
     else:
-        obs, inputs = load_observations(flight, origin, ground_elevation_m), [flight]
-    est = PlumeEstimator(config).fit(obs, progress=progress)
+        obs = load_observations(flight, origin, ground_elevation_m)
+        inputs = [flight]
+    est = PlumeEstimator(cfg)
+    if beams is not None:
+        frame = LocalFrame(*origin)
+        est.fit_beams(beams, frame, progress=progress)
+        model, n = MODEL_BEAM, {"readings": len(beams)}
+        sp, wd = beams.spec.speed, beams.spec.from_deg
+        rad = np.deg2rad(wd)
+        wind = (
+            float(np.mean(sp)),
+            float(np.mod(np.rad2deg(np.arctan2(np.mean(sp * np.sin(rad)), np.mean(sp * np.cos(rad)))), 360)),
+        )
+    else:
+        est.fit(obs, progress=progress)
+        frame = obs.frame
+        model = MODEL_POINT
+        n = {
+            "samples": len(obs),
+            "duration_s": round(obs.duration_s, 2),
+            "start_time": obs.t0.isoformat() if obs.t0 else None,
+            "repairs": [str(r) for r in obs.repairs],
+            "detection": est.detection_.summary(),
+        }
+        wind = obs.wind.mean()
     wall = time.perf_counter() - t0
     prov = provenance(
         inputs,
-        model=MODEL_POINT,
+        model=model,
         settings=est.settings(),
         wall_time_s=wall,
-        origin={"lat": obs.frame.lat0, "lon": obs.frame.lon0},
+        origin={"lat": frame.lat0, "lon": frame.lon0},
         crs="EPSG:4326 (RFC 7946 lon, lat); local frame: azimuthal equidistant about origin",
-        detection=est.detection_.summary(),
-        repairs=[str(r) for r in obs.repairs],
-        samples=len(obs),
-        duration_s=round(obs.duration_s, 2),
-        start_time=obs.t0.isoformat() if obs.t0 else None,
+        posterior={
+            k: v for k, v in est.info_.items() if k in ("k_posterior", "temper", "chains", "acceptance", "theta_mean")
+        },
+        **n,
     )
-    res = AnalysisResult(obs, est, prov)
+    res = AnalysisResult(est, prov, obs, beams)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         name = title or (Path(inputs[0]).name if inputs else "flight")
+        bl = None if beams is None else (beams.beam_start, beams.beam_end)
+        view = ReportView(frame, est.sources_, obs, est.detection_, bl, wind, truth, est, est.species_)
         res.outputs["geojson"] = write_geojson(out / "sources.geojson", est.sources_, prov)
-        res.outputs["kml"] = write_kml(out / "sources.kml", est.sources_, obs, name=f"plumescout: {name}")
-        res.outputs["html"] = write_html_map(
-            out / "report.html", obs, est.detection_, est.sources_, truth, title=f"plumescout report: {name}"
+        res.outputs["kml"] = write_kml(
+            out / "sources.kml", est.sources_, obs, frame, name=f"plumescout: {name}", beams=bl
         )
-        res.outputs["png"] = write_png(out / "report.png", obs, est.detection_, est.sources_, truth, title=name)
+        res.outputs["html"] = write_html_map(out / "report.html", view, title=f"plumescout report: {name}")
+        res.outputs["png"] = write_png(out / "report.png", view, title=name)
     return res
 
 

@@ -42,7 +42,7 @@ class EstimatorConfig:
     grid_cells: int = 40
     stability: str | float | None = None
     scheme: str = "briggs_rural"
-    source_height_m: float = 1.0
+    source_height_m: float = 0.5
     point_fluctuation_intensity: float = 1.0
     beam_fluctuation_intensity: float = 0.5
     point_student_nu: float | None = None
@@ -288,6 +288,9 @@ class PlumeEstimator:
         )
         diag = float(np.hypot(box[2] - box[0], box[3] - box[1]))
         groups = group_sources(chain.positions, chain.rates, chain.best_positions, gate_m=0.1 * diag)
+        th = np.array(chain.theta) if chain.theta else sampler.theta0()[None, :]
+        height = float(np.median(th[:, 2]))
+        self.info_["source_height_m"] = height
         out = []
         for xy, q, p in groups:
             if p < cfg.min_probability:
@@ -303,7 +306,7 @@ class PlumeEstimator:
                     y_m=float(med[1]),
                     lat=float(lat),
                     lon=float(lon),
-                    height_m=cfg.source_height_m,
+                    height_m=height,
                     rate_g_s=float(np.median(q)),
                     rate_g_s_ci90=(float(np.quantile(q, 0.05)), float(np.quantile(q, 0.95))),
                     location_ci90_m=r90,
@@ -346,6 +349,29 @@ class PlumeEstimator:
                     rho = float(np.nanmean(cc[np.triu_indices_from(cc, 1)]))
                     deff = 1.0 + (len(groups) - 1) * max(rho, 0.0)
             out.append(1.0 / (tau * deff))
+        return out
+
+    def fitted(self) -> list[dict]:
+        """Per data set, observed and fitted values (g/m3) at the best state found (with the
+        posterior-mean nuisance parameters): for the residual plots."""
+        if not hasattr(self, "sampler_") or self.chain_.best_positions is None:
+            return []
+        s = self.sampler_
+        th = np.mean(self.chain_.theta, axis=0) if self.chain_.theta else s.theta0()
+        ks = s.columns(self.chain_.best_positions, th)
+        _, q, off, _, _ = s.marginal(ks, th)
+        out = []
+        for i, d in enumerate(s.data):
+            out.append(
+                {
+                    "kind": d.kind,
+                    "observed": d.y,
+                    "fitted": ks[i] @ q + off[i],
+                    "background": off[i],
+                    "time_s": d.spec.t if d.kind == "point" else d.reading_time_s,
+                    "group": None if d.kind == "point" else d.reading_beam,
+                }
+            )
         return out
 
     def settings(self) -> dict:

@@ -1,7 +1,7 @@
 """Reversible-jump MCMC over source sets, with the emission rates marginalised.
 
 State: ``k`` source positions (x, y) plus nuisance parameters theta = (wind-direction bias,
-log width multiplier, log noise scale per data set). Concentration is linear in the rates and in
+log width multiplier, source height, log noise scale per data set). Concentration is linear in the rates and in
 the background offsets, so for a state they are solved (weighted non-negative least squares,
 reweighted for the fluctuation term) and integrated out by Laplace's method:
 
@@ -16,7 +16,8 @@ random-walk move of one source, and a random-walk update of theta.
 
 Priors: number of sources Poisson(``expected_sources``) truncated at ``max_sources``; positions
 uniform over the search box; rates half-Cauchy with scale ``rate_scale_g_s``, below ``max_rate_g_s``;
-bias ~ N(0, 5 deg); log width multiplier ~ N(0, 0.1); log noise scale ~ N(log s0, 1) about the
+bias ~ N(0, 5 deg); log width multiplier ~ N(0, 0.1); source height (common to the sources) ~
+N(h0, 1 m) truncated at the ground; log noise scale ~ N(log s0, 1) about the
 detected noise s0. Each data set brings its own fluctuation intensity ``a`` and Student-t
 degrees of freedom (``None``: Gaussian).
 
@@ -52,6 +53,7 @@ class RJConfig:
     bias_prior_deg: float = 5.0
     scale_prior: float = 0.1
     source_height_m: float = 1.0
+    height_prior_m: float = 1.0
     stability: float = 3.0
     grid_cells: int = 40
     birth_temper: float = 0.3
@@ -111,17 +113,23 @@ class RJSampler:
         self.y = [d.y for d in self.data]
 
     # -- model ----------------------------------------------------------------------------------
+    # theta = [wind bias (deg), log width multiplier, source height (m), log noise per data set]
+    NOISE = 3
+
     def theta0(self) -> np.ndarray:
-        return np.concatenate([[0.0, 0.0], np.log(self.s0)])
+        return np.concatenate([[0.0, 0.0, self.cfg.source_height_m], np.log(self.s0)])
 
     def log_prior_theta(self, th) -> float:
         c = self.cfg
+        if th[2] < 0.0:
+            return -np.inf
         lp = -0.5 * (th[0] / c.bias_prior_deg) ** 2 - 0.5 * (th[1] / c.scale_prior) ** 2
-        lp += float(np.sum(-0.5 * (th[2:] - np.log(self.s0)) ** 2))
+        lp += -0.5 * ((th[2] - c.source_height_m) / c.height_prior_m) ** 2
+        lp += float(np.sum(-0.5 * (th[self.NOISE :] - np.log(self.s0)) ** 2))
         return lp
 
     def columns(self, xy: np.ndarray, th) -> list[np.ndarray]:
-        src = np.column_stack([xy, np.full(len(xy), self.cfg.source_height_m)]) if len(xy) else np.empty((0, 3))
+        src = np.column_stack([xy, np.full(len(xy), th[2])]) if len(xy) else np.empty((0, 3))
         return [
             d.coupling(src, self.cfg.stability, th[0], np.exp(th[1])) if len(xy) else np.empty((len(d), 0))
             for d in self.data
@@ -150,7 +158,7 @@ class RJSampler:
             col += nb[i]
             blocks.append(np.hstack([k, off]))
             ys.append(self.y[i])
-            vars0.append(np.full(len(d), np.exp(2 * th[2 + i])))
+            vars0.append(np.full(len(d), np.exp(2 * th[self.NOISE + i])))
         X = np.vstack(blocks)
         y = np.concatenate(ys)
         s2 = np.concatenate(vars0)
@@ -310,7 +318,7 @@ class RJSampler:
         ks = self.columns(xy, th)
         lp = self.log_post(xy, ks, th)[0]
         step_xy = 0.02 * max(self.box[2] - self.box[0], self.box[3] - self.box[1])
-        step_th = np.concatenate([[2.0, 0.05], np.full(len(self.data), 0.05)])
+        step_th = np.concatenate([[2.0, 0.05, 0.2], np.full(len(self.data), 0.05)])
         win = {"move": [0, 0], "theta": [0, 0]}
         for it in range(c.iterations):
             if progress and it % 100 == 0:

@@ -37,9 +37,10 @@ def _style(sid: str, line: str | None = None, width: float = 2.0, poly: str | No
 
 
 def write_kml(
-    path, sources, obs=None, frame=None, name: str = "plumescout sources", max_track_points: int = 4000
+    path, sources, obs=None, frame=None, name: str = "plumescout sources", max_track_points: int = 4000, beams=None
 ) -> Path:
-    """Write sources (points + 90 % circles) and, if given, the flight track. Colours are KML
+    """Write sources (points + 90 % circles) and, if given, the flight track or the beams
+    (``(start, end)`` arrays in local metres). Colours are KML
     ``aabbggrr``."""
     frame = frame or (obs.frame if obs is not None else None)
     items = []
@@ -56,6 +57,20 @@ def write_kml(
                 ),
             )
         )
+    if beams is not None and frame is not None:
+        a, b = beams
+        for i in range(len(a)):
+            lat, lon = frame.to_wgs84(np.array([a[i, 0], b[i, 0]]), np.array([a[i, 1], b[i, 1]]))
+            items.append(
+                features.Placemark(
+                    id=f"beam-{i + 1}",
+                    name=f"beam {i + 1}",
+                    style_url=styles.StyleUrl(url="#style-track"),
+                    kml_geometry=geometry.LineString(
+                        geometry=pg.LineString(list(zip(lon.tolist(), lat.tolist(), strict=True)))
+                    ),
+                )
+            )
     for s in sources:
         desc = (
             f"species {s.species}; rate {s.rate_g_s:.4g} g/s ({s.rate_g_s * 3.6:.4g} kg/h), "

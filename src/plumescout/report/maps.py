@@ -1,6 +1,9 @@
-"""Pictures: a PNG figure (map + time series) and a self-contained HTML map (inline SVG).
+"""Pictures: a PNG report figure and a self-contained HTML map (inline SVG).
 
-The HTML map needs no network: it draws the track, sources and 90 % regions as SVG in the local
+The PNG has the posterior map (density of sampled source positions over the area, with the
+track or beams, estimated sources and their 90 % regions, truth if known, wind arrow), the rate
+posterior of each source, and the residuals of the fit. The HTML map needs no network: it draws
+the track (coloured by enhancement) or the beams, sources and 90 % regions as SVG in the local
 frame, with a scale bar, a north arrow and the wind arrow; latitude/longitude show on hover.
 """
 
@@ -18,54 +21,46 @@ from matplotlib import colors  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
 from ..geo import bearing_to_unit  # noqa: E402
+from ..units import g_m3_to_ppm  # noqa: E402
 
-__all__ = ["write_png", "write_html_map"]
-
-
-def _wind_mean(obs):
-    speed, from_deg = obs.wind.mean()
-    return speed, from_deg
+__all__ = ["write_png", "write_html_map", "ReportView"]
 
 
-def write_png(path, obs, detection, sources, truth=None, title: str = "plumescout") -> Path:
-    """Map of the track coloured by enhancement with sources, posterior samples and 90 % circles;
-    below, the gas series with background, threshold and crossings."""
-    fig = plt.figure(figsize=(11, 10), constrained_layout=True)
-    gs = fig.add_gridspec(3, 1, height_ratios=[3.2, 1, 0.05])
-    ax = fig.add_subplot(gs[0])
-    enh = detection.enhancement_ppm
-    vmax = max(float(np.nanpercentile(enh, 99.5)), 3 * detection.threshold_ppm)
-    order = np.argsort(np.nan_to_num(enh))
-    sc = ax.scatter(obs.x_m[order], obs.y_m[order], c=enh[order], s=4, cmap="magma_r", vmin=0, vmax=vmax, zorder=2)
-    fig.colorbar(sc, ax=ax, label=f"{detection.species} enhancement (ppm)", shrink=0.8)
-    for s in sources:
-        if s.samples_xy.size:
-            ax.scatter(s.samples_xy[::3, 0], s.samples_xy[::3, 1], s=2, color="tab:blue", alpha=0.15, zorder=3)
-        ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="tab:blue", lw=1.5, zorder=4))
-        ax.plot(s.x_m, s.y_m, "o", color="tab:blue", ms=7, zorder=5)
-        ax.annotate(
-            f"{s.id}: {s.rate_g_s:.3g} g/s [{s.rate_g_s_ci90[0]:.3g}-{s.rate_g_s_ci90[1]:.3g}]\n"
-            f"p={s.probability:.2f}, r90={s.location_ci90_m:.0f} m",
-            (s.x_m, s.y_m),
-            xytext=(8, 8),
-            textcoords="offset points",
-            fontsize=8,
-            color="tab:blue",
-            zorder=6,
-        )
-    if truth:
-        for t in truth.get("sources", []):
-            ax.plot(
-                t["x_m"],
-                t["y_m"],
-                "*",
-                color="limegreen",
-                mec="k",
-                ms=14,
-                zorder=6,
-                label="truth" if t is truth["sources"][0] else None,
-            )
-    speed, from_deg = _wind_mean(obs)
+class ReportView:
+    """What the pictures draw: sources, and a flight (observations + detection) or beams."""
+
+    def __init__(
+        self, frame, sources, obs=None, detection=None, beams=None, wind=None, truth=None, estimator=None, species="ch4"
+    ):
+        self.frame, self.sources, self.obs, self.detection = frame, sources, obs, detection
+        self.beams, self.truth, self.estimator, self.species = beams, truth, estimator, species
+        if wind is None and obs is not None:
+            wind = obs.wind.mean()
+        self.wind = wind  # (speed, from_deg)
+
+    def extent(self):
+        xs, ys = [], []
+        if self.obs is not None:
+            xs.append(self.obs.x_m)
+            ys.append(self.obs.y_m)
+        if self.beams is not None:
+            a, b = self.beams
+            xs += [a[:, 0], b[:, 0]]
+            ys += [a[:, 1], b[:, 1]]
+        for s in self.sources:
+            xs.append(np.array([s.x_m - s.location_ci90_m, s.x_m + s.location_ci90_m]))
+            ys.append(np.array([s.y_m - s.location_ci90_m, s.y_m + s.location_ci90_m]))
+        for t in (self.truth or {}).get("sources", []):
+            xs.append(np.array([t["x_m"]]))
+            ys.append(np.array([t["y_m"]]))
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        return float(x.min()), float(y.min()), float(x.max()), float(y.max())
+
+
+def _wind_arrow(ax, view):
+    if view.wind is None:
+        return
+    speed, from_deg = view.wind
     fe, fn = bearing_to_unit(from_deg)
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
@@ -78,51 +73,130 @@ def write_png(path, obs, detection, sources, truth=None, title: str = "plumescou
         arrowprops={"arrowstyle": "-|>", "lw": 2, "color": "k"},
     )
     ax.text(cx, cy - 0.7 * L, f"wind {speed:.1f} m/s from {from_deg:.0f}°", ha="center", fontsize=9)
+
+
+def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
+    """The report figure: posterior map, rate posteriors, residuals of the fit."""
+    fig = plt.figure(figsize=(13, 11), constrained_layout=True)
+    gs = fig.add_gridspec(2, 2, height_ratios=[2.3, 1], width_ratios=[1.6, 1])
+    ax = fig.add_subplot(gs[0, :])
+    x0, y0, x1, y1 = view.extent()
+    pad = 0.05 * max(x1 - x0, y1 - y0, 1.0)
+    est = view.estimator
+    # posterior density of sampled source positions
+    if est is not None and getattr(est, "chain_", None) is not None and est.chain_.positions:
+        allp = np.concatenate([p for p in est.chain_.positions if len(p)] or [np.empty((0, 2))])
+        if len(allp):
+            bx0, by0, bx1, by1 = est.box_
+            h, xe, ye = np.histogram2d(allp[:, 0], allp[:, 1], bins=120, range=[[bx0, bx1], [by0, by1]])
+            h = h / len(est.chain_.positions)
+            im = ax.pcolormesh(
+                xe,
+                ye,
+                np.ma.masked_less_equal(h.T, 0),
+                cmap="Blues",
+                norm=colors.LogNorm(vmin=max(h[h > 0].min(), 1e-4), vmax=h.max()),
+                zorder=1,
+            )
+            fig.colorbar(im, ax=ax, label="posterior: probability of a source per cell", shrink=0.7, pad=0.01)
+            x0, y0 = min(x0, bx0), min(y0, by0)
+            x1, y1 = max(x1, bx1), max(y1, by1)
+    if view.obs is not None and view.detection is not None:
+        enh = view.detection.enhancement_ppm
+        vmax = max(float(np.nanpercentile(enh, 99.5)), 3 * view.detection.threshold_ppm)
+        order = np.argsort(np.nan_to_num(enh))
+        sc = ax.scatter(
+            view.obs.x_m[order], view.obs.y_m[order], c=enh[order], s=4, cmap="magma_r", vmin=0, vmax=vmax, zorder=2
+        )
+        fig.colorbar(sc, ax=ax, label=f"{view.detection.species} enhancement (ppm)", shrink=0.7, pad=0.01)
+    if view.beams is not None:
+        a, b = view.beams
+        for i in range(len(a)):
+            ax.plot(
+                [a[i, 0], b[i, 0]],
+                [a[i, 1], b[i, 1]],
+                color="tab:orange",
+                lw=2,
+                zorder=2,
+                label="beams" if i == 0 else None,
+            )
+    for s in view.sources:
+        ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=1.5, zorder=4))
+        ax.plot(s.x_m, s.y_m, "o", color="navy", ms=6, zorder=5)
+        ax.annotate(
+            f"{s.id}: {s.rate_g_s:.3g} g/s, p={s.probability:.2f}, r90={s.location_ci90_m:.0f} m",
+            (s.x_m, s.y_m),
+            xytext=(8, 8),
+            textcoords="offset points",
+            fontsize=8,
+            color="navy",
+            zorder=6,
+        )
+    for i, t in enumerate((view.truth or {}).get("sources", [])):
+        ax.plot(t["x_m"], t["y_m"], "*", color="limegreen", mec="k", ms=14, zorder=6, label="truth" if i == 0 else None)
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y0 - pad, y1 + pad)
+    _wind_arrow(ax, view)
     ax.set_aspect("equal")
+    ax.set_anchor("C")
     ax.set_xlabel("east (m)")
     ax.set_ylabel("north (m)")
-    ax.set_title(f"{title}: {len(sources)} source(s); blue dots = posterior samples, circles = 90 % regions")
-    if truth:
+    ax.set_title(f"{title}: {len(view.sources)} source(s); shading = posterior density, circles = 90 % regions")
+    if view.truth or view.beams is not None:
         ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
-    ax2 = fig.add_subplot(gs[1])
-    y = obs.species[detection.species]
-    ax2.plot(obs.time_s, y, lw=0.6, color="0.3", label="reading")
-    ax2.plot(obs.time_s, detection.background_ppm, color="tab:green", lw=1, label="background")
-    ax2.plot(
-        obs.time_s,
-        detection.background_ppm + detection.threshold_ppm,
-        color="tab:red",
-        lw=0.8,
-        ls="--",
-        label=f"threshold ({detection.sigma_threshold:.1f} sigma)",
-    )
-    for a, b in detection.crossings:
-        ax2.axvspan(obs.time_s[a], obs.time_s[min(b, len(obs) - 1)], color="tab:orange", alpha=0.3)
-    ax2.set_xlabel("time (s)")
-    ax2.set_ylabel(f"{detection.species} (ppm)")
-    ax2.set_title(
-        f"{detection.n_crossings} plume crossing(s) (orange), "
-        f"{detection.false_alarms_per_hour:g} false alarms/h by design"
-    )
-    ax2.legend(loc="upper right", fontsize=8)
+
+    # rate posteriors
+    ax2 = fig.add_subplot(gs[1, 0])
+    truth_rates = [t.get("rate_g_s") for t in (view.truth or {}).get("sources", [])]
+    for i, s in enumerate(view.sources):
+        if s.samples_rate.size:
+            ax2.hist(s.samples_rate, bins=40, histtype="step", lw=1.5, density=True, color=f"C{i}", label=s.id)
+            ax2.axvline(s.rate_g_s, color=f"C{i}", ls="--", lw=1)
+    for r in truth_rates:
+        if r is not None:
+            ax2.axvline(r, color="limegreen", lw=2)
+    ax2.set_xlabel("emission rate (g/s)")
+    ax2.set_ylabel("posterior density")
+    ax2.set_title("rate posteriors (dashed: median; green: truth)" if truth_rates else "rate posteriors")
+    if view.sources:
+        ax2.legend(fontsize=8)
+
+    # residuals of the fit
+    ax3 = fig.add_subplot(gs[1, 1])
+    fits = est.fitted() if est is not None else []
+    if fits:
+        f = fits[0]
+        obs_ppm = g_m3_to_ppm(f["observed"], view.species)
+        fit_ppm = g_m3_to_ppm(f["fitted"], view.species)
+        if f["kind"] == "point":
+            ax3.plot(f["time_s"], obs_ppm, lw=0.6, color="0.4", label="observed enhancement")
+            ax3.plot(f["time_s"], fit_ppm, lw=1.0, color="tab:red", label="fitted (best state)")
+            ax3.set_xlabel("time (s)")
+            ax3.set_ylabel("ppm")
+        else:
+            for bm in np.unique(f["group"]):
+                m = f["group"] == bm
+                ax3.scatter(fit_ppm[m], obs_ppm[m], s=6, label=f"beam {bm + 1}")
+            lim = [min(obs_ppm.min(), fit_ppm.min()), max(obs_ppm.max(), fit_ppm.max())]
+            ax3.plot(lim, lim, "k--", lw=1)
+            ax3.set_xlabel("fitted path-average (ppm)")
+            ax3.set_ylabel("observed (ppm)")
+        ax3.legend(fontsize=7, ncol=2)
+        rms = float(np.sqrt(np.mean((obs_ppm - fit_ppm) ** 2)))
+        ax3.set_title(f"residuals of the fit (rms {rms:.3g} ppm)")
+    else:
+        ax3.text(0.5, 0.5, "no plume detected: nothing fitted", ha="center", va="center", transform=ax3.transAxes)
+        ax3.set_axis_off()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
-def write_html_map(
-    path, obs, detection, sources, truth=None, title: str = "plumescout report", max_points: int = 6000
-) -> Path:
+def write_html_map(path, view: ReportView, title: str = "plumescout report", max_points: int = 6000) -> Path:
     """A self-contained HTML page (no network) with an SVG map and a table of sources."""
-    xs = [obs.x_m, *(np.array([s.x_m - s.location_ci90_m, s.x_m + s.location_ci90_m]) for s in sources)]
-    ys = [obs.y_m, *(np.array([s.y_m - s.location_ci90_m, s.y_m + s.location_ci90_m]) for s in sources)]
-    if truth:
-        xs.append(np.array([t["x_m"] for t in truth.get("sources", [])] or [0.0]))
-        ys.append(np.array([t["y_m"] for t in truth.get("sources", [])] or [0.0]))
-    x0, x1 = float(np.min(np.concatenate(xs))), float(np.max(np.concatenate(xs)))
-    y0, y1 = float(np.min(np.concatenate(ys))), float(np.max(np.concatenate(ys)))
+    x0, y0, x1, y1 = view.extent()
     pad = 0.06 * max(x1 - x0, y1 - y0, 1.0)
     x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
     W = 900.0
@@ -135,22 +209,39 @@ def write_html_map(
     def py(y):
         return (y1 - np.asarray(y)) * scale
 
-    enh = detection.enhancement_ppm
-    vmax = max(float(np.nanpercentile(enh, 99.5)), 3 * detection.threshold_ppm)
+    frame = view.frame
     cmap = matplotlib.colormaps["magma_r"]
-    norm = colors.Normalize(0, vmax)
-    step = max(1, len(obs) // max_points)
     parts = []
-    idx = np.arange(0, len(obs), step)
-    idx = idx[np.argsort(np.nan_to_num(enh[idx]))]
-    for i in idx:
-        c = colors.to_hex(cmap(norm(np.nan_to_num(enh[i]))))
-        parts.append(
-            f'<circle cx="{px(obs.x_m[i]):.1f}" cy="{py(obs.y_m[i]):.1f}" r="2" fill="{c}">'
-            f"<title>t={obs.time_s[i]:.1f} s, {obs.lat[i]:.6f}, {obs.lon[i]:.6f}: "
-            f"+{enh[i]:.3f} ppm</title></circle>"
+    legend = ""
+    if view.obs is not None and view.detection is not None:
+        obs, det = view.obs, view.detection
+        enh = det.enhancement_ppm
+        vmax = max(float(np.nanpercentile(enh, 99.5)), 3 * det.threshold_ppm)
+        norm = colors.Normalize(0, vmax)
+        step = max(1, len(obs) // max_points)
+        idx = np.arange(0, len(obs), step)
+        idx = idx[np.argsort(np.nan_to_num(enh[idx]))]
+        for i in idx:
+            c = colors.to_hex(cmap(norm(np.nan_to_num(enh[i]))))
+            parts.append(
+                f'<circle cx="{px(obs.x_m[i]):.1f}" cy="{py(obs.y_m[i]):.1f}" r="2" fill="{c}">'
+                f"<title>t={obs.time_s[i]:.1f} s, {obs.lat[i]:.6f}, {obs.lon[i]:.6f}: "
+                f"+{enh[i]:.3f} ppm</title></circle>"
+            )
+        bar = "".join(
+            f'<span style="background:{colors.to_hex(cmap(v))};display:inline-block;width:6px;height:12px"></span>'
+            for v in np.linspace(0, 1, 40)
         )
-    for s in sources:
+        legend = f"Track coloured by {html.escape(det.species)} enhancement (0 {bar} {vmax:.3g} ppm). "
+    if view.beams is not None:
+        a, b = view.beams
+        for i in range(len(a)):
+            parts.append(
+                f'<line class="beam" x1="{px(a[i, 0]):.1f}" y1="{py(a[i, 1]):.1f}" x2="{px(b[i, 0]):.1f}" '
+                f'y2="{py(b[i, 1]):.1f}" stroke="#ff7f0e" stroke-width="3"><title>beam {i + 1}</title></line>'
+            )
+        legend = "Open-path beams in orange. "
+    for s in view.sources:
         parts.append(
             f'<circle cx="{px(s.x_m):.1f}" cy="{py(s.y_m):.1f}" r="{s.location_ci90_m * scale:.1f}" '
             f'fill="rgba(31,119,180,0.15)" stroke="#1f77b4" stroke-width="2"/>'
@@ -163,24 +254,23 @@ def write_html_map(
             f'<text x="{px(s.x_m) + 9:.1f}" y="{py(s.y_m) - 9:.1f}" font-size="13" fill="#1f77b4">'
             f"{html.escape(s.id)} {s.rate_g_s:.3g} g/s</text>"
         )
-    if truth:
-        for t in truth.get("sources", []):
-            parts.append(
-                f'<text x="{px(t["x_m"]):.1f}" y="{py(t["y_m"]) + 6:.1f}" font-size="20" '
-                f'text-anchor="middle" fill="#2ca02c">&#9733;<title>truth {t["rate_g_s"]} g/s</title></text>'
-            )
-    speed, from_deg = _wind_mean(obs)
-    fe, fn = bearing_to_unit(from_deg)
-    ax_, ay_ = 70.0, 70.0
-    L = 45.0
-    parts.append(
-        f'<line x1="{ax_ + fe * L:.1f}" y1="{ay_ - fn * L:.1f}" x2="{ax_ - fe * L:.1f}" y2="{ay_ + fn * L:.1f}" '
-        'stroke="black" stroke-width="3" marker-end="url(#arrow)"/>'
-    )
-    parts.append(
-        f'<text x="{ax_:.1f}" y="{ay_ + 62:.1f}" font-size="12" text-anchor="middle">'
-        f"wind {speed:.1f} m/s from {from_deg:.0f}&#176;</text>"
-    )
+    for t in (view.truth or {}).get("sources", []):
+        parts.append(
+            f'<text x="{px(t["x_m"]):.1f}" y="{py(t["y_m"]) + 6:.1f}" font-size="20" '
+            f'text-anchor="middle" fill="#2ca02c">&#9733;<title>truth</title></text>'
+        )
+    if view.wind is not None:
+        speed, from_deg = view.wind
+        fe, fn = bearing_to_unit(from_deg)
+        ax_, ay_, L = 70.0, 70.0, 45.0
+        parts.append(
+            f'<line x1="{ax_ + fe * L:.1f}" y1="{ay_ - fn * L:.1f}" x2="{ax_ - fe * L:.1f}" '
+            f'y2="{ay_ + fn * L:.1f}" stroke="black" stroke-width="3" marker-end="url(#arrow)"/>'
+        )
+        parts.append(
+            f'<text x="{ax_:.1f}" y="{ay_ + 62:.1f}" font-size="12" text-anchor="middle">'
+            f"wind {speed:.1f} m/s from {from_deg:.0f}&#176;</text>"
+        )
     bar_m = 10 ** np.floor(np.log10((x1 - x0) / 4))
     parts.append(
         f'<line x1="{W - 30 - bar_m * scale:.1f}" y1="{H - 25:.1f}" x2="{W - 30:.1f}" y2="{H - 25:.1f}" '
@@ -195,20 +285,22 @@ def write_html_map(
         f"<tr><td>{html.escape(s.id)}</td><td>{s.lat:.6f}, {s.lon:.6f}</td><td>{s.rate_g_s:.4g}</td>"
         f"<td>{s.rate_g_s_ci90[0]:.4g} - {s.rate_g_s_ci90[1]:.4g}</td><td>{s.location_ci90_m:.1f}</td>"
         f"<td>{s.probability:.3f}</td></tr>"
-        for s in sources
+        for s in view.sources
     )
-    bar = "".join(
-        f'<span style="background:{colors.to_hex(cmap(v))};display:inline-block;width:6px;height:12px"></span>'
-        for v in np.linspace(0, 1, 40)
-    )
+    foot = ""
+    if view.detection is not None:
+        d = view.detection
+        foot = (
+            f"<p>{d.n_crossings} plume crossing(s); noise {d.noise_ppm:.4g} ppm; threshold "
+            f"{d.threshold_ppm:.4g} ppm above background.</p>"
+        )
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:20px;color:#222}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #bbb;padding:4px 8px}} svg{{border:1px solid #888;background:#f8f8f4}}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>Track coloured by {html.escape(detection.species)} enhancement (0 {bar} {vmax:.3g} ppm); estimated sources in
-blue with their 90 % regions{"; truth as green stars" if truth else ""}. Local frame about
-{obs.frame.lat0:.6f}, {obs.frame.lon0:.6f} (east right, north up). Hover for coordinates.</p>
+<p>{legend}Estimated sources in blue with their 90 % regions{"; truth as green stars" if view.truth else ""}.
+Local frame about {frame.lat0:.6f}, {frame.lon0:.6f} (east right, north up). Hover for coordinates.</p>
 <svg id="map" xmlns="http://www.w3.org/2000/svg" width="{W:.0f}" height="{H:.0f}" viewBox="0 0 {W:.0f} {H:.0f}">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="5" markerHeight="5"
 orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>
@@ -217,8 +309,7 @@ orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>
 <h2>Sources</h2>
 <table id="sources"><tr><th>id</th><th>lat, lon</th><th>rate (g/s)</th><th>90 % interval (g/s)</th>
 <th>90 % radius (m)</th><th>probability</th></tr>{rows}</table>
-<p>{detection.n_crossings} plume crossing(s); noise {detection.noise_ppm:.4g} ppm; threshold
-{detection.threshold_ppm:.4g} ppm above background.</p>
+{foot}
 </body></html>
 """
     path = Path(path)

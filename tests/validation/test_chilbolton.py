@@ -1,0 +1,53 @@
+"""The estimator on real open-path data: Chilbolton 2017 controlled release, source 1.
+
+Data: STFC Rutherford Appleton Laboratory (PI D. Weidmann), Chilbolton Observatory, May 2017,
+CC-BY; ../shared/datasets/chilbolton-2017. Targets (issue 3, item 4): located within 5 m, rate
+within +-30 % of the weighed truth, the truth inside both 90 % regions, exactly one source.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from plumescout.inference.data import read_beam_dataset
+from plumescout.pipeline import analyze
+
+from ..conftest import CHILBOLTON, SHARED  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def chilbolton(request):
+    import os
+
+    if not CHILBOLTON.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data set not found at {CHILBOLTON}")
+        pytest.skip(f"shared data set not found at {CHILBOLTON}")
+    truth = json.loads((CHILBOLTON / "truth.json").read_text())["sources"][0]
+    return CHILBOLTON, truth
+
+
+def test_reader(chilbolton):
+    d, _ = chilbolton
+    data = read_beam_dataset(d)
+    assert len(data) == 973  # 139 minutes x 7 beams (README)
+    assert data.beam_start.shape == (7, 3)
+    assert data.spec.scheme == "turbulence"
+
+
+@pytest.mark.slow
+def test_locates_the_release_within_targets(chilbolton, tmp_path):
+    d, truth = chilbolton
+    res = analyze(d, tmp_path, origin=(51.1445, -1.4370), truth={"sources": [truth]})
+    assert len(res.sources) == 1  # exactly one source reported
+    s = res.sources[0]
+    err = float(np.hypot(s.x_m - truth["x_m"], s.y_m - truth["y_m"]))
+    q_true = truth["q_kg_s"] * 1000.0
+    assert err <= 5.0
+    assert abs(s.rate_g_s / q_true - 1.0) <= 0.30
+    assert err <= s.location_ci90_m  # truth inside the 90 % location region
+    assert s.rate_g_s_ci90[0] <= q_true <= s.rate_g_s_ci90[1]  # and inside the 90 % rate interval
+    doc = json.loads((tmp_path / "sources.geojson").read_text())
+    assert [i["file"] for i in doc["properties"]["inputs"]] == ["beams.csv", "measurements.csv", "wind.csv"]
+    assert (tmp_path / "report.png").stat().st_size > 20000
