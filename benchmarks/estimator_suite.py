@@ -1,0 +1,132 @@
+"""Evaluation suite: the estimator on >= 30 simulated missions, in parallel on dask.distributed.
+
+    python benchmarks/estimator_suite.py [--flights 30] [--scheduler ADDRESS] [--out benchmarks/results]
+
+Scenarios come from plumescout.evaluation.random_scenario (1-4 sources, wind 1.5-8 m/s with
+meander, sensor noise and lag, altitudes 5/8/12 m, single-pass and repeated surveys). A LocalCluster
+is started unless --scheduler names a running one. Writes estimator_suite.md (the table, with the
+machine) and estimator_suite.json (per flight).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from plumescout.evaluation import run_one, summarise_scores
+
+TARGETS = {
+    "recall": ">= 0.9",
+    "precision": ">= 0.8",
+    "median_location_error_m": "<= 35 (single-pass)",
+    "median_abs_log10_rate_ratio": "<= 0.2",
+    "location_coverage_90": "0.85 - 0.95",
+    "rate_coverage_90": "0.85 - 0.95",
+}
+
+
+def machine() -> str:
+    import numba
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores; Python "
+        f"{platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}"
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--flights", type=int, default=30)
+    ap.add_argument("--first-seed", type=int, default=1000)
+    ap.add_argument("--scheduler", default=None, help="address of a dask scheduler (default: a LocalCluster)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = ap.parse_args(argv)
+
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if args.scheduler:
+        client = Client(args.scheduler)
+    else:
+        # one thread per worker process; numba's own threads are pinned to 1 per worker
+        os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+        client = Client(
+            LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        )
+    t0 = time.perf_counter()
+    seeds = list(range(args.first_seed, args.first_seed + args.flights))
+    futures = client.map(run_one, seeds, pure=False)
+    scores = []
+    for i, fut in enumerate(as_completed(futures), start=1):
+        s = fut.result()
+        scores.append(s)
+        print(
+            f"[{i}/{len(seeds)}] {s.name}: {s.matched}/{s.n_true} found, {s.n_est - s.matched} false, "
+            f"errors {np.round(s.location_errors_m, 1).tolist()} m, {s.wall_time_s:.1f} s",
+            flush=True,
+        )
+    total = time.perf_counter() - t0
+    client.close()
+    scores.sort(key=lambda s: s.name)
+    overall = summarise_scores(scores)
+    single = summarise_scores([s for s in scores if s.pattern == "single-pass"])
+    repeat = summarise_scores([s for s in scores if s.pattern == "repeat"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "estimator_suite.json").write_text(
+        json.dumps(
+            {"overall": overall, "single_pass": single, "repeat": repeat, "flights": [asdict(s) for s in scores]},
+            indent=1,
+            default=float,
+        )
+        + "\n"
+    )
+    lines = [
+        "# Estimator evaluation suite",
+        "",
+        f"Run {datetime.now(UTC).isoformat(timespec='seconds')} with `python benchmarks/estimator_suite.py "
+        f"--flights {args.flights}` on {machine()}; {args.workers} dask workers; total wall time {total:.0f} s.",
+        "",
+        "| metric | all flights | single-pass | repeat | target |",
+        "|---|---|---|---|---|",
+    ]
+    for k in (
+        "flights",
+        "true_sources",
+        "recall",
+        "precision",
+        "median_location_error_m",
+        "median_abs_log10_rate_ratio",
+        "location_coverage_90",
+        "rate_coverage_90",
+        "false_sources_per_flight",
+        "median_wall_time_s",
+    ):
+
+        def f(v):
+            return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+        lines.append(f"| {k} | {f(overall[k])} | {f(single[k])} | {f(repeat[k])} | {TARGETS.get(k, '')} |")
+    lines += ["", "Per flight: see estimator_suite.json."]
+    (out / "estimator_suite.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
