@@ -1,7 +1,8 @@
 """Evaluation of the estimator on simulated missions: random scenarios and scores.
 
 Used by ``benchmarks/estimator_suite.py`` (run on dask.distributed) and its tests. A scenario is
-drawn from a seed: 1-4 sources (log-uniform 0.1-2 g/s, at least 80 m apart) in an 800 m x 600 m
+drawn from a seed: 1-4 sources (log-uniform 0.2-2 g/s, the rate the survey is planned to see,
+at least 80 m apart) in an 800 m x 600 m
 field, wind 1.5-8 m/s from any direction with 5-20 degrees of meander, sensor noise 0.005-0.03
 ppm with a 0.5-3 s lag, flight altitude 5, 8 or 12 m, and a crosswind survey whose spacing is
 planned from the plume's reach, flown once (``single-pass``) or twice, out and back
@@ -36,7 +37,7 @@ def random_scenario(seed: int, pattern: str | None = None) -> tuple[Scenario, st
             "x_m": x,
             "y_m": y,
             "height_m": float(rng.uniform(0.5, 2.0)),
-            "rate_g_s": float(np.exp(rng.uniform(np.log(0.1), np.log(2.0)))),
+            "rate_g_s": float(np.exp(rng.uniform(np.log(0.2), np.log(2.0)))),
         }
         for x, y in pts
     ]
@@ -133,24 +134,24 @@ def summarise_scores(scores: list[FlightScore]) -> dict:
 
 def run_one(seed: int, config_kwargs: dict | None = None) -> FlightScore:
     """Simulate scenario ``seed``, estimate, score (a dask task)."""
+    from .errors import ConfigError
     from .inference import EstimatorConfig, PlumeEstimator
-    from .planning import plan_survey
     from .simulate import simulate_flight
+    from .simulate.flight import plan_for_scenario
 
     sc, pattern = random_scenario(seed)
-    wc, ac, sn = sc.wind, sc.aircraft, sc.sensor
-    plan = plan_survey(
-        sc.site.area_m,
-        wc.from_deg,
-        wc.speed_m_s,
-        ac.speed_m_s,
-        ac.endurance_s,
-        ac.min_altitude_m,
-        sn.detection_limit_ppm,
-        sc.flight.reference_rate_g_s,
-        sn.species,
-        wc.stability,
-    )
+    ac = sc.aircraft
+    plan = None
+    for alt in (ac.min_altitude_m, 8.0, 5.0):  # as a crew would: fly lower if the plume is out of reach
+        if alt > ac.min_altitude_m:
+            continue
+        try:
+            plan = plan_for_scenario(sc, altitude_m=alt)
+            break
+        except ConfigError:
+            continue
+    if plan is None:  # out of reach even at 5 m: fly 5 m at the widest spacing
+        plan = plan_for_scenario(sc, altitude_m=5.0, line_spacing_m=150.0)
     if pattern == "repeat":  # the survey flown out and back
         path = np.vstack(plan.sorties)
         plan.sorties = [path, path[::-1]]

@@ -17,7 +17,7 @@ from ..units import g_m3_to_ppm
 from .scenario import Scenario
 from .wind import simulate_wind
 
-__all__ = ["SimulatedFlight", "simulate_flight", "fly_path", "puff_concentration"]
+__all__ = ["SimulatedFlight", "simulate_flight", "fly_path", "plan_for_scenario", "puff_concentration"]
 
 
 @dataclass
@@ -105,6 +105,28 @@ def puff_concentration(
     return out
 
 
+def plan_for_scenario(sc: Scenario, altitude_m: float | None = None, line_spacing_m: float | None = None):
+    """The crosswind survey a scenario asks for (its aircraft, sensor, wind and flight settings);
+    ``altitude_m`` and ``line_spacing_m`` override the scenario's."""
+    ac, sn, wc = sc.aircraft, sc.sensor, sc.wind
+    alt = altitude_m if altitude_m is not None else max(ac.altitude_m, ac.min_altitude_m)
+    return plan_survey(
+        sc.site.area_m,
+        wc.from_deg,
+        wc.speed_m_s,
+        ac.speed_m_s,
+        ac.endurance_s,
+        min(ac.min_altitude_m, alt),
+        sn.detection_limit_ppm,
+        sc.flight.reference_rate_g_s,
+        sn.species,
+        wc.stability,
+        altitude_m=alt,
+        line_spacing_m=line_spacing_m if line_spacing_m is not None else sc.flight.line_spacing_m,
+        home_m=sc.flight.home_m,
+    )
+
+
 def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None, progress=None) -> SimulatedFlight:
     """Fly ``scenario`` (along ``plan``, or the plan the scenario asks for) and log it.
 
@@ -119,21 +141,7 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
         plan = None
     else:
         if plan is None:
-            plan = plan_survey(
-                sc.site.area_m,
-                wc.from_deg,
-                wc.speed_m_s,
-                ac.speed_m_s,
-                ac.endurance_s,
-                ac.min_altitude_m,
-                sn.detection_limit_ppm,
-                sc.flight.reference_rate_g_s,
-                sn.species,
-                wc.stability,
-                altitude_m=max(ac.altitude_m, ac.min_altitude_m),
-                line_spacing_m=sc.flight.line_spacing_m,
-                home_m=sc.flight.home_m,
-            )
+            plan = plan_for_scenario(sc)
         path = np.vstack(plan.sorties)
     t, xy = fly_path(path, ac.speed_m_s, ac.sample_rate_hz)
     z = np.full(t.size, plan.altitude_m if plan is not None else ac.altitude_m)
