@@ -56,7 +56,9 @@ def main(argv=None) -> int:
     ap.add_argument("--scheduler", default=None, help="address of a dask scheduler (default: a LocalCluster)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--config", default="{}", help="EstimatorConfig overrides as JSON, e.g. '{\"chains\": 3}'")
     args = ap.parse_args(argv)
+    overrides = json.loads(args.config)
 
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -70,7 +72,7 @@ def main(argv=None) -> int:
         )
     t0 = time.perf_counter()
     seeds = list(range(args.first_seed, args.first_seed + args.flights))
-    futures = client.map(run_one, seeds, pure=False)
+    futures = client.map(run_one, seeds, config_kwargs=overrides, pure=False)
     scores = []
     for i, fut in enumerate(as_completed(futures), start=1):
         s = fut.result()
@@ -100,7 +102,9 @@ def main(argv=None) -> int:
         "# Estimator evaluation suite",
         "",
         f"Run {datetime.now(UTC).isoformat(timespec='seconds')} with `python benchmarks/estimator_suite.py "
-        f"--flights {args.flights}` on {machine()}; {args.workers} dask workers; total wall time {total:.0f} s.",
+        f"--flights {args.flights} --first-seed {args.first_seed}"
+        + (f" --config '{args.config}'" if overrides else "")
+        + f"` on {machine()}; {args.workers} dask workers; total wall time {total:.0f} s.",
         "",
         "| metric | all flights | single-pass | repeat | target |",
         "|---|---|---|---|---|",

@@ -41,4 +41,7 @@ def test_rate_scales_with_the_true_rate():
     e1 = PlumeEstimator(FAST).fit(simulate_flight(base).observations).sources_[0]
     e2 = PlumeEstimator(FAST).fit(simulate_flight(double).observations).sources_[0]
     assert 1.6 < e2.rate_g_s / e1.rate_g_s < 2.4
-    assert np.hypot(e1.x_m - e2.x_m, e1.y_m - e2.y_m) < 15.0
+    # both near the one true source (35 m: the issue-3 bound on the median location error)
+    t = base.sources[0]
+    for e in (e1, e2):
+        assert np.hypot(e.x_m - t.x_m, e.y_m - t.y_m) < 35.0

@@ -56,6 +56,7 @@ class EstimatorConfig:
     rate_scale_g_s: float = 1.0
     max_rate_g_s: float = 100.0
     wind_bias_prior_deg: float = 5.0
+    temper_scale: float = 1.0
     sigma_scale_prior: float = 0.1
     decimate: int = 1
     temperature_k: float = 288.15
@@ -261,7 +262,7 @@ class PlumeEstimator:
         cfg = self.config
         sampler = RJSampler(datasets, box, self._rj_config(stability))
         sampler.build_birth_density()
-        sampler.temper = self._tempers(sampler)
+        sampler.temper = [t * cfg.temper_scale for t in self._tempers(sampler)]
         # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a
         # source split in two) then carries only its share of the probability
         chain = None

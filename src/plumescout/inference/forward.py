@@ -191,6 +191,20 @@ if HAVE_NUMBA:
             return c[0] + v0 * f
         return c[lo] + f * (c[lo + 1] - c[lo])
 
+    @numba.njit(cache=True, inline="always", fastmath=True)
+    def _briggs(a, b, p, x):
+        """a x (1 + b x)^p, with the table's exponents (-1, -1/2, 1/2, 1) without pow()."""
+        f = 1.0 + b * x
+        if p == -0.5:
+            return a * x / np.sqrt(f)
+        if p == 1.0:
+            return a * x * f
+        if p == -1.0:
+            return a * x / f
+        if p == 0.5:
+            return a * x * np.sqrt(f)
+        return a * x * f**p
+
     @numba.njit(cache=True, parallel=True, fastmath=True)
     def _kernel(
         x,
@@ -266,11 +280,11 @@ if HAVE_NUMBA:
                     sgy = xd * tan_y[i]
                     sgz = xd * tan_z[i]
                 else:
-                    y0 = co[0, 0] * xd * (1.0 + co[0, 1] * xd) ** co[0, 2]
-                    z0 = co[1, 0] * xd * (1.0 + co[1, 1] * xd) ** co[1, 2]
+                    y0 = _briggs(co[0, 0], co[0, 1], co[0, 2], xd)
+                    z0 = _briggs(co[1, 0], co[1, 1], co[1, 2], xd)
                     if w > 0.0:
-                        y1 = co[2, 0] * xd * (1.0 + co[2, 1] * xd) ** co[2, 2]
-                        z1 = co[3, 0] * xd * (1.0 + co[3, 1] * xd) ** co[3, 2]
+                        y1 = _briggs(co[2, 0], co[2, 1], co[2, 2], xd)
+                        z1 = _briggs(co[3, 0], co[3, 1], co[3, 2], xd)
                         sgy = y0 ** (1.0 - w) * y1**w
                         sgz = z0 ** (1.0 - w) * z1**w
                     else:

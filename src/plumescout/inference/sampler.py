@@ -50,6 +50,7 @@ class RJConfig:
     split_prob: float = 0.1
     merge_prob: float = 0.1
     merge_distance_fraction: float = 0.08
+    theta_update_prob: float = 0.5
     bias_prior_deg: float = 5.0
     scale_prior: float = 0.1
     source_height_m: float = 1.0
@@ -139,40 +140,27 @@ class RJSampler:
         """Laplace log marginal likelihood (+ rate prior), the fitted rates, and each data set's
         fitted background (an (n,) array per data set) for couplings ``ks``."""
         m = ks[0].shape[1]
-        # per data set: fluctuation intensity a and Student-t degrees of freedom (None: Gaussian)
-        a2 = np.concatenate([np.full(len(d), d.fluctuation_intensity**2) for d in self.data])
-        nus = [d.student_nu for d in self.data]
-        nu_arr = np.concatenate(
-            [np.full(len(d), np.inf if nu is None else nu) for d, nu in zip(self.data, nus, strict=True)]
-        )
-        # stacked design: sources, then each data set's background basis with free sign (+/- columns)
-        bases = [d.background_basis() for d in self.data]
-        nb = [b.shape[1] for b in bases]
-        ptot = sum(nb)
-        blocks, ys, vars0 = [], [], []
-        col = 0
-        for i, (d, k, b) in enumerate(zip(self.data, ks, bases, strict=True)):
-            off = np.zeros((len(d), 2 * ptot))
-            off[:, 2 * col : 2 * (col + nb[i]) : 2] = b
-            off[:, 2 * col + 1 : 2 * (col + nb[i]) : 2] = -b
-            col += nb[i]
-            blocks.append(np.hstack([k, off]))
-            ys.append(self.y[i])
-            vars0.append(np.full(len(d), np.exp(2 * th[self.NOISE + i])))
-        X = np.vstack(blocks)
-        y = np.concatenate(ys)
-        s2 = np.concatenate(vars0)
-        tw = np.concatenate([np.full(len(d), t) for d, t in zip(self.data, self.temper, strict=True)])
+        st = self._static()
+        a2, nu_arr, off_block, y, nb = st["a2"], st["nu"], st["off"], st["y"], st["nb"]
+        X = np.empty((y.size, m + off_block.shape[1]))
+        X[:, :m] = np.vstack(ks) if len(ks) > 1 else ks[0]
+        X[:, m:] = off_block
+        s2 = np.concatenate([np.full(len(d), np.exp(2 * th[self.NOISE + i])) for i, d in enumerate(self.data)])
+        tw = st["tw"]
+        bases = st["bases"]
         var = s2.copy()
         wt = np.ones_like(y)  # Student-t weights (IRLS): outlying readings count less
         robust = np.isfinite(nu_arr)
         sq = self.cfg.rate_scale_g_s
         # the half-Cauchy prior's curvature at zero, 2/s^2, as ridge rows on the rates (MAP fit)
-        ridge = np.hstack([np.eye(m) * np.sqrt(2.0) / sq, np.zeros((m, X.shape[1] - m))])
-        for _ in range(4):
+        n = y.size
+        A = np.zeros((n + m, X.shape[1]))
+        A[n + np.arange(m), np.arange(m)] = np.sqrt(2.0) / sq
+        b = np.zeros(n + m)
+        for _ in range(4 if robust.any() else 3):
             w = np.sqrt(wt / var)
-            A = np.vstack([X * w[:, None], ridge]) if m else X * w[:, None]
-            b = np.concatenate([y * w, np.zeros(m)]) if m else y * w
+            np.multiply(X, w[:, None], out=A[:n])
+            b[:n] = y * w
             coef, _ = optimize.nnls(A, b, maxiter=50 * X.shape[1])
             mu_plume = X[:, :m] @ coef[:m]
             var = s2 + a2 * mu_plume**2
@@ -224,6 +212,36 @@ class RJSampler:
         # Poisson(lambda) on k and uniform positions: lambda^k / k! * (1/A)^k
         lp = k * np.log(c.expected_sources) - float(np.sum(np.log(np.arange(1, k + 1)))) - k * np.log(self.area)
         return lm + lp + self.log_prior_theta(th), q, H
+
+    def _static(self) -> dict:
+        """What does not change between states: stacked data, background block, weights."""
+        key = tuple(self.temper)
+        if getattr(self, "_static_cache", None) is not None and self._static_cache[0] == key:
+            return self._static_cache[1]
+        bases = [d.background_basis() for d in self.data]
+        nb = [b.shape[1] for b in bases]
+        ptot = sum(nb)
+        blocks = []
+        col = 0
+        for i, (d, b) in enumerate(zip(self.data, bases, strict=True)):
+            off = np.zeros((len(d), 2 * ptot))  # free-sign background: +/- columns for NNLS
+            off[:, 2 * col : 2 * (col + nb[i]) : 2] = b
+            off[:, 2 * col + 1 : 2 * (col + nb[i]) : 2] = -b
+            col += nb[i]
+            blocks.append(off)
+        st = {
+            "a2": np.concatenate([np.full(len(d), d.fluctuation_intensity**2) for d in self.data]),
+            "nu": np.concatenate(
+                [np.full(len(d), np.inf if d.student_nu is None else d.student_nu) for d in self.data]
+            ),
+            "off": np.vstack(blocks),
+            "y": np.concatenate(self.y),
+            "nb": nb,
+            "bases": bases,
+            "tw": np.concatenate([np.full(len(d), t) for d, t in zip(self.data, self.temper, strict=True)]),
+        }
+        self._static_cache = (key, st)
+        return st
 
     # -- birth proposal -------------------------------------------------------------------------
     def build_birth_density(self):
@@ -415,16 +433,17 @@ class RJSampler:
                         xy, ks, lp = xy2, ks2, lp2
                         chain.accept["move"][0] += 1
                         win["move"][0] += 1
-            # theta update every iteration
-            th2 = th + step_th * rng.standard_normal(th.size)
-            ks2 = self.columns(xy, th2)
-            lp2 = self.log_post(xy, ks2, th2)[0]
-            chain.accept["theta"][1] += 1
-            win["theta"][1] += 1
-            if np.log(rng.random()) < lp2 - lp:
-                th, ks, lp = th2, ks2, lp2
-                chain.accept["theta"][0] += 1
-                win["theta"][0] += 1
+            # theta update (every other iteration on average: it recomputes every source's column)
+            if rng.random() < c.theta_update_prob:
+                th2 = th + step_th * rng.standard_normal(th.size)
+                ks2 = self.columns(xy, th2)
+                lp2 = self.log_post(xy, ks2, th2)[0]
+                chain.accept["theta"][1] += 1
+                win["theta"][1] += 1
+                if np.log(rng.random()) < lp2 - lp:
+                    th, ks, lp = th2, ks2, lp2
+                    chain.accept["theta"][0] += 1
+                    win["theta"][0] += 1
             if it < c.burn_in and (it + 1) % 50 == 0:  # adapt toward ~30 % acceptance
                 for name in ("move", "theta"):
                     a, n = win[name]
