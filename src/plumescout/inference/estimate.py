@@ -57,6 +57,8 @@ class EstimatorConfig:
     max_rate_g_s: float = 100.0
     wind_bias_prior_deg: float = 5.0
     temper_scale: float = 1.0
+    point_theta_update_prob: float = 0.5
+    beam_theta_update_prob: float = 1.0
     sigma_scale_prior: float = 0.1
     decimate: int = 1
     temperature_k: float = 288.15
@@ -180,9 +182,10 @@ class PlumeEstimator:
     def __init__(self, config: EstimatorConfig | None = None):
         self.config = config or EstimatorConfig()
 
-    def _rj_config(self, stability: float) -> RJConfig:
+    def _rj_config(self, stability: float, theta_update_prob: float) -> RJConfig:
         c = self.config
         return RJConfig(
+            theta_update_prob=theta_update_prob,
             iterations=c.iterations,
             burn_in=c.burn_in,
             max_sources=c.max_sources,
@@ -238,7 +241,7 @@ class PlumeEstimator:
         data.fluctuation_intensity, data.student_nu = cfg.point_fluctuation_intensity, cfg.point_student_nu
         x0, y0, x1, y1 = data.extent
         box = (x0 - cfg.margin_m, y0 - cfg.margin_m, x1 + cfg.margin_m, y1 + cfg.margin_m)
-        self._run([data], box, stab, progress)
+        self._run([data], box, stab, progress, cfg.point_theta_update_prob)
         self.info_["wall_time_s"] = time.perf_counter() - t0
         return self
 
@@ -254,13 +257,14 @@ class PlumeEstimator:
         x0, y0, x1, y1 = data.extent
         stab = class_index(self.config.stability) if self.config.stability is not None else 3.0
         self.info_ = {"readings": len(data), "species": data.species, "data": "beam"}
-        self._run([data], (x0 - m, y0 - m, x1 + m, y1 + m), stab, progress)
+        # the source height trades off against the rate near the beams: update it every iteration
+        self._run([data], (x0 - m, y0 - m, x1 + m, y1 + m), stab, progress, self.config.beam_theta_update_prob)
         self.info_["wall_time_s"] = time.perf_counter() - t0
         return self
 
-    def _run(self, datasets, box, stability, progress):
+    def _run(self, datasets, box, stability, progress, theta_update_prob: float):
         cfg = self.config
-        sampler = RJSampler(datasets, box, self._rj_config(stability))
+        sampler = RJSampler(datasets, box, self._rj_config(stability, theta_update_prob))
         sampler.build_birth_density()
         sampler.temper = [t * cfg.temper_scale for t in self._tempers(sampler)]
         # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a
