@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -164,16 +164,6 @@ def analyze(
         res.outputs["html"] = write_html_map(out / "report.html", view, title=f"plumescout report: {name}")
         res.outputs["png"] = write_png(out / "report.png", view, title=name)
     return res
-
-
-def sources_as_dicts(sources) -> list[dict]:
-    out = []
-    for s in sources:
-        d = asdict(s)
-        d.pop("samples_xy")
-        d.pop("samples_rate")
-        out.append(d)
-    return out
 
 
 def dump_json(path, obj) -> Path:

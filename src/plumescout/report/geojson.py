@@ -10,10 +10,7 @@ from pathlib import Path
 
 from .. import __version__
 
-__all__ = ["sha256_file", "provenance", "source_features", "write_geojson", "REQUIRED_PROPERTIES"]
-
-#: Properties FORMATS.md section 2 requires of every feature.
-REQUIRED_PROPERTIES = ("id", "species", "emission_rate_g_s", "emission_rate_g_s_ci90", "location_ci90_m", "probability")
+__all__ = ["sha256_file", "provenance", "source_features", "write_geojson"]
 
 
 def sha256_file(path) -> str:
