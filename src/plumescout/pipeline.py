@@ -20,6 +20,7 @@ from .flightlog import read_flight_csv
 from .geo import LocalFrame
 from .inference import EstimatorConfig, PlumeEstimator
 from .inference.data import read_beam_dataset
+from .inference.detect import detect_plumes
 from .observations import Observations
 from .report import provenance, write_geojson, write_html_map, write_kml, write_png
 from .report.maps import ReportView
@@ -135,6 +136,11 @@ def analyze(
             "start_time": obs.t0.isoformat() if obs.t0 else None,
             "repairs": [str(r) for r in obs.repairs],
             "detection": est.detection_.summary(),
+            # every species in the file (the estimate uses one; the others are evidence for attribution)
+            "detection_by_species": {
+                sp: detect_plumes(obs.time_s, v, sp, cfg.background_window_s, cfg.false_alarms_per_hour).summary()
+                for sp, v in obs.species.items()
+            },
         }
         wind = obs.wind.mean()
     wall = time.perf_counter() - t0

@@ -89,3 +89,15 @@ def test_geojson_rejects_nan(tmp_path):
     s = SourceEstimate("S1", "ch4", 0, 0, 0, 0, 1, float("nan"), (0, 1), 5, 0.5, np.empty((0, 2)))
     with pytest.raises(ValueError):
         write_geojson(tmp_path / "x.geojson", [s], {})
+
+
+def test_detection_reported_for_every_species(tmp_path):
+    # good.csv carries ch4 (ppm) and c2h6 (ppb): both get a detection summary in the provenance
+    from pathlib import Path
+
+    good = Path(__file__).parent.parent / "data" / "flightlogs" / "good.csv"
+    analyze(good, tmp_path, EstimatorConfig(iterations=200, burn_in=100, chains=1))
+    by_species = json.loads((tmp_path / "sources.geojson").read_text())["properties"]["detection_by_species"]
+    assert set(by_species) == {"ch4", "c2h6"}
+    for summary in by_species.values():
+        assert summary["false_alarms_per_hour"] == 0.1 and summary["noise_ppm"] >= 0
