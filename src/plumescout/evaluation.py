@@ -82,6 +82,7 @@ class FlightScore:
     location_errors_m: list[float]
     log10_rate_ratios: list[float]
     location_covered: list[bool]
+    location_radius_m: list[float]
     rate_covered: list[bool]
     wall_time_s: float
     samples: int
@@ -93,7 +94,7 @@ def score_flight(
     """Match estimates to truth one-to-one (Hungarian, within ``match_m``) and score them."""
     T = np.array([[t["x_m"], t["y_m"]] for t in truth_sources]).reshape(-1, 2)
     E = np.array([[e.x_m, e.y_m] for e in estimates]).reshape(-1, 2)
-    errs, ratios, loc_cov, rate_cov = [], [], [], []
+    errs, ratios, loc_cov, rate_cov, radii = [], [], [], [], []
     matched = 0
     if len(T) and len(E):
         d = np.hypot(T[:, None, 0] - E[None, :, 0], T[:, None, 1] - E[None, :, 1])
@@ -106,8 +107,11 @@ def score_flight(
                 errs.append(float(d[i, j]))
                 ratios.append(float(np.log10(e.rate_g_s / q)) if e.rate_g_s > 0 else float("-inf"))
                 loc_cov.append(bool(d[i, j] <= e.location_ci90_m))
+                radii.append(float(e.location_ci90_m))
                 rate_cov.append(bool(e.rate_g_s_ci90[0] <= q <= e.rate_g_s_ci90[1]))
-    return FlightScore(name, pattern, len(T), len(E), matched, errs, ratios, loc_cov, rate_cov, wall_time_s, samples)
+    return FlightScore(
+        name, pattern, len(T), len(E), matched, errs, ratios, loc_cov, radii, rate_cov, wall_time_s, samples
+    )
 
 
 def summarise_scores(scores: list[FlightScore]) -> dict:
