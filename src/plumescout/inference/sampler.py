@@ -51,6 +51,7 @@ class RJConfig:
     merge_prob: float = 0.1
     merge_distance_fraction: float = 0.08
     theta_update_prob: float = 0.5
+    birth_refresh: int = 250
     bias_prior_deg: float = 5.0
     scale_prior: float = 0.1
     source_height_m: float = 1.0
@@ -244,7 +245,10 @@ class RJSampler:
         return st
 
     # -- birth proposal -------------------------------------------------------------------------
-    def build_birth_density(self):
+    def build_birth_density(self, residuals: list[np.ndarray] | None = None):
+        """Birth proposal: grid cells weighted by the (tempered) chi^2 a single source there would
+        remove from the data, or from ``residuals`` (the data minus the current fit: then the
+        births go where the current sources leave signal unexplained)."""
         c = self.cfg
         x0, y0, x1, y1 = self.box
         n = c.grid_cells
@@ -253,11 +257,16 @@ class RJSampler:
         GX, GY = np.meshgrid(gx, gy)
         cells = np.column_stack([GX.ravel(), GY.ravel()])
         score = np.zeros(len(cells))
-        for i, d in enumerate(self.data):
+        if getattr(self, "_grid_k", None) is None:
             src = np.column_stack([cells, np.full(len(cells), c.source_height_m)])
-            y = self.y[i] - (np.percentile(self.y[i], 10) if d.needs_offset else 0.0)
+            self._grid_k = [d.coupling(src, c.stability, 0.0, 1.0) for d in self.data]
+        for i, d in enumerate(self.data):
+            if residuals is None:
+                y = self.y[i] - (np.percentile(self.y[i], 10) if d.needs_offset else 0.0)
+            else:
+                y = residuals[i]
             w = 1.0 / self.s0[i] ** 2
-            k = d.coupling(src, c.stability, 0.0, 1.0)
+            k = self._grid_k[i]
             num = k.T @ y * w
             den = np.einsum("ij,ij->j", k, k) * w
             ok = den > 1e-12 * max(float(den.max()), 1e-300)
@@ -454,6 +463,11 @@ class RJSampler:
                         else:
                             step_th = step_th * f
                     win[name] = [0, 0]
+            if it < c.burn_in and len(xy) and (it + 1) % c.birth_refresh == 0:
+                # adapt the birth proposal to what the current sources leave unexplained
+                # (burn-in only, so the kept chain has a fixed proposal)
+                _, qq, off, _, _ = self.marginal(ks, th)
+                self.build_birth_density([d.y - kk @ qq - o for d, kk, o in zip(self.data, ks, off, strict=True)])
             if lp > chain.best_log_post and len(xy):
                 chain.best_log_post, chain.best_positions = lp, xy.copy()
             if it >= c.burn_in and (it - c.burn_in) % c.thin == 0:
