@@ -21,6 +21,7 @@ from .geo import LocalFrame
 from .inference import EstimatorConfig, PlumeEstimator
 from .inference.data import read_beam_dataset
 from .inference.detect import detect_plumes
+from .met import WindSeries
 from .observations import Observations
 from .report import provenance, write_geojson, write_html_map, write_kml, write_png
 from .report.maps import ReportView
@@ -120,12 +121,9 @@ def analyze(
         frame = LocalFrame(*origin)
         est.fit_beams(beams, frame, progress=progress)
         model, n = MODEL_BEAM, {"readings": len(beams)}
-        sp, wd = beams.spec.speed, beams.spec.from_deg
-        rad = np.deg2rad(wd)
-        wind = (
-            float(np.mean(sp)),
-            float(np.mod(np.rad2deg(np.arctan2(np.mean(sp * np.sin(rad)), np.mean(sp * np.cos(rad)))), 360)),
-        )
+        # one wind per reading time (the spec repeats it for every point of every beam)
+        times, first = np.unique(beams.spec.t, return_index=True)
+        wind = WindSeries(times, beams.spec.speed[first], beams.spec.from_deg[first]).mean()
     else:
         est.fit(obs, progress=progress)
         frame = obs.frame
@@ -138,7 +136,11 @@ def analyze(
             "detection": est.detection_.summary(),
             # every species in the file (the estimate uses one; the others are evidence for attribution)
             "detection_by_species": {
-                sp: detect_plumes(obs.time_s, v, sp, cfg.background_window_s, cfg.false_alarms_per_hour).summary()
+                sp: (
+                    est.detection_
+                    if sp == est.species_
+                    else detect_plumes(obs.time_s, v, sp, cfg.background_window_s, cfg.false_alarms_per_hour)
+                ).summary()
                 for sp, v in obs.species.items()
             },
         }

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..geo import LocalFrame
+from ..geo import LocalFrame, unit_to_bearing
 from ..observations import Observations, Repair
 from ..units import species_of_column
 
@@ -344,7 +344,7 @@ def read_flight_csv(
                 ve = np.interp(t, t[good], (ws * np.sin(rad))[good])
                 vn = np.interp(t, t[good], (ws * np.cos(rad))[good])
                 ws[fill] = np.interp(t[fill], t[good], ws[good])
-                wd[fill] = np.mod(np.rad2deg(np.arctan2(ve, vn)), 360.0)[fill]
+                wd[fill] = unit_to_bearing(ve, vn)[fill]
             else:
                 for a in arrays:
                     a[fill] = np.interp(t[fill], t[good], a[good])

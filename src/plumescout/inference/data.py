@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..geo import unit_to_bearing
 from ..observations import Observations
 from ..units import ppm_to_g_m3
 from .detect import Detection
@@ -39,7 +40,7 @@ def _smooth_wind(time_s, speed, from_deg, window_s: float):
     s = uniform_filter1d(np.sin(rad), n, mode="nearest")
     c = uniform_filter1d(np.cos(rad), n, mode="nearest")
     sp = uniform_filter1d(np.asarray(speed, float), n, mode="nearest")
-    return sp, np.mod(np.rad2deg(np.arctan2(s, c)), 360.0)
+    return sp, unit_to_bearing(s, c)
 
 
 @dataclass

@@ -279,7 +279,6 @@ class RJSampler:
         self._cell_area = (x1 - x0) * (y1 - y0) / (n * n)
         self._cell_w = ((x1 - x0) / n, (y1 - y0) / n)
         self.grid_score_ = score.reshape(n, n)
-        self.grid_x_, self.grid_y_ = gx, gy
 
     def birth_density(self, p_xy) -> float:
         c = self.cfg
@@ -478,7 +477,6 @@ class RJSampler:
                 chain.k_trace.append(len(xy))
         if progress:
             progress("posterior", c.iterations, c.iterations)
-        self.theta_last_ = th
         return chain
 
     def _draw_rates(self, ks, th, rng) -> np.ndarray:
