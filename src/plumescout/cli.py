@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 validate_app = typer.Typer(no_args_is_help=True, help="Score the physics on real field data.")
 app.add_typer(validate_app, name="validate")
+bench_app = typer.Typer(no_args_is_help=True, help="Published benchmarks.")
+app.add_typer(bench_app, name="bench")
 
 console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
@@ -179,6 +181,153 @@ def analyze(
 
 @app.command()
 @_guard
+def plan(
+    area: Annotated[
+        Path, typer.Argument(help="survey area GeoJSON (Polygon; optional no-fly, takeoff, landing features)")
+    ],
+    wind_from: Annotated[float, typer.Option("--wind-from", help="direction the wind blows from (deg)")],
+    altitude: Annotated[float, typer.Option(help="flight height above take-off (m)")],
+    out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-plan"),
+    wind_speed: Annotated[float, typer.Option(help="expected wind speed (m/s)")] = 3.0,
+    fleet: Annotated[
+        Path | None, typer.Option(help="TOML with [[aircraft]] tables (name, speed_m_s, endurance_s, ...)")
+    ] = None,
+    aircraft: Annotated[int, typer.Option(help="number of identical aircraft (without --fleet)")] = 1,
+    speed: Annotated[float, typer.Option(help="survey speed (m/s, without --fleet)")] = 8.0,
+    endurance: Annotated[float, typer.Option(help="endurance per sortie (s, without --fleet)")] = 1800.0,
+    no_fly: Annotated[list[Path] | None, typer.Option("--no-fly", help="more no-fly zones (GeoJSON polygons)")] = None,
+    takeoff: Annotated[
+        str | None, typer.Option(help="take-off LAT,LON (default: from the area file, else the first waypoint)")
+    ] = None,
+    landing: Annotated[str | None, typer.Option(help="landing LAT,LON (default: the take-off point)")] = None,
+    max_altitude: Annotated[float, typer.Option(help="airspace ceiling (m)")] = 120.0,
+    rate: Annotated[float, typer.Option(help="reference source rate the survey must see (g/s)")] = 0.5,
+    detection_limit: Annotated[float, typer.Option(help="sensor detection limit (ppm)")] = 0.05,
+    species: Annotated[str, typer.Option(help="species")] = "ch4",
+    stability: Annotated[str, typer.Option(help="Pasquill-Gifford class expected")] = "D",
+    trials: Annotated[int, typer.Option(help="simulated sources for the detection probability (0: skip)")] = 100,
+    seed: Annotated[int, typer.Option(help="random seed of the detection simulation")] = 0,
+):
+    """Plan a crosswind survey of an area: lines, no-fly zones, sorties per aircraft; writes
+    mission.plan (QGroundControl), mission.waypoints (QGC WPL 110), mission.kml and plan.json."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from .errors import ConfigError, InputError
+    from .pipeline import dump_json
+    from .planning.area import read_area
+    from .planning.export import write_mission_files
+    from .planning.mission import Aircraft, MissionSettings, detection_probability, plan_mission
+
+    site = read_area(area)
+    zones = list(site.no_fly_m)
+    for extra in no_fly or []:
+        zones.extend(_zones_in(extra, site.frame))
+    if fleet is not None:
+        try:
+            doc = tomllib.loads(fleet.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise InputError(fleet, f"not a readable TOML file: {e}") from None
+        craft = doc.get("aircraft")
+        if not isinstance(craft, list) or not craft:
+            raise InputError(fleet, "needs one or more [[aircraft]] tables")
+    else:
+        craft = [{"name": f"UAV{i + 1}", "speed_m_s": speed, "endurance_s": endurance} for i in range(aircraft)]
+    try:
+        st = MissionSettings(
+            wind_from_deg=wind_from,
+            wind_speed_m_s=wind_speed,
+            altitude_m=altitude,
+            max_altitude_m=max_altitude,
+            aircraft=[Aircraft(**c) for c in craft],
+            species=species,
+            detection_limit_ppm=detection_limit,
+            reference_rate_g_s=rate,
+            stability=stability,
+        )
+    except (ValidationError, TypeError) as e:
+        msg = (
+            "; ".join(f"{'.'.join(str(x) for x in er['loc'])}: {er['msg']}" for er in e.errors())
+            if isinstance(e, ValidationError)
+            else str(e)
+        )
+        raise ConfigError(f"invalid mission settings: {msg}") from None
+
+    def point(text, default):
+        if text is None:
+            return default
+        lat, lon = _parse_origin(text)
+        x, y = site.frame.to_local(lat, lon)
+        return (float(x), float(y))
+
+    t0 = point(takeoff, site.takeoff_m)
+    l0 = point(landing, site.landing_m if site.landing_m is not None else t0)
+    mission = plan_mission(site.area_m, st, t0, l0, zones)
+    if trials > 0:
+        with _progress() as prog:
+            task = prog.add_task("simulating sources for the detection probability", total=trials)
+            mission.detection = detection_probability(
+                mission, trials, rng=seed, progress=lambda d, t: prog.update(task, completed=d)
+            )
+    files = write_mission_files(out, mission, site.frame)
+    summary = mission.summary()
+    lat0, lon0 = site.frame.to_wgs84(*mission.takeoff_m)
+    dump_json(
+        out / "plan.json",
+        {
+            **summary,
+            "origin": [site.frame.lat0, site.frame.lon0],
+            "takeoff": [float(lat0), float(lon0)],
+            "files": files,
+        },
+    )
+    tab = Table(title=f"survey plan: {summary['lines']} lines {summary['line_spacing_m']} m apart at {altitude:g} m")
+    for c in ("aircraft", "sortie", "length (m)", "flight time (min)"):
+        tab.add_column(c)
+    for s in summary["sorties"]:
+        tab.add_row(s["aircraft"], str(s["sortie"]), f"{s['length_m']:.0f}", f"{s['flight_time_s'] / 60:.1f}")
+    console.print(tab)
+    console.print(f"mission duration (all aircraft, with turnarounds): {summary['mission_duration_s'] / 60:.1f} min")
+    if mission.detection:
+        d = mission.detection
+        k = f"p_detect_{st.min_crossings}_passes"
+        console.print(
+            f"P(detect a {rate:g} g/s source anywhere in the area) = {d['p_detect']:.2f} "
+            f"(90 % CI {d['p_detect_ci90'][0]:.2f}-{d['p_detect_ci90'][1]:.2f}); seen in >= {st.min_crossings} "
+            f"passes: {d[k]:.2f}  [{d['trials']} simulated sources]"
+        )
+    console.print(
+        f"wrote {out / 'mission.plan'}, {out / 'mission.waypoints'}, {out / 'mission.kml'}, {out / 'plan.json'}"
+    )
+
+
+def _zones_in(path: Path, frame):
+    """Polygons of a GeoJSON file, in local metres about ``frame``."""
+    from .errors import InputError
+    from .planning.area import _ring
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(path, f"not a readable GeoJSON file: {e}") from None
+    feats = doc.get("features", [doc]) if isinstance(doc, dict) else []
+    out = []
+    for i, f in enumerate(feats, start=1):
+        g = f.get("geometry", f) if isinstance(f, dict) else None
+        if not isinstance(g, dict) or g.get("type") not in ("Polygon", "MultiPolygon"):
+            raise InputError(path, f"feature {i}: a no-fly zone must be a Polygon or MultiPolygon")
+        polys = [g["coordinates"]] if g["type"] == "Polygon" else g["coordinates"]
+        for c in polys:
+            ring = _ring(path, c, f"feature {i}")
+            lon, lat = np.array(ring).T
+            x, y = frame.to_local(lat, lon)
+            out.append(list(zip(x.tolist(), y.tolist(), strict=True)))
+    return out
+
+
+@app.command()
+@_guard
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario TOML")],
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-sim"),
@@ -301,6 +450,59 @@ def validate_prairie_grass_cmd(
         ok = r["meets"][k]
         tab.add_row(k, f"{r[k]:.3f}", f"{crit[k]} {'[green]ok[/]' if ok else '[red]fails[/]'}")
     console.print(tab)
+
+
+@bench_app.command("search")
+@_guard
+def bench_search_cmd(
+    dims: Annotated[int, typer.Option(help="space dimensions (1, 2 or 3)")] = 1,
+    lambda_over_dx: Annotated[float, typer.Option(help="dispersion length / step (L)")] = 2.0,
+    rate_dt: Annotated[float, typer.Option(help="source intensity x time step (I)")] = 2.0,
+    policy: Annotated[str, typer.Option(help="infotaxis, space-aware, cast-and-surge, lookahead, or best")] = "best",
+    episodes: Annotated[int, typer.Option(help="episodes to average over")] = 16000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+):
+    """The olfactory-search POMDP of Vergassola et al. (2007) scored as by Loisy & Eloy (2022):
+    mean number of steps to find the source, from the centre after a first non-zero hit."""
+    from .search import BEST, POLICIES
+    from .search.pomdp import evaluate
+
+    if policy != "best" and policy not in POLICIES:
+        raise PlumescoutError(f"--policy must be one of best, {', '.join(sorted(POLICIES))}; got '{policy}'")
+    if dims not in (1, 2, 3) or lambda_over_dx < 1.0 or rate_dt <= 0 or episodes < 1:
+        raise PlumescoutError("need --dims 1-3, --lambda-over-dx >= 1, --rate-dt > 0 and --episodes >= 1")
+    if as_json:
+        r = evaluate(dims, lambda_over_dx, rate_dt, policy, episodes, seed, workers)
+    else:
+        with _progress() as prog:
+            task = prog.add_task("episodes", total=episodes)
+            r = evaluate(
+                dims,
+                lambda_over_dx,
+                rate_dt,
+                policy,
+                episodes,
+                seed,
+                workers,
+                lambda done, total: prog.update(task, completed=done),
+            )
+    r = {
+        **r,
+        "policy": BEST if policy == "best" else policy,
+        "dims": dims,
+        "lambda_over_dx": lambda_over_dx,
+        "rate_dt": rate_dt,
+        "seed": seed,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(r) + "\n")
+        return
+    console.print(
+        f"{r['policy']}: {r['mean_steps']:.2f} +- {r['ci95']:.2f} steps (95 %), "
+        f"p_fail {r['p_fail']:.4f}, {r['episodes']} episodes"
+    )
 
 
 @app.command()
