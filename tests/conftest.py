@@ -48,3 +48,12 @@ def single_flight():
     from plumescout.simulate import simulate_flight
 
     return simulate_flight(single_source_scenario())
+
+
+@pytest.fixture(scope="session")
+def chilbolton_dir():
+    if not CHILBOLTON.exists():
+        if os.environ.get("CI"):  # CI always has shared/ beside the clone: never skip there
+            pytest.fail(f"shared data set not found at {CHILBOLTON}")
+        pytest.skip(f"shared data set not found at {CHILBOLTON}")
+    return CHILBOLTON

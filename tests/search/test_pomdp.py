@@ -6,7 +6,7 @@ import pytest
 from scipy import special, stats
 
 from plumescout.search import GridSearch, make_policy, run_episode
-from plumescout.search.pomdp import Belief, entropy_bits, evaluate
+from plumescout.search.pomdp import entropy_bits, evaluate
 
 
 def test_mean_hits_follow_the_turbulent_diffusion_model():
@@ -87,3 +87,21 @@ def test_episode_is_reproducible_with_a_seed():
 def test_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="unknown policy"):
         make_policy("nope")
+
+
+def test_cli_bench_search_prints_the_published_fields():
+    import json
+
+    from typer.testing import CliRunner
+
+    from plumescout.cli import app
+
+    r = CliRunner().invoke(
+        app, ["bench", "search", "--dims", "1", "--lambda-over-dx", "2", "--rate-dt", "2", "--policy", "best",
+              "--episodes", "40", "--workers", "1", "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert {"mean_steps", "ci95", "p_fail", "episodes"} <= set(doc) and doc["episodes"] == 40
+    bad = CliRunner().invoke(app, ["bench", "search", "--policy", "nope", "--episodes", "5"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output

@@ -143,7 +143,7 @@ class BeamData:
         tan_sigma_y=None,
         tan_sigma_z=None,
         scheme=None,
-        points_per_beam: int = 60,
+        points_per_beam: int = 30,
         min_sigma_m: float = 0.2,
         temperature_k=288.15,
         pressure_pa=101325.0,
@@ -247,7 +247,7 @@ def _read_csv_table(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarr
     return {k: np.array(v) for k, v in out.items()}
 
 
-def read_beam_dataset(directory, species: str = "ch4", points_per_beam: int = 60) -> BeamData:
+def read_beam_dataset(directory, species: str = "ch4", points_per_beam: int = 30) -> BeamData:
     """Read a beam data set laid out like Chilbolton 2017 source_1: ``beams.csv`` (beam, start
     and end x/y/z), ``measurements.csv`` (minute, beam, <species>_path_avg_ppm), ``wind.csv``
     (minute, wind_speed_m_s, wind_from_deg, optional tan_sigma_theta_h/_v). Local metres."""

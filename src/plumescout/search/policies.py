@@ -147,7 +147,7 @@ POLICIES = {
     "cast-and-surge": CastAndSurge,
     "lookahead": Lookahead,
 }
-BEST = "lookahead"
+BEST = "space-aware"  # the best measured (benchmarks/results/search_pomdp.md); ours does not beat it yet
 
 
 def make_policy(name: str) -> GridPolicy:
