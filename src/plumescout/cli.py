@@ -128,7 +128,13 @@ def _read_truth(path: Path) -> dict:
 @app.command()
 @_guard
 def analyze(
-    flight: Annotated[Path, typer.Argument(help="flight log (open flight-log CSV), or a beam data set directory")],
+    flight: Annotated[
+        Path,
+        typer.Argument(
+            help="flight log (open CSV, MAVLink .tlog, ArduPilot DataFlash .bin or PX4 .ulg, told by content), "
+            "or a beam data set directory"
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-out"),
     origin: Annotated[str | None, typer.Option(help="local frame origin LAT,LON (default: track median)")] = None,
     species: Annotated[str | None, typer.Option(help="species to estimate from (default: the first)")] = None,
@@ -136,6 +142,9 @@ def analyze(
     truth: Annotated[Path | None, typer.Option(help="a simulator truth.json to compare with")] = None,
     seed: Annotated[int, typer.Option(help="random seed of the sampler")] = 0,
     source_height: Annotated[float, typer.Option(help="prior mean height of the sources above ground (m)")] = 0.5,
+    mapping: Annotated[
+        Path | None, typer.Option(help="TOML saying which log messages/fields hold gas, wind and position")
+    ] = None,
 ):
     """Estimate the emission sources in a flight and write GeoJSON, KML, HTML map and PNG.
 
@@ -151,7 +160,9 @@ def analyze(
         data = flight
         console.print(f"beam data set {flight}")
     else:
-        data = load_observations(flight, org, ground_elevation)
+        from .flightlog.autopilot import load_mapping
+
+        data = load_observations(flight, org, ground_elevation, load_mapping(mapping) if mapping else None)
         console.print(f"read {len(data)} samples over {data.duration_s:.0f} s from {flight}")
         for r in data.repairs:
             console.print(f"  [yellow]repaired:[/] {r}", highlight=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .flightlog import read_flight_csv
 from .geo import LocalFrame
 from .inference import EstimatorConfig, PlumeEstimator
@@ -55,8 +55,19 @@ class AnalysisResult:
         return self.estimator.detection_
 
 
-def load_observations(path, origin=None, ground_elevation_m=None) -> Observations:
-    """Read any supported flight log (now: the open CSV) into :class:`Observations`."""
+def load_observations(path, origin=None, ground_elevation_m=None, mapping=None) -> Observations:
+    """Read any supported flight log into :class:`Observations`, chosen by the file's content:
+    the open CSV, a MAVLink telemetry log, an ArduPilot DataFlash log or a PX4 ULog (``mapping``,
+    a :class:`~plumescout.flightlog.autopilot.LogMapping`, says where the gas and wind are)."""
+    from .flightlog.autopilot import read_dataflash, read_tlog, read_ulog, sniff_format
+
+    try:
+        kind = sniff_format(path)
+    except OSError as exc:
+        raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from None
+    readers = {"tlog": read_tlog, "dataflash": read_dataflash, "ulog": read_ulog}
+    if kind in readers:
+        return readers[kind](path, mapping, origin=origin)
     return read_flight_csv(path, origin=origin, ground_elevation_m=ground_elevation_m)
 
 
