@@ -339,6 +339,60 @@ def _zones_in(path: Path, frame):
 
 @app.command()
 @_guard
+def live(
+    mavlink: Annotated[str, typer.Option(help="pymavlink connection string, e.g. udp:127.0.0.1:14550")],
+    guide: Annotated[
+        str | None, typer.Option(help="send waypoints from a search policy: sweep-space-aware, space-aware, ...")
+    ] = None,
+    species: Annotated[str, typer.Option(help="species (NAMED_VALUE_FLOAT named '<species>_ppm')")] = "ch4",
+    radius: Annotated[float, typer.Option(help="half-width of the searched square about the first fix (m)")] = 500.0,
+    altitude: Annotated[float | None, typer.Option(help="altitude for guided waypoints (default: current)")] = None,
+    duration: Annotated[float | None, typer.Option(help="stop after this much vehicle time (s)")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the final estimate here")] = None,
+):
+    """Listen to a vehicle over MAVLink, update the source posterior as samples arrive, show the
+    estimate, and with --guide send the next waypoint (SET_POSITION_TARGET_GLOBAL_INT, GUIDED)."""
+    from rich.live import Live
+
+    from .live import run_live
+    from .search.field import FIELD_POLICIES
+
+    if guide is not None and guide not in FIELD_POLICIES:
+        raise PlumescoutError(f"--guide must be one of {', '.join(FIELD_POLICIES)}; got '{guide}'")
+
+    def view(est, status):
+        e = est.estimate()
+        tab = Table(title=f"plumescout live: {mavlink} [{status}]")
+        for c in ("samples", "windows", "hits", "estimate", "90 % radius (m)", "update (ms)"):
+            tab.add_column(c)
+        where = f"{e['lat']:.6f}, {e['lon']:.6f}" if e["located"] else "-"
+        r = f"{e['radius90_m']:.1f}" if e["located"] else "-"
+        ms = f"{1000 * max(est.update_times):.1f}" if est.update_times else "-"
+        tab.add_row(str(e["samples"]), str(e["windows"]), str(e["hits"]), where, r, ms)
+        return tab
+
+    with Live(console=console, refresh_per_second=4) as screen:
+        try:
+            est = run_live(
+                mavlink,
+                guide=guide,
+                species=species,
+                radius_m=radius,
+                altitude_m=altitude,
+                duration_s=duration,
+                on_update=lambda est, status: screen.update(view(est, status)),
+            )
+        except KeyboardInterrupt:
+            console.print("stopped")
+            return
+    e = est.estimate()
+    console.print(e)
+    if json_out is not None:
+        json_out.write_text(json.dumps(e, indent=1) + "\n", encoding="utf-8")
+
+
+@app.command()
+@_guard
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario TOML")],
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-sim"),

@@ -40,6 +40,9 @@ class LocalFrame:
     crs: CRS | None = field(default=None, compare=False)
 
     def __post_init__(self):
+        # plain floats: a NumPy scalar's repr would end up in the PROJ string
+        object.__setattr__(self, "lat0", float(self.lat0))
+        object.__setattr__(self, "lon0", float(self.lon0))
         if not (-90.0 <= self.lat0 <= 90.0) or not (-180.0 <= self.lon0 <= 360.0):
             raise ValueError(f"origin ({self.lat0}, {self.lon0}) is not a WGS84 lat/lon")
         if self.crs is None:

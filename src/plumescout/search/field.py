@@ -296,7 +296,7 @@ class FieldSweepSpaceAware(FieldSpaceAware):
         while True:
             target = sw["path"][sw["i"] % len(sw["path"])]
             d = float(np.hypot(*(target - xy)))
-            if d > 1e-6:
+            if d > 3.0:  # reached within a GPS/autopilot tolerance: on to the next
                 break
             sw["i"] += 1  # reached: on to the next line end (and round again after the last)
         return target if d <= self.step_m else xy + (target - xy) * (self.step_m / d)

@@ -1,0 +1,262 @@
+"""Live mode: listen to a vehicle over MAVLink, update the source posterior as samples arrive, and
+(optionally) guide the vehicle to where the search policy says to look next.
+
+The posterior is the search's grid filter (:class:`~plumescout.search.field.FieldBelief`): a
+posterior over the source's cell and rate, updated by Bayes' rule once per observation window
+(``window_s`` of readings: a hit if any reading rises ``threshold_ppm`` above the running
+background). An update costs the same whatever the flight's length and nothing grows with it:
+recent readings live in fixed-size ring buffers, so memory stays flat over hours.
+
+Messages used: ``GLOBAL_POSITION_INT`` (position, height above home), ``WIND`` (ArduPilot: from,
+speed), ``NAMED_VALUE_FLOAT`` named like a species column (``ch4_ppm``). Guidance is sent as
+``SET_POSITION_TARGET_GLOBAL_INT`` (position only, relative altitude), what ArduPilot and PX4
+follow in GUIDED / offboard mode. A vehicle that stops talking is waited for; when it comes back
+(even rebooted, its clock restarted) the posterior carries on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .geo import LocalFrame, unit_to_bearing
+from .search.field import FIELD_POLICIES, FieldBelief
+from .units import species_of_column
+
+__all__ = ["LiveModel", "LiveEstimator", "run_live"]
+
+
+@dataclass
+class LiveModel:
+    """The search model the posterior assumes (the fields the grid filter and policies read)."""
+
+    half_size_m: float = 500.0
+    altitude_m: float = 4.0
+    source_height_m: float = 1.0
+    stability: str = "D"
+    species: str = "ch4"
+    threshold_ppm: float = 0.1
+    wind_from_deg: float = 0.0
+    meander_deg: float = 12.0
+
+
+@dataclass
+class LiveEstimator:
+    """Online posterior from a stream of positions, winds and gas readings (local metres about
+    ``frame``, which is the first position fix unless given)."""
+
+    model: LiveModel = field(default_factory=LiveModel)
+    window_s: float = 3.0
+    background_s: float = 120.0
+    cell_m: float = 5.0
+    frame: LocalFrame | None = None
+
+    def __post_init__(self):
+        self.belief = None
+        self.pos = deque(maxlen=64)  # (t, x, y, alt)
+        self.wind = deque(maxlen=600)  # (t, speed, from_deg)
+        self.recent = deque(maxlen=int(self.background_s * 20))  # readings for the background
+        self.window: list[tuple[float, float]] = []
+        self.window_start = None
+        self.samples = self.hits = self.windows = 0
+        self.update_times: deque[float] = deque(maxlen=10000)
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def add_position(self, t: float, lat: float, lon: float, alt: float) -> None:
+        if self.frame is None:
+            self.frame = LocalFrame(lat, lon)
+        x, y = self.frame.to_local(lat, lon)
+        self.pos.append((t, float(x), float(y), float(alt)))
+
+    def add_wind(self, t: float, speed: float, from_deg: float) -> None:
+        self.wind.append((t, float(speed), float(from_deg) % 360.0))
+        if self.belief is None and self.frame is not None:
+            self.model.wind_from_deg = float(from_deg)
+            self.belief = FieldBelief(self.model, cell_m=self.cell_m)
+
+    def add_gas(self, t: float, ppm: float) -> bool:
+        """Add one reading; returns True when it closed a window and updated the posterior."""
+        if not math.isfinite(ppm) or ppm < 0:
+            return False
+        self.samples += 1
+        self.recent.append(ppm)
+        if self.window_start is None:
+            self.window_start = t
+        self.window.append((t, ppm))
+        if t - self.window_start < self.window_s:
+            return False
+        return self._close_window()
+
+    # -- the update -----------------------------------------------------------------------------
+    def _wind_now(self):
+        if not self.wind:
+            return None
+        w = np.array(self.wind)[-20:]
+        rad = np.deg2rad(w[:, 2])
+        ve, vn = (w[:, 1] * np.sin(rad)).mean(), (w[:, 1] * np.cos(rad)).mean()
+        from_deg = float(unit_to_bearing(ve, vn)) % 360.0
+        # the direction's spread over the last minutes (circular std), as the plume's meander
+        ww = np.array(self.wind)
+        c, s = np.cos(np.deg2rad(ww[:, 2])).mean(), np.sin(np.deg2rad(ww[:, 2])).mean()
+        r = min(1.0, math.hypot(c, s))
+        spread = math.degrees(math.sqrt(max(-2.0 * math.log(max(r, 1e-9)), 0.0)))
+        return from_deg, float(w[:, 1].mean()), float(np.clip(spread, 5.0, 25.0))
+
+    def _close_window(self) -> bool:
+        win, self.window, self.window_start = self.window, [], None
+        if self.belief is None or not self.pos:
+            return False
+        t0 = time.perf_counter()
+        bg = float(np.quantile(np.fromiter(self.recent, float), 0.2))
+        hit = max(v for _, v in win) - bg > self.model.threshold_ppm
+        tm = 0.5 * (win[0][0] + win[-1][0])
+        p = np.array(self.pos)
+        x, y, alt = (np.interp(tm, p[:, 0], p[:, k]) for k in (1, 2, 3))
+        self.model.altitude_m = max(float(alt), 0.5)
+        wind = self._wind_now()
+        if wind is None:
+            return False
+        self.belief.update(np.array([x, y]), hit, *wind)
+        self.hits += int(hit)
+        self.windows += 1
+        self.update_times.append(time.perf_counter() - t0)
+        return True
+
+    # -- outputs --------------------------------------------------------------------------------
+    def state(self) -> dict:
+        p = self.pos[-1] if self.pos else None
+        return {
+            "xy": np.array([p[1], p[2]]) if p else np.zeros(2),
+            "hits": self.hits,
+            "last_hit": False,
+            "wind": self._wind_now() or (self.model.wind_from_deg, 1.0, self.model.meander_deg),
+        }
+
+    def estimate(self) -> dict:
+        if self.belief is None or self.hits == 0:
+            return {"samples": self.samples, "windows": self.windows, "hits": self.hits, "located": False}
+        c = self.belief.mean_xy()
+        r90 = self.belief.radius(c, 0.9)
+        lat, lon = self.frame.to_wgs84(c[0], c[1])
+        return {
+            "samples": self.samples,
+            "windows": self.windows,
+            "hits": self.hits,
+            "located": True,
+            "x_m": float(c[0]),
+            "y_m": float(c[1]),
+            "lat": float(lat),
+            "lon": float(lon),
+            "radius90_m": float(r90),
+        }
+
+
+def _send_target(conn, target_sys, target_comp, lat, lon, alt):
+    from pymavlink import mavutil
+
+    mask = 0b0000111111111000  # position only: ignore velocity, acceleration, yaw, yaw rate
+    conn.mav.set_position_target_global_int_send(
+        0,
+        target_sys,
+        target_comp,
+        mavutil.mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+        mask,
+        int(round(lat * 1e7)),
+        int(round(lon * 1e7)),
+        float(alt),
+        0, 0, 0, 0, 0, 0, 0, 0,
+    )  # fmt: skip
+
+
+def run_live(
+    url: str,
+    guide: str | None = None,
+    species: str = "ch4",
+    radius_m: float = 500.0,
+    altitude_m: float | None = None,
+    duration_s: float | None = None,
+    silent_timeout_s: float = 5.0,
+    on_update=None,
+    stop=None,
+) -> LiveEstimator:
+    """Listen on ``url`` (pymavlink connection string, e.g. ``udp:127.0.0.1:14550``) until
+    ``duration_s`` of vehicle time has passed or ``stop()`` returns True. ``on_update(est,
+    status)`` is called after every posterior update and status change (the terminal view)."""
+    from pymavlink import mavutil
+
+    conn = mavutil.mavlink_connection(url, source_system=255, source_component=190, dialect="ardupilotmega")
+    est = LiveEstimator(LiveModel(half_size_m=radius_m, species=species))
+    policy = FIELD_POLICIES[guide]() if guide else None
+    column = f"{species}_ppm"
+    target = None
+    policy_state: dict = {}
+    target_sys, target_comp = 1, 1
+    last_heard = time.monotonic()
+    status = "waiting for the vehicle"
+    clock_offset = 0.0
+    last_t = None
+    t_first = None
+
+    def vehicle_time(boot_ms):
+        nonlocal clock_offset, last_t
+        t = boot_ms * 1e-3 + clock_offset
+        if last_t is not None and t < last_t - 1.0:  # the vehicle rebooted: keep time running
+            clock_offset += last_t - t
+            t = last_t
+        last_t = max(t, last_t or t)
+        return t
+
+    try:
+        while True:
+            if stop is not None and stop():
+                break
+            msg = conn.recv_match(blocking=True, timeout=0.2)
+            now = time.monotonic()
+            if msg is None:
+                if now - last_heard > silent_timeout_s and status != "vehicle silent":
+                    status = "vehicle silent"
+                    if on_update:
+                        on_update(est, status)
+                continue
+            last_heard = now
+            if status != "tracking":
+                status = "tracking"
+                if on_update:
+                    on_update(est, status)
+            kind = msg.get_type()
+            if kind == "HEARTBEAT" and msg.get_srcComponent() != 190:
+                target_sys, target_comp = msg.get_srcSystem(), msg.get_srcComponent()
+            elif kind == "GLOBAL_POSITION_INT":
+                t = vehicle_time(msg.time_boot_ms)
+                t_first = t if t_first is None else t_first
+                est.add_position(t, msg.lat * 1e-7, msg.lon * 1e-7, msg.relative_alt * 1e-3)
+            elif kind == "WIND" and last_t is not None:
+                est.add_wind(last_t, msg.speed, msg.direction)
+            elif kind == "NAMED_VALUE_FLOAT":
+                name = msg.name if isinstance(msg.name, str) else msg.name.decode("ascii", "ignore")
+                name = name.strip("\x00").strip().lower()
+                sp = species_of_column(name)
+                if name == column or (sp and sp[0] == species and sp[1] == "ppb"):
+                    v = float(msg.value) * (1e-3 if name.endswith("_ppb") else 1.0)
+                    if est.add_gas(vehicle_time(msg.time_boot_ms), v) and on_update:
+                        on_update(est, status)
+            if policy is not None and est.belief is not None and est.pos:
+                here = np.array(est.pos[-1][1:3])
+                if target is None or np.hypot(*(here - target)) < 3.0:
+                    st = policy_state
+                    st.update(est.state())  # the policy's own memory (sweep progress) persists
+                    if st["hits"] > 0:
+                        policy.step_m = float(np.clip(0.5 * est.belief.radius(est.belief.mean_xy()), 10.0, 25.0))
+                    target = np.asarray(policy.propose(est.belief, st), float)
+                    lat, lon = est.frame.to_wgs84(target[0], target[1])
+                    alt = altitude_m if altitude_m is not None else est.pos[-1][3]
+                    _send_target(conn, target_sys, target_comp, float(lat), float(lon), alt)
+            if duration_s is not None and last_t is not None and t_first is not None and last_t - t_first >= duration_s:
+                break
+    finally:
+        conn.close()
+    return est

@@ -1,0 +1,110 @@
+"""Live mode end to end on loopback: a pymavlink vehicle flies the waypoints plumescout sends it
+through a simulated plume; the online posterior finds the source and the vehicle approaches it.
+The vehicle goes silent for a while and comes back; the loop carries on."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from plumescout.live import LiveEstimator, LiveModel, run_live
+
+from .sim_vehicle import PlumeVehicle
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_live_loop_finds_and_approaches_a_simulated_source():
+    port = _free_port()
+    vehicle = PlumeVehicle(f"udpout:127.0.0.1:{port}")
+    statuses = []
+    done = threading.Event()
+
+    def on_update(est, status):
+        if not statuses or statuses[-1] != status:
+            statuses.append(status)
+        e = est.estimate()
+        if e["located"] and e["radius90_m"] <= 10.0 and vehicle.closest_m <= 20.0:
+            done.set()
+
+    def pause_once():
+        time.sleep(3.0)
+        vehicle.paused.set()
+        time.sleep(2.0)
+        vehicle.paused.clear()
+
+    vehicle.start()
+    threading.Thread(target=pause_once, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        est = run_live(f"udpin:127.0.0.1:{port}", guide="sweep-space-aware", radius_m=250.0, silent_timeout_s=1.0,
+                       on_update=on_update, stop=lambda: done.is_set() or time.monotonic() - t0 > 60)  # fmt: skip
+    finally:
+        vehicle.close()
+    e = est.estimate()
+    assert vehicle.targets_received > 3, "the vehicle was not guided"
+    assert e["located"], e
+    err = float(np.hypot(e["x_m"] - 0.0 - _offset(est)[0], e["y_m"] - _offset(est)[1]))
+    assert err <= 15.0, (e, err)
+    assert vehicle.closest_m <= 20.0
+    # it noticed the silence and went back to tracking
+    assert "vehicle silent" in statuses and statuses[-1] == "tracking", statuses
+
+
+def _offset(est):
+    """The source (vehicle frame origin 51, -1) in the estimator's frame (its first fix)."""
+    x, y = est.frame.to_local(51.0, -1.0)
+    return float(x), float(y)
+
+
+def test_update_cost_does_not_grow_and_memory_is_bounded():
+    est = LiveEstimator(LiveModel(half_size_m=200.0), window_s=1.0)
+    est.add_position(0.0, 51.0, -1.0, 4.0)
+    est.add_wind(0.0, 3.0, 270.0)
+    rng = np.random.default_rng(0)
+    for k in range(1, 6001):  # 10 min at 10 Hz
+        t = k * 0.1
+        est.add_position(t, 51.0 + 1e-6 * (k % 100), -1.0, 4.0)
+        if k % 5 == 0:
+            est.add_wind(t, 3.0, 270.0 + rng.normal(0, 8))
+        est.add_gas(t, 1.95 + rng.normal(0, 0.01))
+    # the buffers are ring buffers: their length is capped whatever the flight's length
+    assert len(est.pos) <= est.pos.maxlen and len(est.recent) <= est.recent.maxlen
+    assert len(est.wind) <= est.wind.maxlen
+    # one window per second of readings (10 or 11 readings each): about 550 updates, no false hits
+    assert 6000 // 12 <= est.windows <= 6000 // 10 and est.hits <= 5
+
+
+def test_cli_live_listens_for_a_set_vehicle_time_and_writes_the_estimate(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from plumescout.cli import app
+
+    port = _free_port()
+    # parked 60 m downwind of the source: it sees the plume without being guided
+    vehicle = PlumeVehicle(f"udpout:127.0.0.1:{port}", start_xy=(60.0, 0.0), warp=60.0)
+    vehicle.start()
+    try:
+        r = CliRunner().invoke(
+            app, ["live", "--mavlink", f"udpin:127.0.0.1:{port}", "--radius", "150", "--duration", "120",
+                  "--json", str(tmp_path / "est.json")],
+        )  # fmt: skip
+    finally:
+        vehicle.close()
+    assert r.exit_code == 0, r.output
+    e = json.loads((tmp_path / "est.json").read_text())
+    assert e["samples"] >= 1000 and e["hits"] > 0 and e["located"]
+    assert vehicle.targets_received == 0  # no --guide: it only listens
+    bad = CliRunner().invoke(app, ["live", "--mavlink", "udpin:127.0.0.1:1", "--guide", "nope"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
