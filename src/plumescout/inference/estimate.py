@@ -52,7 +52,7 @@ class EstimatorConfig:
     false_alarms_per_hour: float = 0.1
     background_window_s: float = 180.0
     min_sigma_m: float = 1.0
-    min_probability: float = 0.5
+    min_probability: float = 0.3  # report a source when p(exists) >= 0.3 (benchmarks/results/estimator_suite.md)
     rate_scale_g_s: float = 1.0
     max_rate_g_s: float = 100.0
     wind_bias_prior_deg: float = 5.0
