@@ -92,6 +92,9 @@ def _sources_table(sources, truth=None) -> Table:
     tab = Table(title="Estimated sources" + (" vs truth" if truth else ""))
     for col in ("id", "lat, lon", "rate g/s [90 %]", "r90 m", "p"):
         tab.add_column(col)
+    kinds = any(getattr(s, "attribution", None) for s in sources)
+    if kinds:
+        tab.add_column("class (p)")
     if truth:
         tab.add_column("nearest truth")
         tab.add_column("distance m")
@@ -104,10 +107,15 @@ def _sources_table(sources, truth=None) -> Table:
             f"{s.location_ci90_m:.0f}",
             f"{s.probability:.2f}",
         ]
+        if kinds:
+            a = s.attribution or {}
+            c = a.get("source_class")
+            row.append(f"{c} ({a['class_probabilities'][c]:.2f})" if c else "-")
         if truth and truth.get("sources"):
             d = [np.hypot(s.x_m - t["x_m"], s.y_m - t["y_m"]) for t in truth["sources"]]
             k = int(np.argmin(d))
-            row += [truth["sources"][k]["id"], f"{d[k]:.0f}", f"{truth['sources'][k]['rate_g_s']:.3g}"]
+            tk = truth["sources"][k]
+            row += [tk["id"] + (f" ({tk['kind']})" if tk.get("kind") else ""), f"{d[k]:.0f}", f"{tk['rate_g_s']:.3g}"]
         tab.add_row(*row)
     return tab
 
@@ -145,11 +153,15 @@ def analyze(
     mapping: Annotated[
         Path | None, typer.Option(help="TOML saying which log messages/fields hold gas, wind and position")
     ] = None,
+    signatures: Annotated[
+        Path | None, typer.Option(help="signature library TOML for attribution (default: generic examples)")
+    ] = None,
 ):
     """Estimate the emission sources in a flight and write GeoJSON, KML, HTML map and PNG.
 
     FLIGHT is a flight log in the open CSV, or a directory with an open-path beam data set
     (beams.csv, measurements.csv, wind.csv in local metres: give --origin)."""
+    from .attribution import load_library
     from .inference import EstimatorConfig
     from .pipeline import analyze as run_analyze
     from .pipeline import load_observations, normalise_truth
@@ -176,6 +188,7 @@ def analyze(
             origin=org,
             progress=cb,
             title=flight.name,
+            library=load_library(signatures) if signatures else None,
         )
     det = res.detection
     if det is not None:

@@ -97,6 +97,7 @@ def analyze(
     ground_elevation_m=None,
     title: str | None = None,
     progress=None,
+    library=None,
 ) -> AnalysisResult:
     """Estimate the sources in one flight (or beam data set) and optionally write the reports.
 
@@ -156,6 +157,8 @@ def analyze(
             },
         }
         wind = obs.wind.mean()
+        if len(obs.species) > 1 and est.sources_:
+            n["signature_library"] = _attribute_sources(obs, est, library)
     wall = time.perf_counter() - t0
     prov = provenance(
         inputs,
@@ -183,6 +186,26 @@ def analyze(
         res.outputs["html"] = write_html_map(out / "report.html", view, title=f"plumescout report: {name}")
         res.outputs["png"] = write_png(out / "report.png", view, title=name)
     return res
+
+
+def _attribute_sources(obs, est, library) -> str | None:
+    """Give every source the probability of each class of ``library`` (default: the shipped
+    generic examples) from its integrated enhancements of all species measured."""
+    from .attribution import attribute, default_library
+    from .attribution.evidence import integrated_enhancements
+
+    lib = library or default_library()
+    if not set(obs.species) & set(lib.species):
+        return None
+    for src, ev in zip(est.sources_, integrated_enhancements(obs, est), strict=True):
+        if not ev or not set(ev) & set(lib.species):
+            continue
+        a = attribute(ev, lib)
+        src.attribution = {
+            **a.as_properties(),
+            "species_enhancement_ppm_s": {sp: [round(v, 6), round(e, 6)] for sp, (v, e) in a.observed.items()},
+        }
+    return lib.name
 
 
 def dump_json(path, obj) -> Path:

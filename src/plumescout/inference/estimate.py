@@ -93,6 +93,8 @@ class SourceEstimate:
     probability: float
     samples_xy: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 2)))
     samples_rate: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    # what kind of site (plumescout.attribution): source_class, class_probabilities, evidence
+    attribution: dict | None = None
 
 
 def integrated_autocorr_time(z: np.ndarray, max_lag: int = 200) -> float:

@@ -160,14 +160,15 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
         0.5,
         rng,
     )
-    conc = np.zeros(t.size)
-    srcs = [s for s in sc.sources if s.species == sn.species]
+    measured = [sn.species, *(e.species for e in sc.extra_sensors)]
+    srcs = [s for s in sc.sources if any(s.ratio(m) > 0 for m in measured)]
     fine_dt = min(0.25, 1.0 / ac.sample_rate_hz)
     tf = np.arange(0.0, t[-1] + 1e-9, fine_dt)
     xyf = np.column_stack([np.interp(tf, t, xy[:, 0]), np.interp(tf, t, xy[:, 1]), np.interp(tf, t, z)])
-    conc_f = np.zeros(tf.size)
+    # each source's enhancement in ppm of its own species; every species measured gets its share
+    enh_f = {m: np.zeros(tf.size) for m in measured}
     for i, s in enumerate(srcs):
-        conc_f += puff_concentration(
+        c_src = puff_concentration(
             tf,
             xyf,
             (s.x_m, s.y_m, s.height_m),
@@ -180,14 +181,18 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
             intermittency=wc.intermittency,
             rng=rng,
         )
+        ppm_src = g_m3_to_ppm(c_src, s.species, sc.temperature_k, sc.pressure_pa)
+        for m in measured:
+            if s.ratio(m) > 0:
+                enh_f[m] += s.ratio(m) * ppm_src
         if progress:
             progress(i + 1, len(srcs))
-    enh_ppm_f = g_m3_to_ppm(conc_f, sn.species, sc.temperature_k, sc.pressure_pa)
+    enh_ppm_f = enh_f[sn.species]
     drift = sn.background_ppm + sn.drift_ppm_per_h * tf / 3600.0
     read_f = apply_sensor(drift + enh_ppm_f, fine_dt, sn.response_time_s, 0.0, 0.0, rng)
     reading = np.interp(t, tf, read_f)
     reading = apply_sensor(reading, 1.0 / ac.sample_rate_hz, 0.0, sn.noise_ppm, sn.resolution_ppm, rng)
-    conc = np.interp(t, tf, conc_f)
+    enh_primary = np.interp(t, tf, enh_ppm_f)
 
     ws_true, wd_true = wind.at(t)
     ws_meas = np.maximum(ws_true + rng.normal(0, wc.measurement_noise_speed_m_s, t.size), 0.1)
@@ -195,6 +200,15 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
     gx = xy[:, 0] + rng.normal(0, ac.gps_noise_m, t.size)
     gy = xy[:, 1] + rng.normal(0, ac.gps_noise_m, t.size)
     lat, lon = frame.to_wgs84(gx, gy)
+    species = {sn.species: reading}
+    units = {sn.species: sn.unit}
+    for ex in sc.extra_sensors:  # after everything else, so the primary's draws do not change
+        drift_x = ex.background_ppm + ex.drift_ppm_per_h * tf / 3600.0
+        rx = apply_sensor(drift_x + enh_f[ex.species], fine_dt, ex.response_time_s, 0.0, 0.0, rng)
+        species[ex.species] = apply_sensor(
+            np.interp(t, tf, rx), 1.0 / ac.sample_rate_hz, 0.0, ex.noise_ppm, ex.resolution_ppm, rng
+        )
+        units[ex.species] = ex.unit
     t0 = datetime.fromisoformat(sc.flight.start_time.replace("Z", "+00:00"))
     obs = Observations(
         time_s=t,
@@ -205,10 +219,10 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
         lon=np.asarray(lon),
         wind_speed_m_s=ws_meas,
         wind_from_deg=wd_meas,
-        species={sn.species: reading},
+        species=species,
         frame=frame,
         t0=t0,
-        units={sn.species: sn.unit},
+        units=units,
         source_files=(),
         repairs=[],
     )
@@ -224,6 +238,8 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
                 "height_m": s.height_m,
                 "rate_g_s": s.rate_g_s,
                 "species": s.species,
+                **({"mixture": dict(s.mixture)} if s.mixture else {}),
+                **({"kind": s.kind} if s.kind else {}),
                 "lat": float(frame.to_wgs84(s.x_m, s.y_m)[0]),
                 "lon": float(frame.to_wgs84(s.x_m, s.y_m)[1]),
             }
@@ -235,7 +251,7 @@ def simulate_flight(scenario: Scenario, plan: SurveyPlan | None = None, rng=None
             "meander_deg": wc.meander_deg,
             "stability": wc.stability,
         },
-        "max_enhancement_ppm": float(g_m3_to_ppm(conc.max(), sn.species)) if conc.size else 0.0,
+        "max_enhancement_ppm": float(enh_primary.max()) if enh_primary.size else 0.0,
         "samples": int(t.size),
         "duration_s": float(t[-1]),
     }

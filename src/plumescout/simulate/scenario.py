@@ -45,8 +45,24 @@ class SourceConfig(_Model):
     x_m: float
     y_m: float
     height_m: float = Field(default=1.0, ge=0)
-    rate_g_s: float = Field(gt=0)
+    rate_g_s: float = Field(gt=0, description="emission of `species`")
     species: str = "ch4"
+    mixture: dict[str, float] = Field(
+        default_factory=dict, description="other species emitted, as molar ratios to `species` (e.g. c2h6 = 0.05)"
+    )
+    kind: str = Field(default="", description="what the source is (truth only: for scoring attribution)")
+
+    @field_validator("mixture")
+    @classmethod
+    def _mix(cls, v):
+        for k, r in v.items():
+            if not r >= 0:
+                raise ValueError(f"mixture ratio of '{k}' must be >= 0")
+        return v
+
+    def ratio(self, species: str) -> float:
+        """Molar emission of ``species`` per mole of this source's own species."""
+        return 1.0 if species == self.species else float(self.mixture.get(species, 0.0))
 
 
 class WindConfig(_Model):
@@ -117,9 +133,20 @@ class Scenario(_Model):
     wind: WindConfig
     aircraft: AircraftConfig = AircraftConfig()
     sensor: SensorConfig = SensorConfig()
+    extra_sensors: list[SensorConfig] = Field(
+        default_factory=list, description="more gas sensors on board, each with its own species and noise"
+    )
     flight: FlightConfig = FlightConfig()
     temperature_k: float = 288.15
     pressure_pa: float = 101325.0
+
+    @model_validator(mode="after")
+    def _sensors(self):
+        names = [self.sensor.species, *(e.species for e in self.extra_sensors)]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"two sensors measure the same species: {', '.join(dup)}")
+        return self
 
 
 def load_scenario(path) -> Scenario:
