@@ -451,14 +451,23 @@ def _simulate_to(sc, out: Path):
 def demo(
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("demo-output"),
     scenario: Annotated[Path | None, typer.Option(help="scenario TOML (default: the embedded demo)")] = None,
+    signatures: Annotated[
+        Path | None, typer.Option(help="signature library TOML (default: the demo's, with a user 'target' class)")
+    ] = None,
 ):
     """The whole story on the embedded default: plan, fly, analyse, report, compare with truth."""
     from importlib import resources
 
+    from .attribution import load_library
     from .inference import EstimatorConfig
     from .pipeline import analyze as run_analyze
     from .simulate import load_scenario
 
+    if signatures is None:
+        with resources.as_file(resources.files("plumescout") / "data" / "demo_signatures.toml") as p:
+            library = load_library(p)
+    else:
+        library = load_library(signatures)
     if scenario is None:
         with resources.as_file(resources.files("plumescout") / "data" / "demo.toml") as p:
             sc = load_scenario(p)
@@ -480,6 +489,7 @@ def demo(
             origin=tuple(sc.site.origin),
             progress=cb,
             title=sc.name,
+            library=library,
         )
     console.print(f"detection: {res.detection.n_crossings} plume crossings; noise {res.detection.noise_ppm:.4f} ppm")
     console.print(_sources_table(res.sources, flight.truth))

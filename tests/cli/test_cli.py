@@ -90,6 +90,14 @@ def test_demo_finds_its_sources(tmp_path):
     for t in truth["sources"]:
         assert np.min(np.hypot(est[:, 0] - t["x_m"], est[:, 1] - t["y_m"])) < 50.0
     assert len(est) == len(truth["sources"])
+    # the target is told apart from the gas leak and the livestock site (issue 7's demo)
+    for t in truth["sources"]:
+        f = min(
+            doc["features"],
+            key=lambda f: np.hypot(f["properties"]["x_m"] - t["x_m"], f["properties"]["y_m"] - t["y_m"]),
+        )
+        assert f["properties"]["source_class"] == t["kind"]
+        assert f["properties"]["class_probabilities"][t["kind"]] > 0.9
     for name in ("flight.csv", "plan.json", "sources.kml", "report.html", "report.png"):
         assert (tmp_path / name).exists()
 

@@ -123,8 +123,10 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     for s in view.sources:
         ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=1.5, zorder=4))
         ax.plot(s.x_m, s.y_m, "o", color="navy", ms=6, zorder=5)
+        a = getattr(s, "attribution", None) or {}
+        kind = f" [{a['source_class']} {a['class_probabilities'][a['source_class']]:.2f}]" if a else ""
         ax.annotate(
-            f"{s.id}: {s.rate_g_s:.3g} g/s, p={s.probability:.2f}, r90={s.location_ci90_m:.0f} m",
+            f"{s.id}{kind}: {s.rate_g_s:.3g} g/s, p={s.probability:.2f}, r90={s.location_ci90_m:.0f} m",
             (s.x_m, s.y_m),
             xytext=(8, 8),
             textcoords="offset points",
@@ -284,7 +286,7 @@ def write_html_map(path, view: ReportView, title: str = "plumescout report", max
     rows = "".join(
         f"<tr><td>{html.escape(s.id)}</td><td>{s.lat:.6f}, {s.lon:.6f}</td><td>{s.rate_g_s:.4g}</td>"
         f"<td>{s.rate_g_s_ci90[0]:.4g} - {s.rate_g_s_ci90[1]:.4g}</td><td>{s.location_ci90_m:.1f}</td>"
-        f"<td>{s.probability:.3f}</td></tr>"
+        f"<td>{s.probability:.3f}</td><td>{_kind_cell(s)}</td></tr>"
         for s in view.sources
     )
     foot = ""
@@ -308,10 +310,18 @@ orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>
 </svg>
 <h2>Sources</h2>
 <table id="sources"><tr><th>id</th><th>lat, lon</th><th>rate (g/s)</th><th>90 % interval (g/s)</th>
-<th>90 % radius (m)</th><th>probability</th></tr>{rows}</table>
+<th>90 % radius (m)</th><th>probability</th><th>class (probability)</th></tr>{rows}</table>
 {foot}
 </body></html>
 """
     path = Path(path)
     path.write_text(doc, encoding="utf-8")
     return path
+
+
+def _kind_cell(s) -> str:
+    a = getattr(s, "attribution", None)
+    if not a:
+        return "-"
+    c = a["source_class"]
+    return f"{html.escape(c)} ({a['class_probabilities'][c]:.2f})"
