@@ -185,6 +185,10 @@ def analyze(
         )
         res.outputs["html"] = write_html_map(out / "report.html", view, title=f"plumescout report: {name}")
         res.outputs["png"] = write_png(out / "report.png", view, title=name)
+        if any(s.attribution_detail is not None for s in est.sources_):
+            from .report.maps import write_attribution_png
+
+            res.outputs["attribution"] = write_attribution_png(out / "attribution.png", est.sources_, title=name)
     return res
 
 
@@ -201,6 +205,7 @@ def _attribute_sources(obs, est, library) -> str | None:
         if not ev or not set(ev) & set(lib.species):
             continue
         a = attribute(ev, lib)
+        src.attribution_detail = a
         src.attribution = {
             **a.as_properties(),
             "species_enhancement_ppm_s": {sp: [round(v, 6), round(e, 6)] for sp, (v, e) in a.observed.items()},

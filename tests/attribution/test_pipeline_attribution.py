@@ -67,3 +67,5 @@ def test_analyze_tells_the_gas_leak_from_the_livestock_site(tmp_path):
         told += 1
     assert told == 2
     assert len(res.sources) >= 2
+    # the evidence behind it: observed species vs each class's prediction, per source
+    assert res.outputs["attribution"].stat().st_size > 10000

@@ -95,6 +95,7 @@ class SourceEstimate:
     samples_rate: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     # what kind of site (plumescout.attribution): source_class, class_probabilities, evidence
     attribution: dict | None = None
+    attribution_detail: object | None = field(repr=False, default=None)
 
 
 def integrated_autocorr_time(z: np.ndarray, max_lag: int = 200) -> float:

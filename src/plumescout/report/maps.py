@@ -325,3 +325,36 @@ def _kind_cell(s) -> str:
         return "-"
     c = a["source_class"]
     return f"{html.escape(c)} ({a['class_probabilities'][c]:.2f})"
+
+
+def write_attribution_png(path, sources, title: str = "plumescout") -> Path:
+    """The evidence behind each attribution: per source, every species' integrated enhancement
+    (with its 1-sigma bar) relative to the first species, beside what the two most probable
+    classes predict at their best amplitude."""
+    srcs = [s for s in sources if getattr(s, "attribution_detail", None) is not None]
+    n = max(len(srcs), 1)
+    fig, axes = plt.subplots(n, 1, figsize=(8, 2.8 * n), constrained_layout=True, squeeze=False)
+    for ax, s in zip(axes[:, 0], srcs, strict=False):
+        a = s.attribution_detail
+        sp = list(a.observed)
+        ref = abs(a.observed[sp[0]][0]) or 1.0
+        x = np.arange(len(sp))
+        obs = np.array([a.observed[k][0] for k in sp]) / ref
+        err = np.array([a.observed[k][1] for k in sp]) / ref
+        top = sorted(a.probabilities, key=a.probabilities.get, reverse=True)[:2]
+        w = 0.8 / (1 + len(top))
+        ax.bar(x - 0.4 + w / 2, obs, w, yerr=err, color="0.3", label="observed", capsize=3)
+        for i, c in enumerate(top, start=1):
+            pred = np.array([a.predicted[c].get(k, 0.0) for k in sp]) / ref
+            ax.bar(x - 0.4 + w / 2 + i * w, pred, w, color=f"C{i - 1}", label=f"{c} (p={a.probabilities[c]:.2f})")
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_xticks(x, sp)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_ylabel(f"integrated / {sp[0]}")
+        ax.set_title(f"{s.id}: {a.source_class} (p={a.probabilities[a.source_class]:.2f})", fontsize=10)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"{title}: species evidence per source", fontsize=11)
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
