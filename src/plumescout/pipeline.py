@@ -183,12 +183,16 @@ def analyze(
         res.outputs["kml"] = write_kml(
             out / "sources.kml", est.sources_, obs, frame, name=f"plumescout: {name}", beams=bl
         )
-        res.outputs["html"] = write_html_map(out / "report.html", view, title=f"plumescout report: {name}")
-        res.outputs["png"] = write_png(out / "report.png", view, title=name)
+        figures = []
         if any(s.attribution_detail is not None for s in est.sources_):
             from .report.maps import write_attribution_png
 
             res.outputs["attribution"] = write_attribution_png(out / "attribution.png", est.sources_, title=name)
+            figures.append(("Species evidence per source (what kind of site)", res.outputs["attribution"]))
+        res.outputs["html"] = write_html_map(
+            out / "report.html", view, title=f"plumescout report: {name}", figures=figures
+        )
+        res.outputs["png"] = write_png(out / "report.png", view, title=name)
     return res
 
 

@@ -69,3 +69,5 @@ def test_analyze_tells_the_gas_leak_from_the_livestock_site(tmp_path):
     assert len(res.sources) >= 2
     # the evidence behind it: observed species vs each class's prediction, per source
     assert res.outputs["attribution"].stat().st_size > 10000
+    page = (tmp_path / "report.html").read_text()
+    assert "Species evidence per source" in page and "data:image/png;base64," in page

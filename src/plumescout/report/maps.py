@@ -196,8 +196,11 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     return path
 
 
-def write_html_map(path, view: ReportView, title: str = "plumescout report", max_points: int = 6000) -> Path:
-    """A self-contained HTML page (no network) with an SVG map and a table of sources."""
+def write_html_map(
+    path, view: ReportView, title: str = "plumescout report", max_points: int = 6000, figures=()
+) -> Path:
+    """A self-contained HTML page (no network) with an SVG map and a table of sources; ``figures``
+    are (heading, PNG path) pairs embedded as data URIs below the table."""
     x0, y0, x1, y1 = view.extent()
     pad = 0.06 * max(x1 - x0, y1 - y0, 1.0)
     x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
@@ -312,11 +315,24 @@ orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>
 <table id="sources"><tr><th>id</th><th>lat, lon</th><th>rate (g/s)</th><th>90 % interval (g/s)</th>
 <th>90 % radius (m)</th><th>probability</th><th>class (probability)</th></tr>{rows}</table>
 {foot}
+{_embedded(figures)}
 </body></html>
 """
     path = Path(path)
     path.write_text(doc, encoding="utf-8")
     return path
+
+
+def _embedded(figures) -> str:
+    import base64
+
+    out = []
+    for heading, png in figures:
+        data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
+        out.append(
+            f'<h2>{html.escape(heading)}</h2><img alt="{html.escape(heading)}" src="data:image/png;base64,{data}">'
+        )
+    return "\n".join(out)
 
 
 def _kind_cell(s) -> str:
