@@ -8,12 +8,7 @@ that class. See ``plumescout/data/signatures.toml`` for the shipped generic exam
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from ..errors import InputError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["SourceClass", "SignatureLibrary", "load_library", "default_library"]
 
@@ -71,19 +66,9 @@ class SignatureLibrary(BaseModel):
 
 
 def load_library(path) -> SignatureLibrary:
-    path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(path, f"cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(path, f"not valid TOML: {e}") from None
-    try:
-        return SignatureLibrary.model_validate(doc)
-    except ValidationError as e:
-        er = e.errors()[0]
-        where = ".".join(str(x) for x in er["loc"])
-        raise InputError(path, f"{where}: {er['msg']}".replace("Value error, ", "")) from None
+    from ..tomlio import load_toml_model
+
+    return load_toml_model(path, SignatureLibrary)
 
 
 def default_library() -> SignatureLibrary:

@@ -24,13 +24,12 @@ non-finite gas readings are set aside; each of these is reported as a repair.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ..errors import InputError
 from ..geo import LocalFrame, unit_to_bearing
@@ -90,18 +89,9 @@ class LogMapping(_M):
 
 
 def load_mapping(path) -> LogMapping:
-    path = Path(path)
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(path, f"cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(path, f"not valid TOML: {e}") from None
-    try:
-        return LogMapping.model_validate(doc)
-    except ValidationError as e:
-        er = e.errors()[0]
-        raise InputError(path, f"{'.'.join(str(x) for x in er['loc'])}: {er['msg']}") from None
+    from ..tomlio import load_toml_model
+
+    return load_toml_model(path, LogMapping)
 
 
 def sniff_format(path) -> str:

@@ -52,22 +52,18 @@ class GridPolicy:
         return best_cell
 
 
-def _expectation(env, belief, cell, value):
-    p_end, p_hit, post = belief.outcomes(env, cell)
-    if p_end > 1 - EPS:
-        return -np.inf, p_end
-    return float(np.sum(p_hit * value(post, cell))), p_end
+class _ExpectedValue(GridPolicy):
+    """Scores a move by (1 - p_end) E_h[value(posterior after hit h)]; a move onto a cell that
+    surely holds the source scores -inf (taken at once)."""
 
-
-class Infotaxis(GridPolicy):
-    name = "infotaxis"
+    def value(self, env, post, cell) -> np.ndarray:
+        raise NotImplementedError
 
     def score(self, env, belief, cell):
         p_end, p_hit, post = belief.outcomes(env, cell)
         if p_end > 1 - EPS:
             return -np.inf
-        h = entropy_bits(post, axes=tuple(range(1, post.ndim)))
-        return (1.0 - p_end) * float(np.sum(p_hit * h))
+        return (1.0 - p_end) * float(np.sum(p_hit * self.value(env, post, cell)))
 
 
 def _time_proxy(env, post, cell):
@@ -77,26 +73,26 @@ def _time_proxy(env, post, cell):
     return d + 2.0 ** (h - 1.0) - 0.5
 
 
-class SpaceAwareInfotaxis(GridPolicy):
+class Infotaxis(_ExpectedValue):
+    name = "infotaxis"
+
+    def value(self, env, post, cell):
+        return entropy_bits(post, axes=tuple(range(1, post.ndim)))
+
+
+class SpaceAwareInfotaxis(_ExpectedValue):
     name = "space-aware"
 
-    def score(self, env, belief, cell):
-        p_end, p_hit, post = belief.outcomes(env, cell)
-        if p_end > 1 - EPS:
-            return -np.inf
+    def value(self, env, post, cell):
         v = _time_proxy(env, post, cell)
-        v = np.where(v > 0, np.log2(np.where(v > 0, v, 1.0)), v)
-        return (1.0 - p_end) * float(np.sum(p_hit * v))
+        return np.where(v > 0, np.log2(np.where(v > 0, v, 1.0)), v)
 
 
-class Lookahead(GridPolicy):
+class Lookahead(_ExpectedValue):
     name = "lookahead"
 
-    def score(self, env, belief, cell):
-        p_end, p_hit, post = belief.outcomes(env, cell)
-        if p_end > 1 - EPS:
-            return -np.inf
-        return (1.0 - p_end) * float(np.sum(p_hit * _time_proxy(env, post, cell)))
+    def value(self, env, post, cell):
+        return _time_proxy(env, post, cell)
 
 
 class CastAndSurge(GridPolicy):
