@@ -29,6 +29,10 @@ def test_local_frame_round_trip(lat0, lon0, x, y):
     f = LocalFrame(lat0, lon0)
     lat, lon = f.to_wgs84(x, y)
     x2, y2 = f.to_local(lat, lon)
+    if np.hypot(x, y) < 1e-3:
+        # PROJ's aeqd maps points within 1e-10 rad (0.64 mm) of the centre onto the centre
+        assert np.hypot(x2, y2) < 1e-3
+        return
     assert x2 == pytest.approx(x, abs=1e-6)
     assert y2 == pytest.approx(y, abs=1e-6)
 
