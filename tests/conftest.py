@@ -34,13 +34,18 @@ def single_source_scenario(seed: int = 11, **wind) -> Scenario:
     )
 
 
+def _shared(path: Path) -> Path:
+    """A shared data set; skipped where it is absent, but never on CI (shared/ is always there)."""
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data set not found at {path}")
+        pytest.skip(f"shared data set not found at {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def prairie_grass_dir():
-    if not PRAIRIE_GRASS.exists():
-        if os.environ.get("CI"):  # CI always has shared/ beside the clone: never skip there
-            pytest.fail(f"shared data set not found at {PRAIRIE_GRASS}")
-        pytest.skip(f"shared data set not found at {PRAIRIE_GRASS}")
-    return PRAIRIE_GRASS
+    return _shared(PRAIRIE_GRASS)
 
 
 @pytest.fixture(scope="session")
@@ -52,8 +57,4 @@ def single_flight():
 
 @pytest.fixture(scope="session")
 def chilbolton_dir():
-    if not CHILBOLTON.exists():
-        if os.environ.get("CI"):  # CI always has shared/ beside the clone: never skip there
-            pytest.fail(f"shared data set not found at {CHILBOLTON}")
-        pytest.skip(f"shared data set not found at {CHILBOLTON}")
-    return CHILBOLTON
+    return _shared(CHILBOLTON)

@@ -15,19 +15,11 @@ import pytest
 from plumescout.inference.data import read_beam_dataset
 from plumescout.pipeline import analyze
 
-from ..conftest import CHILBOLTON, SHARED  # noqa: F401
-
 
 @pytest.fixture(scope="module")
-def chilbolton(request):
-    import os
-
-    if not CHILBOLTON.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared data set not found at {CHILBOLTON}")
-        pytest.skip(f"shared data set not found at {CHILBOLTON}")
-    truth = json.loads((CHILBOLTON / "truth.json").read_text())["sources"][0]
-    return CHILBOLTON, truth
+def chilbolton(chilbolton_dir):
+    truth = json.loads((chilbolton_dir / "truth.json").read_text())["sources"][0]
+    return chilbolton_dir, truth
 
 
 def test_reader(chilbolton):
