@@ -139,6 +139,13 @@ def analyze(
     else:
         est.fit(obs, progress=progress)
         frame = obs.frame
+        # every species in the file (the estimate uses one; the others are evidence for attribution)
+        dets = {
+            sp: est.detection_
+            if sp == est.species_
+            else detect_plumes(obs.time_s, v, sp, cfg.background_window_s, cfg.false_alarms_per_hour)
+            for sp, v in obs.species.items()
+        }
         model = MODEL_POINT
         n = {
             "samples": len(obs),
@@ -146,19 +153,11 @@ def analyze(
             "start_time": obs.t0.isoformat() if obs.t0 else None,
             "repairs": [str(r) for r in obs.repairs],
             "detection": est.detection_.summary(),
-            # every species in the file (the estimate uses one; the others are evidence for attribution)
-            "detection_by_species": {
-                sp: (
-                    est.detection_
-                    if sp == est.species_
-                    else detect_plumes(obs.time_s, v, sp, cfg.background_window_s, cfg.false_alarms_per_hour)
-                ).summary()
-                for sp, v in obs.species.items()
-            },
+            "detection_by_species": {sp: d.summary() for sp, d in dets.items()},
         }
         wind = obs.wind.mean()
         if len(obs.species) > 1 and est.sources_:
-            n["signature_library"] = _attribute_sources(obs, est, library)
+            n["signature_library"] = _attribute_sources(obs, est, library, dets)
     wall = time.perf_counter() - t0
     prov = provenance(
         inputs,
@@ -196,16 +195,17 @@ def analyze(
     return res
 
 
-def _attribute_sources(obs, est, library) -> str | None:
+def _attribute_sources(obs, est, library, detections) -> str | None:
     """Give every source the probability of each class of ``library`` (default: the shipped
-    generic examples) from its integrated enhancements of all species measured."""
+    generic examples) from its integrated enhancements of all species measured (``detections``:
+    species -> Detection, their backgrounds and noise)."""
     from .attribution import attribute, default_library
     from .attribution.evidence import integrated_enhancements
 
     lib = library or default_library()
     if not set(obs.species) & set(lib.species):
         return None
-    for src, ev in zip(est.sources_, integrated_enhancements(obs, est), strict=True):
+    for src, ev in zip(est.sources_, integrated_enhancements(obs, est, detections), strict=True):
         if not ev or not set(ev) & set(lib.species):
             continue
         a = attribute(ev, lib)

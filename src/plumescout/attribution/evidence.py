@@ -20,13 +20,16 @@ __all__ = ["integrated_enhancements"]
 def integrated_enhancements(
     obs,
     est,
+    detections=None,
     min_fraction: float = 0.2,
     dominance: float = 0.6,
     calibration: float = 0.1,
     background_window_s: float = 180.0,
 ) -> list[dict[str, tuple[float, float]] | None]:
     """Per estimated source (in ``est.sources_`` order): {species: (ppm*s, 1-sigma)}, or None
-    where the fitted model gives the source no samples of its own."""
+    where the fitted model gives the source no samples of its own. ``detections`` (species ->
+    Detection, with each species' background and noise) are reused when the caller has them;
+    species missing from it are detected here."""
     if not est.sources_ or not hasattr(est, "sampler_"):
         return [None] * len(est.sources_)
     s = est.sampler_
@@ -40,7 +43,10 @@ def integrated_enhancements(
     c_obs = np.column_stack([np.interp(obs.time_s, t_data, contrib[:, j], left=0.0, right=0.0) for j in range(q.size)])
     total = c_obs.sum(axis=1)
     dt = float(np.median(np.diff(obs.time_s))) if len(obs) > 1 else 1.0
-    dets = {sp: detect_plumes(obs.time_s, v, sp, background_window_s, 0.1) for sp, v in obs.species.items()}
+    dets = dict(detections or {})
+    for sp, v in obs.species.items():
+        if sp not in dets:
+            dets[sp] = detect_plumes(obs.time_s, v, sp, background_window_s, 0.1)
     out = []
     for j in range(q.size):
         cj = c_obs[:, j]
