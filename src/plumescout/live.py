@@ -250,7 +250,7 @@ def run_live(
                     st = policy_state
                     st.update(est.state())  # the policy's own memory (sweep progress) persists
                     if st["hits"] > 0:
-                        policy.step_m = float(np.clip(0.5 * est.belief.radius(est.belief.mean_xy()), 10.0, 25.0))
+                        policy.narrow(est.belief.radius(est.belief.mean_xy()), 10.0)
                     target = np.asarray(policy.propose(est.belief, st), float)
                     lat, lon = est.frame.to_wgs84(target[0], target[1])
                     alt = altitude_m if altitude_m is not None else est.pos[-1][3]

@@ -186,6 +186,10 @@ class FieldPolicy:
     def __init__(self, step_m: float = 25.0):
         self.step_m = step_m
 
+    def narrow(self, r90_m: float, floor_m: float, ceiling_m: float = 25.0) -> None:
+        """Legs shrink as the posterior does (half its 90 % radius), down to the accuracy asked."""
+        self.step_m = float(np.clip(0.5 * r90_m, floor_m, ceiling_m))
+
     def candidates(self, state, belief: FieldBelief):
         h = belief.ep.half_size_m
         xy = state["xy"]
@@ -392,8 +396,7 @@ def run_adaptive(ep: FieldEpisode, policy: str, radius_m: float = 10.0, confiden
         centre = belief.mean_xy()
         r90 = belief.radius(centre, confidence)
         if state["hits"] > 0:
-            # legs shrink as the posterior does, down to the accuracy asked for
-            pol.step_m = float(np.clip(0.5 * r90, radius_m, 25.0))
+            pol.narrow(r90, radius_m)
         close = min(float(np.hypot(*(p - centre))) for p in track[-12:])
         # done when 90 % of the posterior is within radius_m and the aircraft has been there
         # (close to the estimate: seen the gas, or its absence, near the source itself)
