@@ -593,6 +593,83 @@ def bench_search_cmd(
     )
 
 
+def _service():
+    try:
+        from .service import app as service_app
+        from .service.settings import ServiceSettings
+    except ImportError as exc:
+        raise PlumescoutError(
+            f"the service needs its extra: pip install 'plumescout[service]' ({exc.name} is missing)"
+        ) from None
+    return service_app, ServiceSettings
+
+
+@app.command()
+@_guard
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    db: Annotated[
+        str, typer.Option(help="SQLite file, or a database URL (postgresql+psycopg://...)")
+    ] = "plumescout.db",
+    data_dir: Annotated[Path | None, typer.Option(help="flight files and run outputs (default: beside the db)")] = None,
+    workers: Annotated[int, typer.Option(help="analysis worker processes")] = 1,
+    scheduler: Annotated[str | None, typer.Option(help="dask.distributed scheduler address for analyses")] = None,
+    signatures: Annotated[Path | None, typer.Option(help="signature library TOML for attribution")] = None,
+    tiles: Annotated[
+        str | None, typer.Option(help="XYZ tile URL for the dashboard map (default: offline outline)")
+    ] = None,
+    tak_url: Annotated[
+        str | None, typer.Option(help="TAK server to push CoT to: tcp://host:port or tls://host:port")
+    ] = None,
+    tak_cert: Annotated[Path | None, typer.Option(help="client certificate (PEM) for a tls:// TAK server")] = None,
+    tak_key: Annotated[Path | None, typer.Option(help="client key (PEM) for a tls:// TAK server")] = None,
+    tak_ca: Annotated[Path | None, typer.Option(help="CA bundle (PEM) of the TAK server")] = None,
+):
+    """Run the intelligence-sharing service: API, dashboard at http://HOST:PORT/ and analysis workers."""
+    import uvicorn
+
+    service_app, ServiceSettings = _service()
+    tls = {
+        k: str(v)
+        for k, v in {
+            "PYTAK_TLS_CLIENT_CERT": tak_cert,
+            "PYTAK_TLS_CLIENT_KEY": tak_key,
+            "PYTAK_TLS_CLIENT_CAFILE": tak_ca,
+        }.items()
+        if v
+    }
+    settings = ServiceSettings(
+        db=db,
+        data_dir=data_dir,
+        workers=workers,
+        scheduler=scheduler,
+        signatures=signatures,
+        tile_url=tiles,
+        tak_url=tak_url,
+        tak_tls=tls,
+    )
+    application = service_app.create_app(settings)
+    console.print(f"plumescout service on http://{host}:{port}/ (store: {settings.url.split('@')[-1]})")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command("serve-init")
+@_guard
+def serve_init(
+    org: Annotated[str, typer.Option(help="your organisation")],
+    admin: Annotated[str, typer.Option(help="the first admin's username")],
+    db: Annotated[str, typer.Option(help="SQLite file or database URL")] = "plumescout.db",
+    password: Annotated[bool, typer.Option(help="also set a password (prompted) for the dashboard login")] = False,
+):
+    """Create the store, the first organisation and its admin; print an API token (shown once)."""
+    service_app, ServiceSettings = _service()
+    pw = typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
+    uid, token = service_app.bootstrap(ServiceSettings(db=db), org, admin, pw)
+    console.print(f"admin '{admin}' (user {uid}) of '{org}'. API token, shown once:")
+    print(token)
+
+
 @app.command()
 def version():
     """Print the version."""

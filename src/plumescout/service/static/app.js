@@ -1,0 +1,233 @@
+// plumescout dashboard: reports list and detail, map of tracks (coloured by gas enhancement) and
+// sources with their 90 % regions. Works offline: Leaflet and the outline basemap ship with the
+// package; a tile layer is used only when the server is configured with one and it loads.
+"use strict";
+
+const state = { token: sessionStorage.getItem("plumescout.token"), me: null, reports: [], selected: null };
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+async function api(path, opts = {}) {
+  const headers = Object.assign({}, opts.headers || {}, state.token ? { Authorization: `Bearer ${state.token}` } : {});
+  const r = await fetch(path, Object.assign({}, opts, { headers }));
+  if (r.status === 401) { signOut("Please sign in."); throw new Error("unauthorised"); }
+  if (!r.ok) {
+    let msg = `${r.status}`;
+    try { const j = await r.json(); msg = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch (e) { /* not JSON */ }
+    throw new Error(msg);
+  }
+  return r;
+}
+const getJSON = async (path) => (await api(path)).json();
+function say(text) { $("message").textContent = text || ""; }
+
+// ------------------------------------------------------------------ map
+const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([20, 0], 2);
+const layers = { base: L.layerGroup().addTo(map), tracks: L.layerGroup().addTo(map), sources: L.layerGroup().addTo(map) };
+L.control.scale({ imperial: false }).addTo(map);
+let outlineShown = false;
+
+async function outlineBasemap() {
+  if (outlineShown) return;
+  outlineShown = true;
+  const topo = await (await fetch("/static/vendor/world-atlas/countries-50m.json")).json();
+  const land = topojson.feature(topo, topo.objects.land);
+  const borders = topojson.mesh(topo, topo.objects.countries, (a, b) => a !== b);
+  L.geoJSON(land, { interactive: false, style: { className: "basemap", color: "#6b7b8c", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 } }).addTo(layers.base);
+  L.geoJSON(borders, { interactive: false, style: { className: "basemap", color: "#9aa5b1", weight: 0.8, dashArray: "4 3", fill: false } }).addTo(layers.base);
+  map.getContainer().dataset.basemap = "outline";
+}
+
+function tileBasemap(url, attribution) {
+  let failures = 0, loaded = 0;
+  const tiles = L.tileLayer(url, { attribution, maxZoom: 20 });
+  tiles.on("tileload", () => { loaded += 1; map.getContainer().dataset.basemap = "tiles"; });
+  tiles.on("tileerror", () => {
+    failures += 1;
+    if (failures >= 2 && loaded === 0) { map.removeLayer(tiles); outlineBasemap(); }
+  });
+  tiles.addTo(map);
+}
+
+// viridis-like ramp for the enhancement relative to the detection threshold
+const RAMP = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"];
+function colour(v, vmax) {
+  if (v === null || !isFinite(v) || v <= 0) return RAMP[0];
+  const f = Math.min(1, v / vmax);
+  return RAMP[Math.min(RAMP.length - 1, Math.floor(f * RAMP.length))];
+}
+
+const legend = L.control({ position: "bottomright" });
+legend.onAdd = () => { const d = L.DomUtil.create("div", "legend"); d.id = "legend"; return d; };
+legend.addTo(map);
+
+async function drawTracks(runIds) {
+  layers.tracks.clearLayers();
+  const bounds = [];
+  let species = "", vmax = 0;
+  for (const id of runIds) {
+    let t;
+    try { t = await getJSON(`/api/runs/${id}/track`); } catch (e) { continue; }
+    species = t.species;
+    const finite = t.enhancement_ppm.filter((v) => v !== null).sort((a, b) => a - b);
+    vmax = Math.max(vmax, finite.length ? finite[Math.floor(0.995 * (finite.length - 1))] : 1, 3 * t.threshold_ppm);
+    for (let i = 1; i < t.lat.length; i++) {
+      const v = Math.max(t.enhancement_ppm[i - 1] ?? 0, t.enhancement_ppm[i] ?? 0);
+      L.polyline([[t.lat[i - 1], t.lon[i - 1]], [t.lat[i], t.lon[i]]], { className: "track-seg", color: colour(v, vmax), weight: 3, opacity: 0.9, interactive: false }).addTo(layers.tracks);
+      bounds.push([t.lat[i], t.lon[i]]);
+    }
+  }
+  $("legend").innerHTML = runIds.length && species
+    ? `<div>${esc(species)} enhancement (ppm)</div><div class="bar"></div><div style="display:flex;justify-content:space-between"><span>0</span><span>${vmax.toFixed(2)}+</span></div><div>circles: 90 % regions</div>`
+    : "circles: 90 % regions of the sources";
+  return bounds;
+}
+
+const STATUS_COLOUR = { candidate: "#d4a000", confirmed: "#c62828", dismissed: "#7a7a7a" };
+function drawSources(reports) {
+  layers.sources.clearLayers();
+  const pts = [];
+  for (const r of reports) {
+    const c = STATUS_COLOUR[r.status];
+    L.circle([r.lat, r.lon], { radius: r.location_ci90_m, className: "region", color: c, weight: 2, fillOpacity: 0.15 })
+      .bindTooltip(`${esc(r.title)} — 90 % region ${r.location_ci90_m.toFixed(1)} m`).on("click", () => select(r.id)).addTo(layers.sources);
+    L.circleMarker([r.lat, r.lon], { radius: 5, className: "source", color: "#000", weight: 1, fillColor: c, fillOpacity: 1 })
+      .on("click", () => select(r.id)).addTo(layers.sources);
+    pts.push([r.lat, r.lon]);
+  }
+  return pts;
+}
+
+// ------------------------------------------------------------------ reports
+async function loadReports() {
+  const st = $("status-filter").value;
+  state.reports = await getJSON(`/api/reports${st ? `?status=${st}` : ""}`);
+  $("count").textContent = `(${state.reports.length})`;
+  const ul = $("report-list");
+  ul.innerHTML = "";
+  for (const r of state.reports) {
+    const li = document.createElement("li");
+    li.dataset.id = r.id;
+    li.innerHTML = `<span class="chip ${esc(r.status)}">${esc(r.status)}</span> <b>${esc(r.title)}</b><br>
+      ${r.emission_rate_g_s.toPrecision(3)} g/s · P ${r.probability.toFixed(2)} · ±${r.location_ci90_m.toFixed(0)} m${r.source_class ? ` · ${esc(r.source_class)}` : ""}`;
+    li.onclick = () => select(r.id);
+    ul.appendChild(li);
+  }
+  const runs = state.me && state.me.role !== "partner" ? [...new Set(state.reports.map((r) => r.run_id))] : [];
+  const b = (await drawTracks(runs)).concat(drawSources(state.reports));
+  if (b.length) map.fitBounds(L.latLngBounds(b).pad(0.15));
+}
+
+async function blobURL(path) { return URL.createObjectURL(await (await api(path)).blob()); }
+
+async function download(path, name) {
+  const a = document.createElement("a");
+  a.href = await blobURL(path);
+  a.download = name;
+  a.click();
+}
+
+async function select(id) {
+  state.selected = id;
+  for (const li of document.querySelectorAll("#report-list li")) li.classList.toggle("selected", li.dataset.id === String(id));
+  const r = await getJSON(`/api/reports/${id}`);
+  const staff = state.me.role !== "partner";
+  const probs = r.class_probabilities ? Object.entries(r.class_probabilities).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${esc(k)} ${(100 * v).toFixed(0)} %`).join(", ") : "–";
+  const d = $("detail");
+  d.hidden = false;
+  d.innerHTML = `<h3>${esc(r.title)} <span class="chip ${esc(r.status)}">${esc(r.status)}</span></h3>
+  <table>
+    <tr><td>position</td><td>${r.lat.toFixed(7)}, ${r.lon.toFixed(7)} (90 % within ${r.location_ci90_m.toFixed(1)} m)</td></tr>
+    <tr><td>emission rate</td><td>${r.emission_rate_g_s.toPrecision(3)} g/s, 90 % [${r.emission_rate_g_s_ci90.map((v) => v.toPrecision(3)).join(", ")}]</td></tr>
+    <tr><td>exists</td><td>probability ${r.probability.toFixed(3)}</td></tr>
+    <tr><td>species</td><td>${esc(r.species)}</td></tr>
+    <tr><td>kind of site</td><td>${esc(r.source_class || "–")}<br><small>${probs}</small></td></tr>
+    <tr><td>report</td><td>${esc(r.uid)} v${r.version}</td></tr>
+  </table>
+  <div class="exports">
+    <button data-x="geojson">GeoJSON</button><button data-x="kml">KML</button><button data-x="cot">CoT</button>
+  </div>
+  ${staff ? `<div class="actions">
+    <button data-s="confirmed">Confirm</button><button data-s="dismissed">Dismiss</button><button data-s="candidate">Back to candidate</button>
+    <textarea id="note" placeholder="analyst note"></textarea><button id="add-note">Add note</button>
+    <div><input id="release-org" type="number" min="1" placeholder="partner org id"><button id="release">Release</button></div>
+  </div>` : ""}
+  <h4>Evidence</h4><div id="evidence"></div>
+  ${staff ? `<h4>History</h4><ul class="history">${(r.history || []).map((e) => `<li>${esc(e.at)} · ${esc(e.kind)} · ${esc(JSON.stringify(e.detail))}</li>`).join("")}</ul>` : ""}`;
+  for (const b of d.querySelectorAll("[data-x]")) {
+    const ext = { geojson: "geojson", kml: "kml", cot: "cot.xml" }[b.dataset.x];
+    b.onclick = () => download(`/api/reports/${id}/${b.dataset.x}`, `${r.uid}.${ext}`).catch((e) => say(e.message));
+  }
+  for (const b of d.querySelectorAll("[data-s]")) {
+    b.onclick = async () => {
+      try {
+        await api(`/api/reports/${id}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ status: b.dataset.s, version: r.version }) });
+        await loadReports(); await select(id);
+      } catch (e) { say(e.message); }
+    };
+  }
+  if (staff) {
+    $("add-note").onclick = async () => {
+      try {
+        await api(`/api/reports/${id}/notes`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text: $("note").value }) });
+        await select(id);
+      } catch (e) { say(e.message); }
+    };
+    $("release").onclick = async () => {
+      try {
+        await api(`/api/reports/${id}/releases`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ org_id: Number($("release-org").value) }) });
+        await select(id);
+      } catch (e) { say(e.message); }
+    };
+  }
+  const ev = $("evidence");
+  for (const name of r.evidence) {
+    const img = document.createElement("img");
+    img.alt = `${name} evidence`;
+    img.className = `evidence-${name}`;
+    img.src = await blobURL(`/api/reports/${id}/evidence/${name}`);
+    ev.appendChild(img);
+  }
+  map.setView([r.lat, r.lon], Math.max(map.getZoom(), 16));
+}
+
+// ------------------------------------------------------------------ sign in / out
+function signOut(msg) {
+  state.token = null; state.me = null;
+  sessionStorage.removeItem("plumescout.token");
+  $("login").hidden = false; $("logout").hidden = true; $("whoami").textContent = "";
+  $("report-list").innerHTML = ""; $("detail").hidden = true;
+  layers.tracks.clearLayers(); layers.sources.clearLayers();
+  say(msg);
+}
+
+async function start() {
+  try {
+    state.me = await getJSON("/api/me");
+  } catch (e) { return; }
+  $("login").hidden = true; $("logout").hidden = false;
+  $("whoami").textContent = `${state.me.username} · ${state.me.role} · ${state.me.org}`;
+  say("");
+  const cfg = await getJSON("/api/config");
+  if (cfg.tile_url) tileBasemap(cfg.tile_url, cfg.tile_attribution); else await outlineBasemap();
+  await loadReports();
+  document.body.dataset.ready = "1";
+}
+
+$("login").onsubmit = async (ev) => {
+  ev.preventDefault();
+  const body = new URLSearchParams({ username: $("username").value, password: $("password").value });
+  const r = await fetch("/api/auth/token", { method: "POST", body });
+  if (!r.ok) { say("Wrong username or password."); return; }
+  state.token = (await r.json()).access_token;
+  sessionStorage.setItem("plumescout.token", state.token);
+  start();
+};
+$("use-token").onclick = () => {
+  state.token = $("apitoken").value.trim();
+  sessionStorage.setItem("plumescout.token", state.token);
+  start();
+};
+$("logout").onclick = () => signOut("");
+$("status-filter").onchange = () => loadReports().catch((e) => say(e.message));
+if (state.token) start(); else signOut("");
