@@ -705,11 +705,11 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
     @app.post("/api/reports/{report_id}/cot/push", tags=["exports"])
     async def push_cot(report_id: PathId, request: Request, p: Staff):
         """Send the report's CoT event to the configured TAK server (``--tak-url``)."""
-        if not settings.tak_url:
-            raise HTTPException(status.HTTP_409_CONFLICT, "no TAK server configured (serve --tak-url)")
         with Session_() as s:
             r = get_report(s, p, report_id)
             event = cot.report_event(r)
+        if not settings.tak_url:
+            raise HTTPException(status.HTTP_409_CONFLICT, "no TAK server configured (serve --tak-url)")
         try:
             await cot.send_events(settings.tak_url, [event], settings.tak_tls)
         except (OSError, TimeoutError) as exc:

@@ -1,0 +1,144 @@
+"""Fixtures for the service: stores on both backends, a populated world of organisations, users
+and tokens, and one real analysis (the estimator run by the job system) shared by the tests."""
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from plumescout.service.app import bootstrap, create_app  # noqa: E402
+from plumescout.service.db import make_engine  # noqa: E402
+from plumescout.service.settings import ServiceSettings  # noqa: E402
+
+PG_ENV = "PLUMESCOUT_TEST_PG_URL"
+
+
+def pg_url() -> str:
+    """The PostgreSQL test database; skipped where none is configured, but never on CI
+    (.ci/run installs and starts PostgreSQL and sets PLUMESCOUT_TEST_PG_URL)."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{PG_ENV} is not set on CI: .ci/run should have started PostgreSQL")
+        pytest.skip(f"PostgreSQL store tests skipped: set {PG_ENV} (e.g. postgresql+psycopg://u:p@127.0.0.1/db)")
+    return url
+
+
+def reset_pg(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as c:
+        c.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        c.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """An empty store on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url = pg_url()
+    reset_pg(url)
+    return url
+
+
+@dataclass
+class World:
+    """Two agencies and two partner organisations, with a user and token of every role."""
+
+    client: TestClient
+    settings: ServiceSettings
+    tokens: dict = field(default_factory=dict)
+    users: dict = field(default_factory=dict)
+    orgs: dict = field(default_factory=dict)
+
+    def h(self, who: str) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def get(self, who, path, **kw):
+        return self.client.get(path, headers=self.h(who), **kw)
+
+    def post(self, who, path, **kw):
+        return self.client.post(path, headers=self.h(who), **kw)
+
+
+def populate(client: TestClient, settings: ServiceSettings) -> World:
+    w = World(client, settings)
+    uid, tok = bootstrap(settings, "Agency", "admin", "correct horse battery")
+    w.tokens["admin"], w.users["admin"] = tok, uid
+    w.orgs["Agency"] = client.get("/api/me", headers=w.h("admin")).json()["org_id"]
+    for org in ("Agency2", "PartnerA", "PartnerB"):
+        r = client.post("/api/organisations", json={"name": org}, headers=w.h("admin"))
+        assert r.status_code == 201, r.text
+        w.orgs[org] = r.json()["id"]
+    for name, org, role in (
+        ("analyst", "Agency", "analyst"),
+        ("analyst2", "Agency2", "analyst"),
+        ("partner_a", "PartnerA", "partner"),
+        ("partner_b", "PartnerB", "partner"),
+    ):
+        r = client.post(
+            "/api/users",
+            json={"username": name, "org_id": w.orgs[org], "role": role, "password": f"pw-{name}-123"},
+            headers=w.h("admin"),
+        )
+        assert r.status_code == 201, r.text
+        w.users[name] = r.json()["id"]
+        r = client.post("/api/tokens", json={"name": "t", "user_id": w.users[name]}, headers=w.h("admin"))
+        assert r.status_code == 201, r.text
+        w.tokens[name] = r.json()["token"]
+    return w
+
+
+@pytest.fixture
+def world(store_url, tmp_path):
+    settings = ServiceSettings(db=store_url, data_dir=tmp_path / "data", jwt_secret="test-secret-" + "x" * 32)
+    app = create_app(settings, start_jobs=False)
+    with TestClient(app) as client:
+        yield populate(client, settings)
+    app.state.engine.dispose()
+
+
+def wait_run(client, headers, run_id, timeout_s=240.0) -> dict:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        run = client.get(f"/api/runs/{run_id}", headers=headers).json()
+        if run["state"] in ("done", "failed"):
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish in {timeout_s} s: {run}")
+
+
+@pytest.fixture(scope="session")
+def flight_csv(tmp_path_factory, single_flight) -> Path:
+    from plumescout.flightlog import write_flight_csv
+
+    return write_flight_csv(tmp_path_factory.mktemp("flight") / "flight.csv", single_flight.observations)
+
+
+@pytest.fixture(scope="session")
+def analysed(tmp_path_factory, flight_csv):
+    """A SQLite service in which the analyst uploaded a simulated flight and the job system ran
+    the estimator on it: (world, mission id, flight id, run). The world is shared: tests that
+    change it make their own reports' changes only."""
+    d = tmp_path_factory.mktemp("service")
+    settings = ServiceSettings(db=str(d / "store.db"), jwt_secret="test-secret-" + "y" * 32)
+    app = create_app(settings, start_jobs=True)
+    with TestClient(app) as client:
+        w = populate(client, settings)
+        m = w.post("analyst", "/api/missions", json={"name": "field A"}).json()
+        with flight_csv.open("rb") as fh:
+            f = w.post("analyst", f"/api/missions/{m['id']}/flights", files={"file": ("flight.csv", fh)}).json()
+        r = w.post("analyst", f"/api/missions/{m['id']}/runs", json={"flight_id": f["id"]})
+        assert r.status_code == 202, r.text
+        run = wait_run(client, w.h("analyst"), r.json()["id"])
+        assert run["state"] == "done", run
+        yield w, m["id"], f["id"], run
+    app.state.engine.dispose()
