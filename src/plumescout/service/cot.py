@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import warnings
 import xml.etree.ElementTree as ET
 from configparser import ConfigParser
 from datetime import UTC, datetime, timedelta
@@ -80,7 +81,9 @@ async def send_events(url: str, events: list[bytes], tls: dict | None = None, ti
     """Send events to a TAK server or any CoT listener: ``tcp://host:port`` or ``tls://host:port``
     (``tls``: pytak settings such as ``PYTAK_TLS_CLIENT_CERT``, ``PYTAK_TLS_CLIENT_KEY``,
     ``PYTAK_TLS_CLIENT_CAFILE``)."""
-    import pytak
+    with warnings.catch_warnings():  # pytak warns about extras (aiohttp) used only for enrollment
+        warnings.simplefilter("ignore", UserWarning)
+        import pytak
 
     if url.split("://", 1)[0].lower() not in ("tcp", "tls", "ssl"):
         raise ValueError(f"TAK URL must be tcp:// or tls://, not {url!r}")
