@@ -22,7 +22,7 @@ const getJSON = async (path) => (await api(path)).json();
 function say(text) { $("message").textContent = text || ""; }
 
 // ------------------------------------------------------------------ map
-const map = L.map("map", { zoomControl: true, preferCanvas: false }).setView([20, 0], 2);
+const map = L.map("map", { zoomControl: true, preferCanvas: false, minZoom: 1, maxZoom: 20 }).setView([20, 0], 2);
 const layers = { base: L.layerGroup().addTo(map), tracks: L.layerGroup().addTo(map), sources: L.layerGroup().addTo(map) };
 L.control.scale({ imperial: false }).addTo(map);
 let outlineShown = false;
@@ -115,7 +115,7 @@ async function loadReports() {
   }
   const runs = state.me && state.me.role !== "partner" ? [...new Set(state.reports.map((r) => r.run_id))] : [];
   const b = (await drawTracks(runs)).concat(drawSources(state.reports));
-  if (b.length) map.fitBounds(L.latLngBounds(b).pad(0.15));
+  if (b.length) map.fitBounds(L.latLngBounds(b).pad(0.15), { maxZoom: 17 });
 }
 
 async function blobURL(path) { return URL.createObjectURL(await (await api(path)).blob()); }

@@ -1,0 +1,121 @@
+"""The dashboard end to end in headless Chromium (Playwright pointed at the system's Chromium; no
+browser download). Skipped where no Chromium is installed, never on CI (.ci/run installs Debian's)."""
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from plumescout.service.app import create_app
+
+
+def chromium_path() -> str:
+    for name in (os.environ.get("PLUMESCOUT_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and (p := shutil.which(name)):
+            return p
+    if os.environ.get("CI"):
+        pytest.fail("no Chromium on CI: .ci/run should have installed Debian's chromium")
+    pytest.skip("dashboard test skipped: no Chromium found (install Debian's chromium or set PLUMESCOUT_CHROMIUM)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(analysed):
+    """The analysed store served by uvicorn on loopback, as `plumescout serve` does."""
+    import uvicorn
+
+    w, _m, _f, run = analysed
+    app = create_app(w.settings, start_jobs=False)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    t0 = time.monotonic()
+    while not server.started and time.monotonic() - t0 < 20:
+        time.sleep(0.05)
+    assert server.started
+    yield w, run, f"http://127.0.0.1:{port}", app
+    server.should_exit = True
+    t.join(10)
+    app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+def test_analyst_sees_tracks_sources_regions_reports_and_evidence(served, browser, tmp_path):
+    w, run, base, _app = served
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/")
+    page.fill("#username", "analyst")
+    page.fill("#password", "pw-analyst-123")
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    n = len(w.get("analyst", "/api/reports").json())
+    assert n >= len(run["reports"]) >= 1
+    assert page.locator("#report-list li").count() == n
+    assert page.locator("path.region").count() == n  # one 90 % region per source
+    assert page.locator("path.track-seg").count() > 100  # the track, coloured by enhancement
+    colours = set(page.eval_on_selector_all("path.track-seg", "els => els.map(e => e.getAttribute('stroke'))"))
+    assert len(colours) >= 3  # the plume shows in colour along the track
+    assert page.get_attribute("#map", "data-basemap") == "outline"  # no tiles configured: the shipped outline
+    assert page.locator("path.basemap").count() >= 1
+    page.locator("#report-list li").first.click()
+    page.wait_for_selector("#detail img.evidence-map", timeout=30000)
+    page.wait_for_function("document.querySelector('#detail img.evidence-map').naturalWidth > 0", timeout=30000)
+    assert "emission rate" in page.inner_text("#detail")
+    page.screenshot(path=str(tmp_path / "dashboard.png"))
+    if os.environ.get("PLUMESCOUT_SCREENSHOT"):
+        page.screenshot(path=os.environ["PLUMESCOUT_SCREENSHOT"])
+    assert errors == []
+    page.close()
+
+
+def test_unreachable_tiles_fall_back_to_the_outline_basemap(served, browser):
+    w, _run, base, app = served
+    dead = free_port()  # nothing listens there
+    app.state.settings.tile_url = f"http://127.0.0.1:{dead}/{{z}}/{{x}}/{{y}}.png"
+    try:
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.fill("#apitoken", w.tokens["analyst"])
+        page.click("#use-token")
+        page.wait_for_selector("body[data-ready='1']", timeout=30000)
+        page.wait_for_function("document.querySelector('#map').dataset.basemap === 'outline'", timeout=30000)
+        assert page.locator("path.basemap").count() >= 1
+        page.close()
+    finally:
+        app.state.settings.tile_url = None
+
+
+def test_partner_sees_only_the_released_report_and_no_tracks(served, browser):
+    w, run, base, _app = served
+    rid = run["reports"][0]
+    assert w.post("analyst", f"/api/reports/{rid}/releases", json={"org_id": w.orgs["PartnerA"]}).status_code == 201
+    page = browser.new_page()
+    page.goto(base + "/")
+    page.fill("#apitoken", w.tokens["partner_a"])
+    page.click("#use-token")
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    assert page.locator("#report-list li").count() == 1
+    assert page.locator("path.region").count() == 1
+    assert page.locator("path.track-seg").count() == 0
+    page.close()
