@@ -6,7 +6,9 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from plumescout.service.db import AnalysisRun, Report, ReportEvent, make_engine, sessions
+from plumescout.service.db import make_engine, sessions
+
+from .conftest import seed
 
 # the sign-in page (static, no data), the health probe and the login itself
 PUBLIC = {("GET", "/"), ("GET", "/api/health"), ("POST", "/api/auth/token")}
@@ -15,45 +17,7 @@ PUBLIC = {("GET", "/"), ("GET", "/api/health"), ("POST", "/api/auth/token")}
 @pytest.fixture
 def seeded(world, flight_csv):
     """A mission with a flight, a finished run and one report of Agency, released to PartnerA."""
-    w = world
-    m = w.post("analyst", "/api/missions", json={"name": "m"}).json()
-    f = w.post("analyst", f"/api/missions/{m['id']}/flights", files={"file": ("f.csv", flight_csv.read_bytes())})
-    f = f.json()
-    engine = make_engine(w.settings.url)
-    with sessions(engine).begin() as s:
-        run = AnalysisRun(mission_id=m["id"], flight_id=f["id"], created_by=w.users["analyst"], state="done")
-        s.add(run)
-        s.flush()
-        feat = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-105.0, 40.0]}, "properties": {}}
-        rep = Report(
-            mission_id=m["id"],
-            run_id=run.id,
-            org_id=w.orgs["Agency"],
-            uid="r" * 32,
-            source_id="S1",
-            title="t",
-            lat=40.0,
-            lon=-105.0,
-            location_ci90_m=10.0,
-            species="ch4",
-            rate_g_s=0.5,
-            rate_g_s_lo=0.3,
-            rate_g_s_hi=0.8,
-            probability=0.9,
-            feature=feat,
-        )
-        s.add(rep)
-        s.flush()
-        s.add(ReportEvent(report_id=rep.id, kind="created"))
-        ids = {"mission_id": m["id"], "flight_id": f["id"], "run_id": run.id, "report_id": rep.id}
-    engine.dispose()
-    r = w.post("analyst", f"/api/reports/{ids['report_id']}/releases", json={"org_id": w.orgs["PartnerA"]})
-    assert r.status_code == 201, r.text
-    tok = w.post("analyst", "/api/tokens", json={"name": "mine"}).json()
-    ids["token_id"] = tok["id"]
-    ids["org_id"] = w.orgs["PartnerA"]
-    ids["name"] = "map"
-    return w, ids
+    return world, seed(world, flight_csv)
 
 
 def _bodies(w, ids) -> dict:
