@@ -93,3 +93,23 @@ def test_bad_flight_is_refused_with_file_line_and_field_and_nothing_is_kept(worl
     r = w.post("analyst", f"/api/missions/{m['id']}/flights", files={"file": ("empty.csv", b"")})
     assert r.status_code == 422 and r.json()["detail"]["file"] == "empty.csv"
     assert [f["filename"] for f in w.get("analyst", f"/api/missions/{m['id']}/flights").json()] == ["good.csv"]
+
+
+def test_acknowledged_changes_go_through_a_full_sync_engine_and_reads_through_normal(tmp_path):
+    from plumescout.service.app import create_app
+    from plumescout.service.settings import ServiceSettings
+
+    app = create_app(ServiceSettings(db=str(tmp_path / "x.db")), start_jobs=False)
+    durable, fast = app.state.engines
+    for engine, level in ((durable, 2), (fast, 1)):  # SQLite: 2 = FULL, 1 = NORMAL
+        with engine.connect() as c:
+            assert c.exec_driver_sql("PRAGMA synchronous").scalar() == level
+            assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    # the routes that acknowledge a change use the durable engine
+    routes = {r.name: r for r in app.routes if hasattr(r, "dependant")}
+    for name in ("upload_flight", "update_report", "release", "create_token", "revoke_token"):
+        deps = [d.call.__name__ for d in routes[name].dependant.dependencies]
+        assert "durable_db" in deps, name
+    assert "durable_db" not in [d.call.__name__ for d in routes["read_report"].dependant.dependencies]
+    for e in (durable, fast):
+        e.dispose()

@@ -13,23 +13,24 @@ never use a route answers 403; no or bad credentials 401. Every read or change o
 audit entry in the same transaction as the change.
 """
 
-
 import hashlib
 import json
 import os
 import tempfile
+import time
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, Response, UploadFile, status
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +61,7 @@ __all__ = ["create_app", "bootstrap"]
 STATIC = Path(__file__).with_name("static")
 Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
 PathId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+PRINCIPAL_TTL_S = 5.0
 EVIDENCE = {"map": "report.png", "species": "attribution.png"}
 
 
@@ -198,8 +200,10 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
     settings = settings or ServiceSettings()
     url = settings.url
     migrate(url)
-    engine = make_engine(url)
+    engine = make_engine(url)  # FULL sync: what is acknowledged to a user
+    fast_engine = make_engine(url, synchronous="NORMAL")  # reads and their audit entries
     Session_ = sessions(engine)
+    FastSession = sessions(fast_engine)
     data = settings.data_path
     for sub in ("blobs", "runs", "tmp"):
         (data / sub).mkdir(parents=True, exist_ok=True)
@@ -210,6 +214,8 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
 
     @asynccontextmanager
     async def lifespan(_app):
+        # few request threads: with the GIL and one SQLite writer, more threads only lengthen the tail
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         if start_jobs:
             state["jobs"] = JobRunner(url, data, settings.workers, settings.scheduler, settings.signatures)
             if settings.resume_runs:
@@ -219,6 +225,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         if state["jobs"] is not None:
             state["jobs"].shutdown()
         engine.dispose()
+        fast_engine.dispose()
 
     app = FastAPI(
         title="plumescout",
@@ -229,16 +236,35 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
     app.state.settings = settings
     app.state.sessions = Session_
     app.state.engine = engine
+    app.state.engines = (engine, fast_engine)
+    # credential -> (valid until, principal): saves the token lookup on every call. A revocation
+    # empties it at once; an expiry takes effect within PRINCIPAL_TTL_S.
+    principals: dict[str, tuple[float, Principal]] = {}
     bearer = HTTPBearer(auto_error=False, description="an API token (ps_...) or a JWT from /api/auth/token")
 
     def db():
+        with FastSession() as s:
+            yield s
+
+    def durable_db():
         with Session_() as s:
             yield s
 
     DB = Annotated[Session, Depends(db)]
+    DurableDB = Annotated[Session, Depends(durable_db)]  # for changes acknowledged to the caller
 
     def principal(s: DB, cred: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-        p = None if cred is None else resolve_bearer(s, cred.credentials, secret)
+        p = None
+        if cred is not None:
+            hit = principals.get(cred.credentials)
+            if hit is not None and hit[0] > time.monotonic():
+                p = hit[1]
+            else:
+                p = resolve_bearer(s, cred.credentials, secret)
+                if p is not None:
+                    if len(principals) > 10000:
+                        principals.clear()
+                    principals[cred.credentials] = (time.monotonic() + PRINCIPAL_TTL_S, p)
         if p is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, "missing or invalid credentials", headers={"WWW-Authenticate": "Bearer"}
@@ -261,8 +287,9 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
     Admin = Annotated[Principal, Depends(admin)]
 
     def audit(s: Session, p: Principal | None, action: str, resource: str, rid=None, request=None, **detail):
-        s.add(
-            AuditEntry(
+        s.execute(  # a plain INSERT (no ORM unit of work): it is on every read
+            insert(AuditEntry).values(
+                at=now(),
                 user_id=p.user_id if p else None,
                 org_id=p.org_id if p else None,
                 action=action,
@@ -332,7 +359,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         return [_org(o) for o in s.scalars(select(Organisation).order_by(Organisation.id))]
 
     @app.post("/api/organisations", tags=["admin"], status_code=201)
-    def create_org(body: OrgIn, request: Request, s: DB, p: Admin):
+    def create_org(body: OrgIn, request: Request, s: DurableDB, p: Admin):
         o = Organisation(name=body.name)
         s.add(o)
         try:
@@ -348,7 +375,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         return [_user(u) for u in s.scalars(select(User).order_by(User.id))]
 
     @app.post("/api/users", tags=["admin"], status_code=201)
-    def create_user(body: UserIn, request: Request, s: DB, p: Admin):
+    def create_user(body: UserIn, request: Request, s: DurableDB, p: Admin):
         if s.get(Organisation, body.org_id) is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no organisation {body.org_id}")
         u = User(
@@ -367,7 +394,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         return _user(u)
 
     @app.post("/api/tokens", tags=["auth"], status_code=201)
-    def create_token(body: TokenIn, request: Request, s: DB, p: Who):
+    def create_token(body: TokenIn, request: Request, s: DurableDB, p: Who):
         """A new API token (shown once). Admins may issue one for another user."""
         uid = body.user_id or p.user_id
         if uid != p.user_id and not p.is_admin:
@@ -399,11 +426,12 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         ]
 
     @app.delete("/api/tokens/{token_id}", tags=["auth"], status_code=204)
-    def revoke_token(token_id: PathId, request: Request, s: DB, p: Who):
+    def revoke_token(token_id: PathId, request: Request, s: DurableDB, p: Who):
         t = s.get(ApiToken, token_id)
         if t is None or (t.user_id != p.user_id and not p.is_admin):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no token {token_id}")
         t.revoked_at = t.revoked_at or now()
+        principals.clear()
         audit(s, p, "token.revoke", "token", t.id, request)
         s.commit()
         return Response(status_code=204)
@@ -415,7 +443,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         return [_mission(m) for m in s.scalars(q)]
 
     @app.post("/api/missions", tags=["missions"], status_code=201)
-    def create_mission(body: MissionIn, request: Request, s: DB, p: Staff):
+    def create_mission(body: MissionIn, request: Request, s: DurableDB, p: Staff):
         m = Mission(org_id=p.org_id, name=body.name, description=body.description, created_by=p.user_id)
         s.add(m)
         s.flush()
@@ -435,7 +463,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         mission_id: PathId,
         request: Request,
         response: Response,
-        s: DB,
+        s: DurableDB,
         p: Staff,
         file: Annotated[UploadFile, File(description="any supported flight log: CSV, tlog, DataFlash .bin, ULog")],
     ):
@@ -520,7 +548,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
 
     # ------------------------------------------------------------ analysis runs
     @app.post("/api/missions/{mission_id}/runs", tags=["runs"], status_code=202)
-    def start_run(mission_id: PathId, body: RunIn, request: Request, s: DB, p: Staff):
+    def start_run(mission_id: PathId, body: RunIn, request: Request, s: DurableDB, p: Staff):
         """Queue an analysis of one flight; follow it at ``/api/runs/{id}``."""
         m = get_mission(s, p, mission_id)
         f = s.get(Flight, body.flight_id)
@@ -593,7 +621,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         rows = s.scalars(q.order_by(Report.id.desc()).limit(limit)).all()
         audit(s, p, "report.list", "report", None, request, ids=[r.id for r in rows])
         s.commit()
-        return [_report(r) for r in rows]
+        return JSONResponse([_report(r) for r in rows])  # plain JSON types already: skip the encoder
 
     @app.get("/api/reports/{report_id}", tags=["reports"])
     def read_report(report_id: PathId, request: Request, s: DB, p: Who):
@@ -611,7 +639,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             ]
         audit(s, p, "report.read", "report", r.id, request)
         s.commit()
-        return out
+        return JSONResponse(out)
 
     def _change(s, p, r: Report, kind: str, request, **detail):
         r.version += 1
@@ -621,7 +649,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         s.commit()
 
     @app.patch("/api/reports/{report_id}", tags=["reports"])
-    def update_report(report_id: PathId, body: ReportPatch, request: Request, s: DB, p: Staff):
+    def update_report(report_id: PathId, body: ReportPatch, request: Request, s: DurableDB, p: Staff):
         """Change the status (candidate / confirmed / dismissed). Give ``version`` to be refused
         (409) if someone changed the report since you read it."""
         r = get_report(s, p, report_id)
@@ -635,13 +663,13 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         return _report(r)
 
     @app.post("/api/reports/{report_id}/notes", tags=["reports"], status_code=201)
-    def add_note(report_id: PathId, body: NoteIn, request: Request, s: DB, p: Staff):
+    def add_note(report_id: PathId, body: NoteIn, request: Request, s: DurableDB, p: Staff):
         r = get_report(s, p, report_id)
         _change(s, p, r, "note", request, text=body.text)
         return _report(r)
 
     @app.post("/api/reports/{report_id}/releases", tags=["reports"], status_code=201)
-    def release(report_id: PathId, body: ReleaseIn, request: Request, s: DB, p: Staff):
+    def release(report_id: PathId, body: ReleaseIn, request: Request, s: DurableDB, p: Staff):
         """Release the report to a partner organisation."""
         r = get_report(s, p, report_id)
         org = s.get(Organisation, body.org_id)
@@ -660,7 +688,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         report_id: PathId,
         org_id: PathId,
         request: Request,
-        s: DB,
+        s: DurableDB,
         p: Staff,
     ):
         r = get_report(s, p, report_id)

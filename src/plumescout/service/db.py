@@ -1,7 +1,8 @@
 """The service's store: SQLAlchemy models, engines for SQLite (WAL) and PostgreSQL, and the
 Alembic migrations that create and upgrade the schema.
 
-One SQLite file by default (``sqlite:///PATH``; WAL journal, full sync, foreign keys on), any
+One SQLite file by default (``sqlite:///PATH``; WAL journal, foreign keys on; see
+:func:`make_engine` for what is synced when), any
 PostgreSQL by URL (``postgresql+psycopg://...``). The schema is only ever created by the
 migrations in ``migrations/`` (:func:`migrate`), never by ``create_all``; a test checks that the
 migrations and these models agree.
@@ -219,25 +220,34 @@ def database_url(db: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
-def _sqlite_pragmas(dbapi_connection, _record):
-    cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+def _sqlite_pragmas(synchronous: str):
+    def on_connect(dbapi_connection, _record):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    return on_connect
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for ``url``; SQLite connections get WAL, full sync, foreign keys and a busy
-    timeout (several processes write: the server and its analysis workers)."""
+def make_engine(url: str, synchronous: str = "FULL", **kwargs) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL, foreign keys and a busy timeout (several
+    processes write: the server and its analysis workers).
+
+    ``synchronous``: SQLite's ``FULL`` (the default) makes every commit survive a power cut;
+    ``NORMAL`` (SQLite's advice for WAL) survives the process being killed, but the last commits may
+    roll back on power loss. The service commits what it acknowledges to a user (uploads, status,
+    releases, tokens) through a FULL engine, and the audit entries of plain reads through a NORMAL
+    one. PostgreSQL commits are always durable."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(synchronous))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)

@@ -178,7 +178,9 @@ class JobRunner:
         engine = make_engine(self.db_url)
         try:
             with sessions(engine).begin() as s:
-                s.query(AnalysisRun).filter(AnalysisRun.id == run_id, AnalysisRun.state.in_(("queued", "running"))).update(
+                s.query(AnalysisRun).filter(
+                    AnalysisRun.id == run_id, AnalysisRun.state.in_(("queued", "running"))
+                ).update(
                     {"state": "failed", "error": f"worker lost: {type(exc).__name__}: {exc}", "finished_at": now()}
                 )
         finally:

@@ -24,6 +24,7 @@ class ServiceSettings(BaseModel):
     tile_attribution: str = ""
     tak_url: str | None = Field(None, description="tcp://host:port or tls://host:port of a TAK server to push to")
     tak_tls: dict[str, str] = Field(default_factory=dict, description="pytak TLS settings (PYTAK_TLS_CLIENT_CERT...)")
+    threads: int = Field(8, ge=1, le=256, description="request threads (the blocking handlers run in them)")
     max_upload_mb: int = Field(512, ge=1)
     resume_runs: bool = True
 
