@@ -80,11 +80,20 @@ def test_analyst_sees_tracks_sources_regions_reports_and_evidence(served, browse
     assert page.locator("path.basemap").count() >= 1
     page.locator("#report-list li").first.click()
     page.wait_for_selector("#detail img.evidence-map", timeout=30000)
-    page.wait_for_function("document.querySelector('#detail img.evidence-map').naturalWidth > 0", timeout=30000)
-    assert "emission rate" in page.inner_text("#detail")
     page.screenshot(path=str(tmp_path / "dashboard.png"))
     if os.environ.get("PLUMESCOUT_SCREENSHOT"):
         page.screenshot(path=os.environ["PLUMESCOUT_SCREENSHOT"])
+    page.wait_for_function("document.querySelector('#detail img.evidence-map').naturalWidth > 0", timeout=30000)
+    assert "emission rate" in page.inner_text("#detail")
+    # the partner organisations are offered for release by name
+    options = page.eval_on_selector_all("#release-org option", "els => els.map(e => e.textContent)")
+    assert "PartnerA" in options and "Agency" not in options
+    # an analyst confirms and annotates from the page; the history shows both
+    page.click("#detail [data-s='confirmed']")
+    page.wait_for_selector("#detail h3 .chip.confirmed", timeout=30000)
+    page.fill("#note", "vehicle seen at the site")
+    page.click("#add-note")
+    page.wait_for_function("document.querySelector('#detail .history').textContent.includes('vehicle seen')")
     assert errors == []
     page.close()
 

@@ -3,7 +3,8 @@
 // package; a tile layer is used only when the server is configured with one and it loads.
 "use strict";
 
-const state = { token: sessionStorage.getItem("plumescout.token"), me: null, reports: [], selected: null };
+const state = { token: sessionStorage.getItem("plumescout.token"), me: null, reports: [], selected: null, orgs: [] };
+const orgName = (id) => (state.orgs.find((o) => o.id === id) || { name: `organisation ${id}` }).name;
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
@@ -150,7 +151,8 @@ async function select(id) {
   ${staff ? `<div class="actions">
     <button data-s="confirmed">Confirm</button><button data-s="dismissed">Dismiss</button><button data-s="candidate">Back to candidate</button>
     <textarea id="note" placeholder="analyst note"></textarea><button id="add-note">Add note</button>
-    <div><input id="release-org" type="number" min="1" placeholder="partner org id"><button id="release">Release</button></div>
+    <div><select id="release-org"></select><button id="release">Release to partner</button></div>
+    <div class="released">${(r.releases || []).filter((x) => !x.withdrawn_at).map((x) => `released to ${esc(orgName(x.org_id))}`).join("; ")}</div>
   </div>` : ""}
   <h4>Evidence</h4><div id="evidence"></div>
   ${staff ? `<h4>History</h4><ul class="history">${(r.history || []).map((e) => `<li>${esc(e.at)} · ${esc(e.kind)} · ${esc(JSON.stringify(e.detail))}</li>`).join("")}</ul>` : ""}`;
@@ -167,6 +169,8 @@ async function select(id) {
     };
   }
   if (staff) {
+    $("release-org").innerHTML = state.orgs.filter((o) => o.id !== state.me.org_id)
+      .map((o) => `<option value="${o.id}">${esc(o.name)}</option>`).join("");
     $("add-note").onclick = async () => {
       try {
         await api(`/api/reports/${id}/notes`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text: $("note").value }) });
@@ -208,6 +212,7 @@ async function start() {
   $("login").hidden = true; $("logout").hidden = false;
   $("whoami").textContent = `${state.me.username} · ${state.me.role} · ${state.me.org}`;
   say("");
+  if (state.me.role !== "partner") state.orgs = await getJSON("/api/organisations");
   const cfg = await getJSON("/api/config");
   if (cfg.tile_url) tileBasemap(cfg.tile_url, cfg.tile_attribution); else await outlineBasemap();
   await loadReports();
