@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= demo-output
 
-.PHONY: demo test lint validate clean
+.PHONY: demo test test-pmf lint validate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,17 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
+# source apportionment with the EPA's esat, which pins its own numpy/numba/scipy: its own venv
+PMF_VENV ?= .venv-pmf
+$(PMF_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(PMF_VENV)
+	$(PMF_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PMF_VENV)/bin/python -m pip install --quiet -e '.[pmf]' pytest hypothesis
+	touch $@
+
+test-pmf: $(PMF_VENV)/.installed
+	PLUMESCOUT_TEST_PMF=1 $(PMF_VENV)/bin/python -m pytest -q -m pmf
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks
 
@@ -31,4 +42,4 @@ validate: $(VENV)/.installed
 	$(BIN)/plumescout validate prairie-grass ../shared/datasets/prairie-grass-1956 --json
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache build src/*.egg-info
+	rm -rf $(VENV) $(PMF_VENV) $(OUT) .pytest_cache build src/*.egg-info

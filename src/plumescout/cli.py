@@ -11,6 +11,7 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -39,11 +40,13 @@ def _guard(fn):
         try:
             return fn(*args, **kwargs)
         except PlumescoutError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except OSError as exc:
             err_console.print(
-                f"[bold red]error:[/] {exc.filename or ''}: {exc.strerror or exc}", highlight=False, soft_wrap=True
+                f"[bold red]error:[/] {escape(str(exc.filename or ''))}: {escape(str(exc.strerror or exc))}",
+                highlight=False,
+                soft_wrap=True,
             )
             raise typer.Exit(2) from None
 
@@ -591,6 +594,64 @@ def bench_search_cmd(
         f"{r['policy']}: {r['mean_steps']:.2f} +- {r['ci95']:.2f} steps (95 %), "
         f"p_fail {r['p_fail']:.4f}, {r['episodes']} episodes"
     )
+
+
+@app.command()
+@_guard
+def apportion(
+    flights: Annotated[list[Path], typer.Argument(help="flight logs of one campaign (any supported kind)")],
+    factors: Annotated[int, typer.Option(help="number of source profiles to find")] = 3,
+    reference: Annotated[str, typer.Option(help="species whose plume crossings make the rows")] = "ch4",
+    signatures: Annotated[Path | None, typer.Option(help="signature library TOML to name the profiles")] = None,
+    seeds: Annotated[int, typer.Option(help="random starts (the lowest Q is kept)")] = 10,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the profiles and contributions here")] = None,
+):
+    """Source apportionment over a campaign: positive matrix factorisation (EPA esat) of every plume
+    crossing's species enhancements into recurring profiles, each named after the library class it
+    matches. Needs esat in its environment (pip install 'plumescout[pmf]')."""
+    from .attribution import default_library, load_library
+    from .attribution.apportion import apportion as run_pmf
+    from .attribution.apportion import crossing_matrix
+    from .pipeline import dump_json, load_observations
+
+    obs = [load_observations(f) for f in flights]
+    cm = crossing_matrix(obs, reference=reference)
+    lib = load_library(signatures) if signatures else default_library()
+    a = run_pmf(cm, factors, lib, seeds=seeds)
+    table = Table(
+        title=f"{len(cm)} plume crossings x {len(cm.species)} species -> {factors} profiles "
+        f"(Q(true) {a.q_true:.1f} for {cm.V.size} values)"
+    )
+    table.add_column("factor")
+    for sp in cm.species[1:]:
+        table.add_column(f"{sp}/{reference}", justify="right")
+    table.add_column("class (library)")
+    table.add_column("misfit", justify="right")
+    table.add_column("crossings", justify="right")
+    for row in a.summary():
+        ratios = row[f"ratios_to_{reference}"]
+        table.add_row(
+            str(row["factor"]),
+            *[f"{ratios[sp]:.3g}" if ratios[sp] is not None else "-" for sp in cm.species[1:]],
+            row["class"] or "unknown",
+            f"{row['misfit']:.2f}",
+            str(row["crossings"]),
+        )
+    console.print(table)
+    if json_out:
+        dump_json(
+            json_out,
+            {
+                "species": cm.species,
+                "factors": a.summary(),
+                "q_true": a.q_true,
+                "q_robust": a.q_robust,
+                "crossings": [
+                    {"flight": str(flights[f]), "start_s": t, "contributions": c.tolist()}
+                    for f, t, c in zip(cm.flight, cm.start_s, a.contributions, strict=True)
+                ],
+            },
+        )
 
 
 def _service():
