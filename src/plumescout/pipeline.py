@@ -156,8 +156,21 @@ def analyze(
             "detection_by_species": {sp: d.summary() for sp, d in dets.items()},
         }
         wind = obs.wind.mean()
-        if len(obs.species) > 1 and est.sources_:
+        extra = _secondary_estimates(obs, est, cfg, dets, library, progress) if len(obs.species) > 1 else []
+        if extra:
+            n["secondary_estimates"] = [
+                {"species": e.species_, "sources": [s.id for s in kept], "k_posterior": e.info_.get("k_posterior")}
+                for e, kept in extra
+            ]
+        if len(obs.species) > 1 and (est.sources_ or extra):
             n["signature_library"] = _attribute_sources(obs, est, library, dets)
+            for e, kept in extra:
+                _attribute_sources(obs, e, library, dets)
+                e.sources_[:] = kept
+        for _e, kept in extra:  # the report lists them with the primary species' sources
+            for src in kept:
+                src.id = f"S{len(est.sources_) + 1}"
+                est.sources_.append(src)
     wall = time.perf_counter() - t0
     prov = provenance(
         inputs,
@@ -193,6 +206,46 @@ def analyze(
         )
         res.outputs["png"] = write_png(out / "report.png", view, title=name)
     return res
+
+
+def _secondary_estimates(obs, est, cfg, dets, library, progress=None) -> list:
+    """Sources the primary species cannot see: a site whose mixture has none of it (a fire gives
+    CO2 and CO but no methane) is located from the reference species of its signature class.
+
+    For each other species that is the reference of a library class, its plume crossings during
+    which the primary species stayed below its detection threshold are counted; with at least two
+    such crossings the estimator runs again on that species, and the sources it finds away from
+    every primary source (farther than both 90 % radii, and 30 m) are kept.
+    Returns ``[(estimator, kept sources)]``."""
+    from dataclasses import replace
+
+    from .attribution import default_library
+
+    lib = library or default_library()
+    primary = dets[est.species_]
+    refs = dict.fromkeys(c.reference for c in lib.classes if c.reference != est.species_ and c.reference in dets)
+    out = []
+    for sp in refs:
+        unexplained = [
+            (a, b)
+            for a, b in dets[sp].crossings
+            if not np.nanmax(primary.enhancement_ppm[a:b], initial=-np.inf) >= primary.threshold_ppm
+        ]
+        if len(unexplained) < 2:
+            continue
+        e2 = PlumeEstimator(replace(cfg, species=sp))
+        e2.fit(obs, progress=progress)
+        kept = [
+            s
+            for s in e2.sources_
+            if all(
+                np.hypot(s.x_m - p.x_m, s.y_m - p.y_m) > max(30.0, s.location_ci90_m + p.location_ci90_m)
+                for p in est.sources_
+            )
+        ]
+        if kept:
+            out.append((e2, kept))
+    return out
 
 
 def _attribute_sources(obs, est, library, detections) -> str | None:

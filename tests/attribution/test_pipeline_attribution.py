@@ -71,3 +71,47 @@ def test_analyze_tells_the_gas_leak_from_the_livestock_site(tmp_path):
     assert res.outputs["attribution"].stat().st_size > 10000
     page = (tmp_path / "report.html").read_text()
     assert "Species evidence per source" in page and "data:image/png;base64," in page
+
+
+FIRE = {
+    **SCENARIO,
+    "name": "gas leak beside a fire",
+    "sources": [
+        SCENARIO["sources"][0],
+        # a fire: CO2 with CO and no methane; 30 g/s of CO2 is ~18x the leak's moles
+        {"x_m": 120, "y_m": -100, "rate_g_s": 30.0, "species": "co2", "mixture": {"co": 0.04}, "kind": "combustion"},
+    ],
+    "extra_sensors": [
+        SCENARIO["extra_sensors"][0],
+        {"species": "co2", "unit": "ppm", "background_ppm": 420.0, "noise_ppm": 0.5,
+         "detection_limit_ppm": 1.0, "resolution_ppm": 0.01},
+        {"species": "co", "unit": "ppb", "background_ppm": 0.1, "noise_ppm": 0.002,
+         "detection_limit_ppm": 0.005, "resolution_ppm": 0.0001},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_site_without_methane_is_located_from_its_own_reference_species(tmp_path):
+    """The fire emits no methane: the methane estimate cannot see it, so it is located from CO2
+    (the combustion class's reference species) and attributed to combustion."""
+    from plumescout.pipeline import analyze
+
+    sc = Scenario.model_validate(FIRE)
+    fl = simulate_flight(sc)
+    res = analyze(fl.observations, tmp_path, truth=fl.truth)
+    fire = fl.truth["sources"][1]
+    co2 = [s for s in res.sources if s.species == "co2"]
+    assert len(co2) == 1
+    s = co2[0]
+    assert np.hypot(s.x_m - fire["x_m"], s.y_m - fire["y_m"]) <= max(s.location_ci90_m, 15.0)
+    assert s.attribution["source_class"] == "combustion"
+    assert res.provenance["secondary_estimates"][0]["species"] == "co2"
+    # and the leak is still found from methane and told apart
+    leak = fl.truth["sources"][0]
+    near = [x for x in res.sources if x.species == "ch4" and np.hypot(x.x_m - leak["x_m"], x.y_m - leak["y_m"]) < 30]
+    assert near and near[0].attribution["source_class"] == "fossil gas"
+    ids = [x.id for x in res.sources]
+    assert len(set(ids)) == len(ids)
+    doc = json.loads((tmp_path / "sources.geojson").read_text())
+    assert "co2" in {f["properties"]["species"] for f in doc["features"]}
