@@ -38,7 +38,7 @@ SENSORS = [
 ]  # fmt: skip
 
 
-def scenario(seed: int) -> dict:
+def scenario(seed: int, noise_factor: float = 1.0, rates=(0.2, 1.5)) -> dict:
     from plumescout.attribution import load_library
 
     lib = load_library(LIB)
@@ -54,7 +54,8 @@ def scenario(seed: int) -> dict:
         for sp, r in c.ratios.items():
             if sp != c.reference:
                 mix[sp] = float(r * np.exp(rng.normal(0.0, np.log(c.spread_of(sp)))))
-        srcs.append({"x_m": float(x), "y_m": float(y), "rate_g_s": float(np.exp(rng.uniform(np.log(0.2), np.log(1.5)))),
+        q = float(np.exp(rng.uniform(np.log(rates[0]), np.log(rates[1]))))
+        srcs.append({"x_m": float(x), "y_m": float(y), "rate_g_s": q,
                      "species": c.reference, "mixture": mix, "kind": c.name, "height_m": 1.0})  # fmt: skip
     return {
         "name": f"attr-{seed}",
@@ -65,17 +66,21 @@ def scenario(seed: int) -> dict:
                  "meander_deg": float(rng.uniform(8, 15))},
         "aircraft": {"speed_m_s": 6.0, "altitude_m": 5.0, "min_altitude_m": 5.0, "endurance_s": 4000},
         "sensor": {"species": "ch4", "noise_ppm": 0.01},
-        "extra_sensors": SENSORS,
+        "extra_sensors": [
+            {**e, "noise_ppm": e["noise_ppm"] * f, "detection_limit_ppm": e["detection_limit_ppm"] * f}
+            for e in SENSORS
+            for f in [noise_factor]
+        ],
         "flight": {"line_spacing_m": 60.0},
     }  # fmt: skip
 
 
-def run_one(seed: int) -> list[dict]:
+def run_one(seed: int, noise_factor: float = 1.0, rates=(0.2, 1.5)) -> list[dict]:
     from plumescout.attribution import load_library
     from plumescout.pipeline import analyze
     from plumescout.simulate import Scenario, simulate_flight
 
-    sc = Scenario.model_validate(scenario(seed))
+    sc = Scenario.model_validate(scenario(seed, noise_factor, rates))
     fl = simulate_flight(sc)
     res = analyze(fl.observations, None, library=load_library(LIB))
     rows = []
@@ -140,7 +145,11 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scheduler", default=None)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--noise-factor", type=float, default=1.0, help="scale the C2H6/NH3/CO sensor noise (harder)")
+    ap.add_argument("--rates", default="0.2,1.5", help="range of the CH4 emission rates, g/s")
+    ap.add_argument("--tag", default="", help="suffix of the result files (e.g. _hard)")
     args = ap.parse_args(argv)
+    rates = tuple(float(v) for v in args.rates.split(","))
     from dask.distributed import Client, LocalCluster, as_completed
 
     from plumescout.attribution import load_library
@@ -153,7 +162,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     seeds = list(range(args.first_seed, args.first_seed + args.scenarios))
     rows = []
-    for f in as_completed(client.map(run_one, seeds, pure=False)):
+    futures = client.map(run_one, seeds, noise_factor=args.noise_factor, rates=rates, pure=False)
+    for f in as_completed(futures):
         r = f.result()
         rows += r
         print(f"{len(rows)} sources scored", flush=True)
@@ -167,17 +177,22 @@ def main(argv=None) -> int:
     chosen = np.array([r["probs"][r["pred"]] for r in rows])
     right = np.array([r["true"] == r["pred"] for r in rows], float)
     out = Path(args.out)
-    bins = reliability(rows, out / "attribution_reliability.png")
+    tag = args.tag
+    bins = reliability(rows, out / f"attribution{tag}_reliability.png")
     max_gap = max(abs(b["mean_p"] - b["frequency"]) for b in bins)
-    (out / "attribution.json").write_text(json.dumps({"rows": rows, "confusion": conf, "bins": bins}, indent=1) + "\n")
+    (out / f"attribution{tag}.json").write_text(
+        json.dumps({"rows": rows, "confusion": conf, "bins": bins}, indent=1) + "\n"
+    )
     lines = [
         "# Attribution evaluation: targets among confounders",
         "",
-        f"`python benchmarks/attribution_suite.py --scenarios {args.scenarios} --first-seed {args.first_seed}` on "
-        f"{machine()}; {args.workers} dask workers; {wall:.0f} s.",
+        f"`python benchmarks/attribution_suite.py --scenarios {args.scenarios} --first-seed {args.first_seed}"
+        + (f" --noise-factor {args.noise_factor} --rates {args.rates} --tag {tag}" if tag else "")
+        + f"` on {machine()}; {args.workers} dask workers; {wall:.0f} s.",
         "Library: benchmarks/data/attribution_library.toml (fossil gas, livestock, landfill, a user 'target');",
-        "sensors CH4 (0.01 ppm noise), C2H6 (0.5 ppb), NH3 (1 ppb), CO (2 ppb). Located sources (p >= 0.5, within",
-        f"50 m of a true one): {len(rows)}.",
+        f"sensors CH4 (0.01 ppm noise), C2H6 ({0.5 * args.noise_factor:g} ppb), NH3 ({args.noise_factor:g} ppb), "
+        f"CO ({2 * args.noise_factor:g} ppb); CH4 rates {rates[0]:g}-{rates[1]:g} g/s.",
+        f"Located sources (p >= 0.5, within 50 m of a true one): {len(rows)}.",
         "",
         f"Accuracy over the library classes: **{acc:.3f}** (target >= 0.90). Mean probability of the chosen",
         f"class {chosen.mean():.3f} vs its accuracy {right.mean():.3f}; largest reliability gap {max_gap:.3f}",
@@ -193,8 +208,8 @@ def main(argv=None) -> int:
     lines += ["", "Reliability (one-vs-rest, every source x class):", "", "| bin | n | mean predicted | observed |",
               "|---|---|---|---|"]  # fmt: skip
     lines += [f"| {b['lo']:.1f}-{b['hi']:.1f} | {b['n']} | {b['mean_p']:.3f} | {b['frequency']:.3f} |" for b in bins]
-    lines += ["", "![reliability diagram](attribution_reliability.png)", ""]
-    (out / "attribution.md").write_text("\n".join(lines))
+    lines += ["", f"![reliability diagram](attribution{tag}_reliability.png)", ""]
+    (out / f"attribution{tag}.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
 
