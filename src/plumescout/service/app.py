@@ -306,6 +306,19 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no mission {mission_id}")
         return m
 
+    def in_mission(s: Session, p: Principal, model, rid: int, what: str):
+        """A flight or run of one of the caller's organisation's missions, or 404."""
+        row = s.get(model, rid)
+        if row is None or s.get(Mission, row.mission_id).org_id != p.org_id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what} {rid}")
+        return row
+
+    def get_flight(s: Session, p: Principal, flight_id: int) -> Flight:
+        return in_mission(s, p, Flight, flight_id, "flight")
+
+    def get_run(s: Session, p: Principal, run_id: int) -> AnalysisRun:
+        return in_mission(s, p, AnalysisRun, run_id, "run")
+
     def get_report(s: Session, p: Principal, report_id: int) -> Report:
         r = s.get(Report, report_id)
         if r is not None:
@@ -528,12 +541,6 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         m = get_mission(s, p, mission_id)
         return [_flight(f) for f in s.scalars(select(Flight).where(Flight.mission_id == m.id).order_by(Flight.id))]
 
-    def get_flight(s: Session, p: Principal, flight_id: int) -> Flight:
-        f = s.get(Flight, flight_id)
-        if f is None or s.get(Mission, f.mission_id).org_id != p.org_id:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flight {flight_id}")
-        return f
-
     @app.get("/api/flights/{flight_id}", tags=["flights"])
     def read_flight(flight_id: PathId, s: DB, p: Staff):
         return _flight(get_flight(s, p, flight_id))
@@ -573,12 +580,6 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         m = get_mission(s, p, mission_id)
         q = select(AnalysisRun).where(AnalysisRun.mission_id == m.id).order_by(AnalysisRun.id)
         return [_run(r) for r in s.scalars(q)]
-
-    def get_run(s: Session, p: Principal, run_id: int) -> AnalysisRun:
-        r = s.get(AnalysisRun, run_id)
-        if r is None or s.get(Mission, r.mission_id).org_id != p.org_id:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
-        return r
 
     @app.get("/api/runs/{run_id}", tags=["runs"])
     def read_run(run_id: PathId, s: DB, p: Staff):
