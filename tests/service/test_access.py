@@ -166,3 +166,13 @@ def test_passwords_are_hashed_and_jwt_login_works(seeded):
     assert w.client.get("/api/me", headers={"Authorization": f"Bearer {t['token']}"}).status_code == 200
     assert w.client.delete(f"/api/tokens/{t['id']}", headers=w.h("analyst")).status_code == 204
     assert w.client.get("/api/me", headers={"Authorization": f"Bearer {t['token']}"}).status_code == 401
+
+
+def test_reports_can_be_filtered_by_bounding_box(seeded):
+    w, ids = seeded
+    rid = ids["report_id"]  # at 40.0 N, 105.0 W
+    inside = w.get("analyst", "/api/reports?bbox=-105.1,39.9,-104.9,40.1").json()
+    assert [r["id"] for r in inside] == [rid]
+    assert w.get("analyst", "/api/reports?bbox=-104.9,39.9,-104.8,40.1").json() == []
+    for bad in ("1,2,3", "10,0,5,1", "a,b,c,d", "-200,0,0,1"):
+        assert w.get("analyst", f"/api/reports?bbox={bad}").status_code == 422, bad

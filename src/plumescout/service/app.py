@@ -605,9 +605,18 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         p: Who,
         mission_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
         report_status: Annotated[Literal["candidate", "confirmed", "dismissed"] | None, Query(alias="status")] = None,
+        bbox: Annotated[
+            str | None,
+            Query(
+                max_length=200,
+                pattern=r"^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$",
+                description="west,south,east,north in degrees (WGS84)",
+            ),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ):
-        """The reports the caller may see: its organisation's, or for a partner those released to it."""
+        """The reports the caller may see: its organisation's, or for a partner those released to it;
+        optionally only those inside ``bbox``."""
         q = select(Report)
         if p.is_staff:
             q = q.where(Report.org_id == p.org_id)
@@ -619,6 +628,14 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             q = q.where(Report.mission_id == mission_id)
         if report_status is not None:
             q = q.where(Report.status == report_status)
+        if bbox is not None:
+            try:
+                w, so, e, n = (float(v) for v in bbox.split(","))
+            except ValueError:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bbox: not four numbers: {bbox}") from None
+            if not (-180 <= w <= e <= 180 and -90 <= so <= n <= 90):
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "bbox must be west<=east, south<=north")
+            q = q.where(Report.lon.between(w, e), Report.lat.between(so, n))
         rows = s.scalars(q.order_by(Report.id.desc()).limit(limit)).all()
         audit(s, p, "report.list", "report", None, request, ids=[r.id for r in rows])
         s.commit()
