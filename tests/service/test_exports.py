@@ -186,6 +186,10 @@ def test_pytak_delivers_the_event_over_tls_with_a_client_certificate(tmp_path):
         probability, source_class, status = 0.95, None, "confirmed"
 
     event = cot.report_event(R())
+    R.status = "dismissed"
+    gone = ET.fromstring(cot.report_event(R()))
+    assert gone.get("stale") == gone.get("time")  # stale on arrival: TAK drops the marker
+    R.status = "confirmed"
     try:
         tls = {
             "PYTAK_TLS_CLIENT_CERT": pki["client_cert"],

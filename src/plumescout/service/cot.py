@@ -38,8 +38,12 @@ def _time(t: datetime) -> str:
 
 
 def report_event(report, stale_s: float = 86400.0, when: datetime | None = None) -> bytes:
-    """The CoT XML event of one report (``lat``, ``lon``, ``location_ci90_m``, ``uid``, ...)."""
+    """The CoT XML event of one report (``lat``, ``lon``, ``location_ci90_m``, ``uid``, ...). The
+    uid is the report's, so a later event replaces the marker; a dismissed report's event is stale
+    on arrival, which removes it from TAK maps."""
     t = when or datetime.now(UTC)
+    if report.status == "dismissed":  # stale at once: a TAK client that receives it drops the marker
+        stale_s = 0.0
     ev = ET.Element(
         "event",
         version="2.0",
