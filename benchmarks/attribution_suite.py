@@ -104,6 +104,14 @@ def run_one(seed: int, noise_factor: float = 1.0, rates=(0.2, 1.5)) -> list[dict
     return rows
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
+    """Wilson score 95 % interval of a binomial frequency k/n."""
+    p = k / n
+    c = (p + z * z / (2 * n)) / (1 + z * z / n)
+    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [float(c - h), float(c + h)]
+
+
 def reliability(rows, out_png: Path) -> list[dict]:
     import matplotlib
 
@@ -118,12 +126,21 @@ def reliability(rows, out_png: Path) -> list[dict]:
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         sel = (p >= lo) & ((p < hi) | (hi == 1.0))
         if sel.any():
-            bins.append({"lo": float(lo), "hi": float(hi), "n": int(sel.sum()), "mean_p": float(p[sel].mean()),
-                         "frequency": float(y[sel].mean())})  # fmt: skip
+            k, m = int(y[sel].sum()), int(sel.sum())
+            ci = wilson(k, m)
+            bins.append({"lo": float(lo), "hi": float(hi), "n": m, "mean_p": float(p[sel].mean()),
+                         "frequency": k / m, "ci95": ci})  # fmt: skip
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="perfect")
     ax.fill_between([0, 1], [-0.1, 0.9], [0.1, 1.1], color="0.9", label="within 0.1")
-    ax.plot([b["mean_p"] for b in bins], [b["frequency"] for b in bins], "o-", label="plumescout")
+    ax.errorbar(
+        [b["mean_p"] for b in bins],
+        [b["frequency"] for b in bins],
+        yerr=[[b["frequency"] - b["ci95"][0] for b in bins], [b["ci95"][1] - b["frequency"] for b in bins]],
+        fmt="o-",
+        capsize=3,
+        label="plumescout (95 % Wilson interval)",
+    )
     for b in bins:
         ax.annotate(str(b["n"]), (b["mean_p"], b["frequency"]), fontsize=7, xytext=(4, -10), textcoords="offset points")
     ax.set_xlim(0, 1)
@@ -148,27 +165,34 @@ def main(argv=None) -> int:
     ap.add_argument("--noise-factor", type=float, default=1.0, help="scale the C2H6/NH3/CO sensor noise (harder)")
     ap.add_argument("--rates", default="0.2,1.5", help="range of the CH4 emission rates, g/s")
     ap.add_argument("--tag", default="", help="suffix of the result files (e.g. _hard)")
+    ap.add_argument("--report-only", action="store_true", help="re-write the table from the saved .json")
     args = ap.parse_args(argv)
     rates = tuple(float(v) for v in args.rates.split(","))
     from dask.distributed import Client, LocalCluster, as_completed
 
     from plumescout.attribution import load_library
 
-    if args.scheduler:
-        client = Client(args.scheduler)
+    out = Path(args.out)
+    tag = args.tag
+    if args.report_only:  # re-write the table from the scored sources of an earlier run
+        saved = json.loads((out / f"attribution{tag}.json").read_text())
+        rows, wall = saved["rows"], saved.get("wall_s", float("nan"))
     else:
-        os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-        client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None))
-    t0 = time.perf_counter()
-    seeds = list(range(args.first_seed, args.first_seed + args.scenarios))
-    rows = []
-    futures = client.map(run_one, seeds, noise_factor=args.noise_factor, rates=rates, pure=False)
-    for f in as_completed(futures):
-        r = f.result()
-        rows += r
-        print(f"{len(rows)} sources scored", flush=True)
-    client.close()
-    wall = time.perf_counter() - t0
+        if args.scheduler:
+            client = Client(args.scheduler)
+        else:
+            os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+            client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None))
+        t0 = time.perf_counter()
+        seeds = list(range(args.first_seed, args.first_seed + args.scenarios))
+        rows = []
+        futures = client.map(run_one, seeds, noise_factor=args.noise_factor, rates=rates, pure=False)
+        for f in as_completed(futures):
+            r = f.result()
+            rows += r
+            print(f"{len(rows)} sources scored", flush=True)
+        client.close()
+        wall = time.perf_counter() - t0
     classes = [c.name for c in load_library(LIB).classes] + ["unknown"]
     conf = {t: {p: 0 for p in classes} for t in classes[:-1]}
     for r in rows:
@@ -176,12 +200,10 @@ def main(argv=None) -> int:
     acc = float(np.mean([r["true"] == r["pred"] for r in rows])) if rows else float("nan")
     chosen = np.array([r["probs"][r["pred"]] for r in rows])
     right = np.array([r["true"] == r["pred"] for r in rows], float)
-    out = Path(args.out)
-    tag = args.tag
     bins = reliability(rows, out / f"attribution{tag}_reliability.png")
     max_gap = max(abs(b["mean_p"] - b["frequency"]) for b in bins)
     (out / f"attribution{tag}.json").write_text(
-        json.dumps({"rows": rows, "confusion": conf, "bins": bins}, indent=1) + "\n"
+        json.dumps({"rows": rows, "confusion": conf, "bins": bins, "wall_s": wall}, indent=1) + "\n"
     )
     lines = [
         "# Attribution evaluation: targets among confounders",
@@ -205,9 +227,15 @@ def main(argv=None) -> int:
     ]
     for t in classes[:-1]:
         lines.append(f"| {t} | " + " | ".join(str(conf[t][p]) for p in classes) + " |")
-    lines += ["", "Reliability (one-vs-rest, every source x class):", "", "| bin | n | mean predicted | observed |",
-              "|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {b['lo']:.1f}-{b['hi']:.1f} | {b['n']} | {b['mean_p']:.3f} | {b['frequency']:.3f} |" for b in bins]
+    lines += ["", "Reliability (one-vs-rest, every source x class; observed with its 95 % Wilson interval):", "",
+              "| bin | n | mean predicted | observed | 95 % interval | gap | predicted inside interval |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        f"| {b['lo']:.1f}-{b['hi']:.1f} | {b['n']} | {b['mean_p']:.3f} | {b['frequency']:.3f} | "
+        f"[{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}] | {abs(b['mean_p'] - b['frequency']):.3f} | "
+        f"{'yes' if b['ci95'][0] <= b['mean_p'] <= b['ci95'][1] else 'no'} |"
+        for b in bins
+    ]
     lines += ["", f"![reliability diagram](attribution{tag}_reliability.png)", ""]
     (out / f"attribution{tag}.md").write_text("\n".join(lines))
     print("\n".join(lines))
