@@ -70,6 +70,9 @@ class EstimatorConfig:
     point_theta_update_prob: float = 0.5
     beam_theta_update_prob: float = 1.0
     sigma_scale_prior: float = 0.1
+    # the stability class from sigma-theta (horizontal turbulence) says little about the vertical
+    # mixing; point data sample an offset to it with this 1-sigma prior (in classes; 0 = fixed)
+    point_stability_prior_classes: float = 0.0
     decimate: int = 1
     temperature_k: float = 288.15
     pressure_pa: float = 101325.0
@@ -204,7 +207,7 @@ class PlumeEstimator:
     def __init__(self, config: EstimatorConfig | None = None):
         self.config = config or EstimatorConfig()
 
-    def _rj_config(self, stability: float, theta_update_prob: float) -> RJConfig:
+    def _rj_config(self, stability: float, theta_update_prob: float, stability_prior: float = 0.0) -> RJConfig:
         c = self.config
         return RJConfig(
             theta_update_prob=theta_update_prob,
@@ -214,6 +217,7 @@ class PlumeEstimator:
             expected_sources=c.expected_sources,
             source_height_m=c.source_height_m,
             stability=stability,
+            stability_prior_classes=stability_prior,
             grid_cells=c.grid_cells,
             rate_scale_g_s=c.rate_scale_g_s,
             max_rate_g_s=c.max_rate_g_s,
@@ -286,7 +290,8 @@ class PlumeEstimator:
 
     def _run(self, datasets, box, stability, progress, theta_update_prob: float):
         cfg = self.config
-        sampler = RJSampler(datasets, box, self._rj_config(stability, theta_update_prob))
+        prior = cfg.point_stability_prior_classes if datasets[0].kind == "point" else 0.0
+        sampler = RJSampler(datasets, box, self._rj_config(stability, theta_update_prob, prior))
         sampler.build_birth_density()
         sampler.temper = [t * cfg.temper_scale for t in self._tempers(sampler)]
         # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a

@@ -57,6 +57,8 @@ class RJConfig:
     source_height_m: float = 1.0
     height_prior_m: float = 1.0
     stability: float = 3.0
+    # 1-sigma prior of an offset to the stability class index (0: the class is fixed)
+    stability_prior_classes: float = 0.0
     grid_cells: int = 40
     birth_temper: float = 0.3
     uniform_birth_weight: float = 0.3
@@ -115,11 +117,12 @@ class RJSampler:
         self.y = [d.y for d in self.data]
 
     # -- model ----------------------------------------------------------------------------------
-    # theta = [wind bias (deg), log width multiplier, source height (m), log noise per data set]
-    NOISE = 3
+    # theta = [wind bias (deg), log width multiplier, source height (m), stability class offset,
+    #          log noise per data set]
+    NOISE = 4
 
     def theta0(self) -> np.ndarray:
-        return np.concatenate([[0.0, 0.0, self.cfg.source_height_m], np.log(self.s0)])
+        return np.concatenate([[0.0, 0.0, self.cfg.source_height_m, 0.0], np.log(self.s0)])
 
     def log_prior_theta(self, th) -> float:
         c = self.cfg
@@ -127,13 +130,17 @@ class RJSampler:
             return -np.inf
         lp = -0.5 * (th[0] / c.bias_prior_deg) ** 2 - 0.5 * (th[1] / c.scale_prior) ** 2
         lp += -0.5 * ((th[2] - c.source_height_m) / c.height_prior_m) ** 2
+        if c.stability_prior_classes > 0:
+            if not 0.0 <= c.stability + th[3] <= 5.0:
+                return -np.inf
+            lp += -0.5 * (th[3] / c.stability_prior_classes) ** 2
         lp += float(np.sum(-0.5 * (th[self.NOISE :] - np.log(self.s0)) ** 2))
         return lp
 
     def columns(self, xy: np.ndarray, th) -> list[np.ndarray]:
         src = np.column_stack([xy, np.full(len(xy), th[2])]) if len(xy) else np.empty((0, 3))
         return [
-            d.coupling(src, self.cfg.stability, th[0], np.exp(th[1])) if len(xy) else np.empty((len(d), 0))
+            d.coupling(src, self.cfg.stability + th[3], th[0], np.exp(th[1])) if len(xy) else np.empty((len(d), 0))
             for d in self.data
         ]
 
@@ -344,7 +351,8 @@ class RJSampler:
         ks = self.columns(xy, th)
         lp = self.log_post(xy, ks, th)[0]
         step_xy = 0.02 * max(self.box[2] - self.box[0], self.box[3] - self.box[1])
-        step_th = np.concatenate([[2.0, 0.05, 0.2], np.full(len(self.data), 0.05)])
+        step_stab = 0.3 if c.stability_prior_classes > 0 else 0.0  # 0: the class stays fixed
+        step_th = np.concatenate([[2.0, 0.05, 0.2, step_stab], np.full(len(self.data), 0.05)])
         win = {"move": [0, 0], "theta": [0, 0]}
         for it in range(c.iterations):
             if progress and it % 100 == 0:
@@ -443,7 +451,9 @@ class RJSampler:
                         win["move"][0] += 1
             # theta update (every other iteration on average: it recomputes every source's column)
             if rng.random() < c.theta_update_prob:
-                th2 = th + step_th * rng.standard_normal(th.size)
+                # (a fixed stability draws nothing for it: the random stream is as before)
+                z = rng.standard_normal(th.size) if step_stab else np.insert(rng.standard_normal(th.size - 1), 3, 0.0)
+                th2 = th + step_th * z
                 ks2 = self.columns(xy, th2)
                 lp2 = self.log_post(xy, ks2, th2)[0]
                 chain.accept["theta"][1] += 1
