@@ -12,7 +12,7 @@ planned from the plume's reach, flown once (``single-pass``) or twice, out and b
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -86,6 +86,9 @@ class FlightScore:
     rate_covered: list[bool]
     wall_time_s: float
     samples: int
+    # per matched source: the factor by which its 90 % rate interval would have to be widened
+    # about the median (log scale) to reach the truth (<= 1: already inside)
+    rate_widening_needed: list[float] = field(default_factory=list)
 
 
 def score_flight(
@@ -94,7 +97,7 @@ def score_flight(
     """Match estimates to truth one-to-one (Hungarian, within ``match_m``) and score them."""
     T = np.array([[t["x_m"], t["y_m"]] for t in truth_sources]).reshape(-1, 2)
     E = np.array([[e.x_m, e.y_m] for e in estimates]).reshape(-1, 2)
-    errs, ratios, loc_cov, rate_cov, radii = [], [], [], [], []
+    errs, ratios, loc_cov, rate_cov, radii, widen = [], [], [], [], [], []
     matched = 0
     if len(T) and len(E):
         d = np.hypot(T[:, None, 0] - E[None, :, 0], T[:, None, 1] - E[None, :, 1])
@@ -109,8 +112,12 @@ def score_flight(
                 loc_cov.append(bool(d[i, j] <= e.location_ci90_m))
                 radii.append(float(e.location_ci90_m))
                 rate_cov.append(bool(e.rate_g_s_ci90[0] <= q <= e.rate_g_s_ci90[1]))
+                lo, hi, med = e.rate_g_s_ci90[0], e.rate_g_s_ci90[1], e.rate_g_s
+                edge = hi if q >= med else lo
+                if med > 0 and edge > 0 and edge != med:
+                    widen.append(float(np.log(q / med) / np.log(edge / med)))
     return FlightScore(
-        name, pattern, len(T), len(E), matched, errs, ratios, loc_cov, radii, rate_cov, wall_time_s, samples
+        name, pattern, len(T), len(E), matched, errs, ratios, loc_cov, radii, rate_cov, wall_time_s, samples, widen
     )
 
 

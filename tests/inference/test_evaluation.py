@@ -20,6 +20,8 @@ def test_matching_is_one_to_one_and_gated():
     assert s.location_errors_m == [10.0]
     assert s.log10_rate_ratios == [pytest.approx(np.log10(2.0))]
     assert s.location_covered == [True] and s.rate_covered == [False]
+    # the interval [1.5, 3] about 2 must widen by log(1/2)/log(1.5/2) on the log scale to hold 1
+    assert s.rate_widening_needed == [pytest.approx(np.log(0.5) / np.log(0.75))]
     summary = summarise_scores([s])
     assert summary["recall"] == 0.5 and summary["precision"] == pytest.approx(1 / 3)
     assert summary["false_sources_per_flight"] == 2
