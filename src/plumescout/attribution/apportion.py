@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..inference.detect import detect_plumes
+from .evidence import integrate
 
 __all__ = ["CrossingMatrix", "Apportionment", "crossing_matrix", "apportion", "match_profile"]
 
@@ -91,15 +92,10 @@ def crossing_matrix(
         for a, b in dets[reference].crossings:
             row, u = np.zeros(len(species)), np.full(len(species), 1e6)
             for j, sp in enumerate(species):
-                d = dets.get(sp)
-                if d is None:
+                got = integrate(dets[sp], slice(a, b), dt) if sp in dets else None
+                if got is None:
                     continue
-                e = d.enhancement_ppm[a:b]
-                e = e[np.isfinite(e)]
-                if e.size == 0:
-                    continue
-                y = float(e.sum() * dt)
-                noise = d.noise_ppm * dt * np.sqrt(e.size)
+                y, noise = got
                 mdl = 3.0 * noise
                 row[j] = max(y, 0.0)
                 u[j] = float(np.sqrt((calibration * max(y, 0.0)) ** 2 + noise**2 + (0.5 * mdl) ** 2))

@@ -14,7 +14,18 @@ import numpy as np
 
 from ..inference.detect import detect_plumes
 
-__all__ = ["integrated_enhancements"]
+__all__ = ["integrated_enhancements", "integrate"]
+
+
+def integrate(det, sel, dt: float) -> tuple[float, float] | None:
+    """One species' enhancement above its background integrated over the samples ``sel`` (a mask
+    or a slice), in ppm*s, with the sensor noise integrated alike (1 sigma); None if no finite
+    sample."""
+    e = det.enhancement_ppm[sel]
+    e = e[np.isfinite(e)]
+    if e.size == 0:
+        return None
+    return float(e.sum() * dt), float(det.noise_ppm * dt * np.sqrt(e.size))
 
 
 def integrated_enhancements(
@@ -59,12 +70,10 @@ def integrated_enhancements(
             continue
         ev = {}
         for sp, det in dets.items():
-            e = det.enhancement_ppm[sel]
-            e = e[np.isfinite(e)]
-            if e.size == 0:
+            got = integrate(det, sel, dt)
+            if got is None:
                 continue
-            y = float(e.sum() * dt)
-            sig = float(np.hypot(det.noise_ppm * dt * np.sqrt(e.size), calibration * abs(y)))
-            ev[sp] = (y, max(sig, 1e-12))
+            y, noise = got
+            ev[sp] = (y, max(float(np.hypot(noise, calibration * abs(y))), 1e-12))
         out.append(ev or None)
     return out
