@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .simulate import Scenario
 
-__all__ = ["random_scenario", "score_flight", "FlightScore", "summarise_scores"]
+__all__ = ["random_scenario", "simulate_scenario", "score_flight", "FlightScore", "summarise_scores"]
 
 AREA = [[-400.0, -300.0], [400.0, -300.0], [400.0, 300.0], [-400.0, 300.0]]
 
@@ -143,10 +143,10 @@ def summarise_scores(scores: list[FlightScore]) -> dict:
     }
 
 
-def run_one(seed: int, config_kwargs: dict | None = None) -> FlightScore:
-    """Simulate scenario ``seed``, estimate, score (a dask task)."""
+def simulate_scenario(seed: int):
+    """Scenario ``seed``, its pattern and the simulated flight over it (the survey planned as a
+    crew would plan it)."""
     from .errors import ConfigError
-    from .inference import EstimatorConfig, PlumeEstimator
     from .simulate import simulate_flight
     from .simulate.flight import plan_for_scenario
 
@@ -166,7 +166,14 @@ def run_one(seed: int, config_kwargs: dict | None = None) -> FlightScore:
     if pattern == "repeat":  # the survey flown out and back
         path = np.vstack(plan.sorties)
         plan.sorties = [path, path[::-1]]
-    flight = simulate_flight(sc, plan=plan)
+    return sc, pattern, simulate_flight(sc, plan=plan)
+
+
+def run_one(seed: int, config_kwargs: dict | None = None) -> FlightScore:
+    """Simulate scenario ``seed``, estimate, score (a dask task)."""
+    from .inference import EstimatorConfig, PlumeEstimator
+
+    sc, pattern, flight = simulate_scenario(seed)
     t0 = time.perf_counter()
     est = PlumeEstimator(EstimatorConfig(**(config_kwargs or {}))).fit(flight.observations)
     wall = time.perf_counter() - t0

@@ -84,6 +84,14 @@ def test_episode_is_reproducible_with_a_seed():
     assert a == b
 
 
+def test_evaluation_is_paired_and_independent_of_chunking():
+    # episode i draws from the i-th child seed whatever the process split, so one policy gives the
+    # same per-episode steps on 1 or 2 workers
+    one = evaluate(2, 1.0, 2.0, "space-aware", 24, seed=11, workers=1, per_episode=True)
+    two = evaluate(2, 1.0, 2.0, "space-aware", 24, seed=11, workers=2, per_episode=True)
+    assert one["steps"] == two["steps"]
+
+
 def test_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="unknown policy"):
         make_policy("nope")

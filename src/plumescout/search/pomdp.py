@@ -190,15 +190,24 @@ class Belief:
         return Belief(q / s if s > EPS else q, cell)
 
 
-def run_episode(env: GridSearch, policy, rng: np.random.Generator, stop_p: float = 1e-6, max_steps=None):
+def run_episode(
+    env: GridSearch,
+    policy,
+    rng: np.random.Generator,
+    stop_p: float = 1e-6,
+    max_steps=None,
+    policy_rng: np.random.Generator | None = None,
+):
     """One episode in the Bayesian scoring of Loisy & Eloy. Returns ``(mean_steps, failed)``: the
     expected number of steps to find the source given the hits received, and whether the episode
-    was cut (agent stuck in a back-and-forth loop, or out of time) before p(found) > 1 - stop_p."""
+    was cut (agent stuck in a back-and-forth loop, or out of time) before p(found) > 1 - stop_p.
+    ``rng`` draws the hits; a policy that simulates draws from ``policy_rng``, so two policies run
+    with the same ``rng`` meet the same hits for as long as they make the same moves."""
     if max_steps is None:
         max_steps = default_max_steps(env)
     h0 = int(rng.choice(env.n_hits, p=env.initial_hit_law_))
     b = env.start(h0)
-    policy.reset(env, b)
+    policy.reset(env, b, policy_rng if policy_rng is not None else rng)
     t_mean, p_not_found = 0.0, 1.0
     history = [None, b.agent]
     repeats = 0
@@ -233,14 +242,16 @@ def default_max_steps(env: GridSearch) -> int:
 
 
 def _run_chunk(args):
-    dims, lam, rate, policy_name, seed, n = args
+    """Episodes with their own seeds: (episode index, seed) pairs -> rows (steps, failed)."""
+    dims, lam, rate, policy_name, seeds = args
     from .policies import make_policy
 
     env = GridSearch(dims, lam, rate)
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, 2))
-    for i in range(n):
-        out[i] = run_episode(env, make_policy(policy_name), rng)
+    out = np.empty((len(seeds), 2))
+    for i, s in enumerate(seeds):
+        env_seed, policy_seed = s.spawn(2)
+        rng, policy_rng = np.random.default_rng(env_seed), np.random.default_rng(policy_seed)
+        out[i] = run_episode(env, make_policy(policy_name), rng, policy_rng=policy_rng)
     return out
 
 
@@ -253,18 +264,21 @@ def evaluate(
     seed: int = 0,
     workers: int | None = None,
     progress=None,
+    per_episode: bool = False,
 ) -> dict:
     """Mean number of steps to find the source over ``episodes`` episodes (in parallel processes),
     its 95 % confidence half-width (1.96 standard errors, as OTTO reports it), and the fraction
-    of failed episodes."""
+    of failed episodes. Episode i draws from the i-th child of ``SeedSequence(seed)`` whatever the
+    chunking, so two policies evaluated with one seed meet the same first hits (and the same
+    later hits while they move alike): their per-episode difference (``per_episode=True`` adds
+    the steps of each episode) is a paired comparison."""
     import os
     from concurrent.futures import ProcessPoolExecutor
 
     workers = workers or os.cpu_count() or 1
     chunk = max(1, min(500, episodes // (4 * workers) or 1))
-    sizes = [chunk] * (episodes // chunk) + ([episodes % chunk] if episodes % chunk else [])
-    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
-    jobs = [(dims, lambda_over_dx, rate_dt, policy, s, n) for s, n in zip(seeds, sizes, strict=True)]
+    seeds = np.random.SeedSequence(seed).spawn(episodes)
+    jobs = [(dims, lambda_over_dx, rate_dt, policy, seeds[i : i + chunk]) for i in range(0, episodes, chunk)]
     parts = []
     if workers == 1:
         for j in jobs:
@@ -279,9 +293,12 @@ def evaluate(
                     progress(sum(len(q) for q in parts), episodes)
     res = np.vstack(parts)
     t, failed = res[:, 0], res[:, 1]
-    return {
+    out = {
         "mean_steps": float(t.mean()),
         "ci95": float(1.96 * t.std() / np.sqrt(t.size)),
         "p_fail": float(failed.mean()),
         "episodes": int(t.size),
     }
+    if per_episode:
+        out["steps"] = t.tolist()
+    return out
