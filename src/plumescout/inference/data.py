@@ -24,6 +24,7 @@ from ..observations import Observations
 from ..units import ppm_to_g_m3
 from .detect import Detection
 from .forward import ForwardSpec, coupling
+from .linear import group_mean
 
 __all__ = ["PointData", "BeamData", "read_beam_dataset"]
 
@@ -217,7 +218,7 @@ class BeamData:
 
     def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0):
         c = coupling(self.spec, src, stability, bias_deg, sigma_scale)
-        return c.reshape(len(self), self.points_per_reading, -1).mean(axis=1)
+        return group_mean(np.ascontiguousarray(c), self.points_per_reading)
 
 
 def _read_csv_table(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -33,8 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
 from scipy.special import gammaln
+
+from .linear import irls_fit
 
 __all__ = ["RJConfig", "RJSampler", "Chain"]
 
@@ -149,47 +150,21 @@ class RJSampler:
         fitted background (an (n,) array per data set) for couplings ``ks``."""
         m = ks[0].shape[1]
         st = self._static()
-        a2, nu_arr, off_block, y, nb = st["a2"], st["nu"], st["off"], st["y"], st["nb"]
-        X = np.empty((y.size, m + off_block.shape[1]))
-        X[:, :m] = np.vstack(ks) if len(ks) > 1 else ks[0]
-        X[:, m:] = off_block
+        a2, nu_arr, y, nb, B = st["a2"], st["nu"], st["y"], st["nb"], st["B"]
+        K = np.ascontiguousarray(np.vstack(ks) if len(ks) > 1 else ks[0], dtype=float)
         s2 = np.concatenate([np.full(len(d), np.exp(2 * th[self.NOISE + i])) for i, d in enumerate(self.data)])
         tw = st["tw"]
         bases = st["bases"]
-        var = s2.copy()
-        wt = np.ones_like(y)  # Student-t weights (IRLS): outlying readings count less
         robust = np.isfinite(nu_arr)
         sq = self.cfg.rate_scale_g_s
-        # the half-Cauchy prior's curvature at zero, 2/s^2, as ridge rows on the rates (MAP fit)
-        n = y.size
-        A = np.zeros((n + m, X.shape[1]))
-        A[n + np.arange(m), np.arange(m)] = np.sqrt(2.0) / sq
-        b = np.zeros(n + m)
-        for _ in range(4 if robust.any() else 3):
-            w = np.sqrt(wt / var)
-            np.multiply(X, w[:, None], out=A[:n])
-            b[:n] = y * w
-            coef, _ = optimize.nnls(A, b, maxiter=50 * X.shape[1])
-            mu_plume = X[:, :m] @ coef[:m]
-            var = s2 + a2 * mu_plume**2
-            if robust.any():
-                r = y - X @ coef
-                wt = np.where(robust, (nu_arr + 1.0) / (np.where(robust, nu_arr, 1.0) + r * r / var), 1.0)
-        mu = X @ coef
-        r = y - mu
-        llg = -0.5 * (r * r / var + np.log(2 * np.pi * var))
-        if robust.any():
-            nu_ = np.where(robust, nu_arr, 1.0)
-            llt = (
-                gammaln((nu_ + 1) / 2)
-                - gammaln(nu_ / 2)
-                - 0.5 * np.log(nu_ * np.pi * var)
-                - (nu_ + 1) / 2 * np.log1p(r * r / (nu_ * var))
-            )
-            llg = np.where(robust, llt, llg)
-        ll = float(np.sum(tw * llg))
+        # weighted NNLS on the rates, reweighted for the fluctuation term and the Student-t
+        # weights (IRLS); the half-Cauchy prior's curvature at zero, 2/s^2, is a ridge on the
+        # rates (MAP fit). H: the tempered information of rates and background coefficients
+        coef, var, wt, H, ll = irls_fit(
+            K, B, y, s2, a2, nu_arr, st["lgam"], tw, 2.0 / (sq * sq), 4 if robust.any() else 3
+        )
         q = coef[:m]
-        bg_coef = coef[m::2] - coef[m + 1 :: 2]
+        bg_coef = coef[m:]
         off = []
         col = 0
         for i, b in enumerate(bases):
@@ -198,8 +173,6 @@ class RJSampler:
         # Laplace over the rates and background coefficients (the latter's flat prior is a
         # constant), with the rate prior's curvature: where the data say little about a rate,
         # the prior bounds its width, so an unneeded source earns no evidence
-        Xl = np.hstack([X[:, :m], X[:, m::2]])
-        H = (Xl * (tw * wt / var)[:, None]).T @ Xl
         curv = 2.0 * (sq * sq - q * q) / (sq * sq + q * q) ** 2
         H[np.arange(m), np.arange(m)] += np.maximum(curv, 1e-3 / (sq * sq))
         sign, logdet = np.linalg.slogdet(H + 1e-12 * np.eye(H.shape[0]) * max(1.0, np.trace(H) / H.shape[0]))
@@ -232,9 +205,8 @@ class RJSampler:
         blocks = []
         col = 0
         for i, (d, b) in enumerate(zip(self.data, bases, strict=True)):
-            off = np.zeros((len(d), 2 * ptot))  # free-sign background: +/- columns for NNLS
-            off[:, 2 * col : 2 * (col + nb[i]) : 2] = b
-            off[:, 2 * col + 1 : 2 * (col + nb[i]) : 2] = -b
+            off = np.zeros((len(d), ptot))  # each data set's background terms in its own columns
+            off[:, col : col + nb[i]] = b
             col += nb[i]
             blocks.append(off)
         st = {
@@ -242,7 +214,16 @@ class RJSampler:
             "nu": np.concatenate(
                 [np.full(len(d), np.inf if d.student_nu is None else d.student_nu) for d in self.data]
             ),
-            "off": np.vstack(blocks),
+            "B": np.ascontiguousarray(np.vstack(blocks)),
+            "lgam": np.concatenate(
+                [
+                    np.full(
+                        len(d),
+                        0.0 if d.student_nu is None else gammaln((d.student_nu + 1) / 2) - gammaln(d.student_nu / 2),
+                    )
+                    for d in self.data
+                ]
+            ),
             "y": np.concatenate(self.y),
             "nb": nb,
             "bases": bases,
