@@ -253,7 +253,7 @@ def compare_flights(seeds, n_iter: int, log=print):
         truth = flight.truth["sources"]
         ours.append(score_flight(sc.name, truth, est.sources_, t_ours, len(obs), pattern=pattern))
         stab = class_index(stability_from_sigma_theta(obs.wind.direction_sigma_deg()))
-        box = est.box_ if est.sources_ or getattr(est, "box_", None) else None
+        box = getattr(est, "box_", None)  # unset when the flight has no plume crossing
         if box is None:
             x0, y0, x1, y1 = obs.x_m.min(), obs.y_m.min(), obs.x_m.max(), obs.y_m.max()
             box = (x0 - cfg.margin_m, y0 - cfg.margin_m, x1 + cfg.margin_m, y1 + cfg.margin_m)
