@@ -78,7 +78,7 @@ def beam_inputs(data):
     met.wind_turbulence_horizontal = np.rad2deg(np.arctan(data.spec.tan_sigma_y[first]))
     met.wind_turbulence_vertical = np.rad2deg(np.arctan(data.spec.tan_sigma_z[first]))
     background = _background(spatial=True, n_time=None)
-    return group, met, background, ORIGIN, 2.0
+    return group, met, background, ORIGIN
 
 
 def _background(spatial: bool, n_time):
@@ -131,7 +131,7 @@ def flight_inputs(obs, stability_index: float, smoothing_s: float):
     met.wind_turbulence_vertical = np.full(t.size, np.rad2deg(np.arctan(float(sz) / 100.0)))
     # background in time only (one sensor), a knot a minute
     background = _background(spatial=False, n_time=max(2, int(np.ptp(t) // 60) + 1))
-    return group, met, background, origin, float(np.max(obs.z_m[ok]))
+    return group, met, background, origin
 
 
 def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one"):
@@ -146,9 +146,7 @@ def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one")
     from pyelq.model import ELQModel
     from pyelq.source_map import SourceMap
 
-    group, met, background, origin, _ = inputs
-    if not isinstance(origin, tuple):
-        origin = tuple(origin)
+    group, met, background, origin = inputs
     ref = dict(ref_latitude=origin[0], ref_longitude=origin[1], ref_altitude=0.0)
     np.random.seed(seed)  # noqa: NPY002 (pyELQ and openMCMC draw from NumPy's global generator)
     site_limits = np.array([[box[0], box[2]], [box[1], box[3]], [0.0, 2.0]])

@@ -155,14 +155,11 @@ class RJSampler:
         s2 = np.concatenate([np.full(len(d), np.exp(2 * th[self.NOISE + i])) for i, d in enumerate(self.data)])
         tw = st["tw"]
         bases = st["bases"]
-        robust = np.isfinite(nu_arr)
         sq = self.cfg.rate_scale_g_s
         # weighted NNLS on the rates, reweighted for the fluctuation term and the Student-t
         # weights (IRLS); the half-Cauchy prior's curvature at zero, 2/s^2, is a ridge on the
         # rates (MAP fit). H: the tempered information of rates and background coefficients
-        coef, var, wt, H, ll = irls_fit(
-            K, B, y, s2, a2, nu_arr, st["lgam"], tw, 2.0 / (sq * sq), 4 if robust.any() else 3
-        )
+        coef, var, wt, H, ll = irls_fit(K, B, y, s2, a2, nu_arr, st["lgam"], tw, 2.0 / (sq * sq), st["passes"])
         q = coef[:m]
         bg_coef = coef[m:]
         off = []
@@ -229,6 +226,7 @@ class RJSampler:
             "bases": bases,
             "tw": np.concatenate([np.full(len(d), t) for d, t in zip(self.data, self.temper, strict=True)]),
         }
+        st["passes"] = 4 if np.isfinite(st["nu"]).any() else 3  # Student-t weights: one pass more
         self._static_cache = (key, st)
         return st
 

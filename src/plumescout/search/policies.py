@@ -31,7 +31,7 @@ __all__ = ["POLICIES", "make_policy", "Infotaxis", "SpaceAwareInfotaxis", "CastA
 class GridPolicy:
     name = "policy"
 
-    def reset(self, env: GridSearch, belief: Belief, rng: np.random.Generator | None = None) -> None:
+    def reset(self, env: GridSearch, belief: Belief) -> None:
         pass
 
     def observe(self, env: GridSearch, belief: Belief, hit: int) -> None:
@@ -100,7 +100,7 @@ class CastAndSurge(GridPolicy):
 
     name = "cast-and-surge"
 
-    def reset(self, env, belief, rng=None):
+    def reset(self, env, belief):
         self.target = self._map_cell(belief)
         self.cast_axis, self.cast_sign, self.cast_len, self.cast_left = 1 % env.dims, 1, 1, 1
 

@@ -190,24 +190,15 @@ class Belief:
         return Belief(q / s if s > EPS else q, cell)
 
 
-def run_episode(
-    env: GridSearch,
-    policy,
-    rng: np.random.Generator,
-    stop_p: float = 1e-6,
-    max_steps=None,
-    policy_rng: np.random.Generator | None = None,
-):
+def run_episode(env: GridSearch, policy, rng: np.random.Generator, stop_p: float = 1e-6, max_steps=None):
     """One episode in the Bayesian scoring of Loisy & Eloy. Returns ``(mean_steps, failed)``: the
     expected number of steps to find the source given the hits received, and whether the episode
-    was cut (agent stuck in a back-and-forth loop, or out of time) before p(found) > 1 - stop_p.
-    ``rng`` draws the hits; a policy that simulates draws from ``policy_rng``, so two policies run
-    with the same ``rng`` meet the same hits for as long as they make the same moves."""
+    was cut (agent stuck in a back-and-forth loop, or out of time) before p(found) > 1 - stop_p."""
     if max_steps is None:
         max_steps = default_max_steps(env)
     h0 = int(rng.choice(env.n_hits, p=env.initial_hit_law_))
     b = env.start(h0)
-    policy.reset(env, b, policy_rng if policy_rng is not None else rng)
+    policy.reset(env, b)
     t_mean, p_not_found = 0.0, 1.0
     history = [None, b.agent]
     repeats = 0
@@ -242,16 +233,14 @@ def default_max_steps(env: GridSearch) -> int:
 
 
 def _run_chunk(args):
-    """Episodes with their own seeds: (episode index, seed) pairs -> rows (steps, failed)."""
+    """Episodes, one per seed -> rows (steps, failed)."""
     dims, lam, rate, policy_name, seeds = args
     from .policies import make_policy
 
     env = GridSearch(dims, lam, rate)
     out = np.empty((len(seeds), 2))
     for i, s in enumerate(seeds):
-        env_seed, policy_seed = s.spawn(2)
-        rng, policy_rng = np.random.default_rng(env_seed), np.random.default_rng(policy_seed)
-        out[i] = run_episode(env, make_policy(policy_name), rng, policy_rng=policy_rng)
+        out[i] = run_episode(env, make_policy(policy_name), np.random.default_rng(s))
     return out
 
 
