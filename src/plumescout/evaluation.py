@@ -19,7 +19,26 @@ from scipy.optimize import linear_sum_assignment
 
 from .simulate import Scenario
 
-__all__ = ["random_scenario", "simulate_scenario", "score_flight", "FlightScore", "summarise_scores"]
+__all__ = [
+    "random_scenario",
+    "simulate_scenario",
+    "score_flight",
+    "FlightScore",
+    "summarise_scores",
+    "bootstrap_intervals",
+    "paired_differences",
+]
+
+# the metrics whose uncertainty the bootstrap reports (the others are counts or timings)
+RATE_METRICS = (
+    "recall",
+    "precision",
+    "median_location_error_m",
+    "median_abs_log10_rate_ratio",
+    "location_coverage_90",
+    "rate_coverage_90",
+    "false_sources_per_flight",
+)
 
 AREA = [[-400.0, -300.0], [400.0, -300.0], [400.0, 300.0], [-400.0, 300.0]]
 
@@ -141,6 +160,52 @@ def summarise_scores(scores: list[FlightScore]) -> dict:
         "false_sources_per_flight": (n_est - matched) / len(scores) if scores else float("nan"),
         "median_wall_time_s": float(np.median([s.wall_time_s for s in scores])) if scores else float("nan"),
     }
+
+
+def _resampled(summaries: list[dict], level: float) -> dict:
+    a = (1.0 - level) / 2.0
+    out = {}
+    for k in RATE_METRICS:
+        v = np.array([m[k] for m in summaries], float)
+        v = v[np.isfinite(v)]
+        out[k] = (float(np.quantile(v, a)), float(np.quantile(v, 1.0 - a))) if v.size else (np.nan, np.nan)
+    return out
+
+
+def bootstrap_intervals(scores: list[FlightScore], n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """Percentile intervals of the suite's metrics with the flights resampled (with replacement):
+    how much a table of this many flights says about the estimator, as opposed to about these
+    flights. ``{metric: (low, high)}``."""
+    rng = np.random.default_rng(seed)
+    n = len(scores)
+    if n == 0:
+        return {k: (np.nan, np.nan) for k in RATE_METRICS}
+    return _resampled([summarise_scores([scores[i] for i in rng.integers(0, n, n)]) for _ in range(n_boot)], level)
+
+
+def paired_differences(
+    base: list[FlightScore], variant: list[FlightScore], n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> dict:
+    """Variant minus base on the same flights, with a paired bootstrap interval (the same flights
+    drawn for both): ``{metric: (difference, low, high)}``. Flights are matched by name; both
+    runs must cover the same ones."""
+    b = {s.name: s for s in base}
+    v = {s.name: s for s in variant}
+    if set(b) != set(v):
+        only = sorted(set(b) ^ set(v))
+        raise ValueError(f"the two runs cover different flights: {', '.join(only[:5])}")
+    names = sorted(b)
+    B, V = [b[k] for k in names], [v[k] for k in names]
+    point_b, point_v = summarise_scores(B), summarise_scores(V)
+    rng = np.random.default_rng(seed)
+    n = len(names)
+    diffs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        sb, sv = summarise_scores([B[i] for i in idx]), summarise_scores([V[i] for i in idx])
+        diffs.append({k: sv[k] - sb[k] for k in RATE_METRICS})
+    ci = _resampled(diffs, level)
+    return {k: (point_v[k] - point_b[k], *ci[k]) for k in RATE_METRICS}
 
 
 def simulate_scenario(seed: int):

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from plumescout.evaluation import random_scenario, score_flight, summarise_scores
+from plumescout.evaluation import (
+    bootstrap_intervals,
+    paired_differences,
+    random_scenario,
+    score_flight,
+    summarise_scores,
+)
 from plumescout.inference.estimate import SourceEstimate
 
 
@@ -39,3 +45,37 @@ def test_random_scenarios_are_reproducible_and_varied():
         d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
         assert np.all(d[np.triu_indices(len(xy), 1)] >= 80.0)
         assert 1.5 <= sc.wind.speed_m_s <= 8.0
+
+
+def _flights(n_found: list[int], n_true: int = 2, name="f"):
+    """Flights with ``n_true`` sources each, of which n_found[i] found (10 m off, covered)."""
+    truth = [{"x_m": 0.0, "y_m": 0.0, "rate_g_s": 1.0}, {"x_m": 300.0, "y_m": 0.0, "rate_g_s": 1.0}][:n_true]
+    out = []
+    for i, k in enumerate(n_found):
+        ests = [est(t["x_m"] + 10, 0, 1.0, 20, 0.5, 2.0) for t in truth[:k]]
+        out.append(score_flight(f"{name}{i}", truth, ests, 1.0, 100))
+    return out
+
+
+def test_bootstrap_interval_holds_the_estimate_and_vanishes_when_flights_agree():
+    same = _flights([1] * 10)  # every flight finds one of two sources: recall 0.5 whatever is drawn
+    ci = bootstrap_intervals(same, n_boot=200)
+    assert ci["recall"] == (0.5, 0.5) and ci["median_location_error_m"] == (10.0, 10.0)
+    mixed = _flights([0, 1, 2, 2, 1, 0, 2, 2, 1, 2])
+    lo, hi = bootstrap_intervals(mixed, n_boot=500)["recall"]
+    assert lo < summarise_scores(mixed)["recall"] < hi and 0 <= lo and hi <= 1
+
+
+def test_paired_difference_is_exact_for_one_changed_flight_and_zero_for_itself():
+    base = _flights([2] * 10)
+    zero = paired_differences(base, base, n_boot=200)
+    assert all(v == (0.0, 0.0, 0.0) for v in zero.values())
+    # the variant misses one source on one flight: recall falls by exactly 1/20
+    variant = _flights([1] + [2] * 9)
+    d, lo, hi = paired_differences(base, variant, n_boot=500)["recall"]
+    assert d == pytest.approx(-1 / 20) and lo <= d <= hi <= 0.0
+
+
+def test_paired_difference_refuses_runs_on_different_flights():
+    with pytest.raises(ValueError, match="different flights"):
+        paired_differences(_flights([1, 2]), _flights([1, 2], name="g"))
