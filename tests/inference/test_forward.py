@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from plumescout.dispersion import plume_coupling, sigma_yz
-from plumescout.inference.forward import ForwardSpec, coupling_numba, coupling_numpy
+from plumescout.inference import forward
+from plumescout.inference.forward import ForwardSpec, coupling_numba, coupling_numpy, serial_kernel
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,21 @@ def test_numba_equals_numpy(receptors, sources, lagrangian, stability, bias, sca
     a = coupling_numpy(spec, sources, stability, bias, scale)
     b = coupling_numba(spec, sources, stability, bias, scale)
     assert np.max(np.abs(a - b)) <= 1e-9 * np.max(a)
+
+
+def test_serial_kernel_gives_the_same_numbers_and_the_switch_is_per_thread(receptors, sources):
+    import threading
+
+    spec = ForwardSpec.with_lagrangian_wind(receptors["t"], receptors["speed"], receptors["from_deg"], **receptors)
+    par = coupling_numba(spec, sources, 2.4, 3.0, 1.1)
+    with serial_kernel():
+        ser = coupling_numba(spec, sources, 2.4, 3.0, 1.1)
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(forward._LOCAL.__dict__.get("serial", False)))
+        t.start()
+        t.join()
+    assert seen == [False]  # another thread keeps the parallel kernel
+    np.testing.assert_allclose(ser, par, rtol=1e-12, atol=0.0)
 
 
 def test_turbulence_widths(receptors, sources):

@@ -12,7 +12,11 @@ fraction of samples that have it).
 
 from __future__ import annotations
 
+import copy
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -23,6 +27,7 @@ from ..met import class_index, stability_from_sigma_theta
 from ..observations import Observations
 from .data import BeamData, PointData
 from .detect import detect_plumes
+from .forward import serial_kernel
 from .sampler import RJConfig, RJSampler
 
 __all__ = ["EstimatorConfig", "SourceEstimate", "PlumeEstimator", "group_sources", "integrated_autocorr_time"]
@@ -79,6 +84,9 @@ class EstimatorConfig:
     temperature_k: float = 288.15
     pressure_pa: float = 101325.0
     seed: int = 0
+    # threads running the chains side by side (None: one per chain, up to the cores; 1: in turn).
+    # The chains are independent and seeded alike either way, so the estimate does not change
+    chain_threads: int | None = None
 
 
 @dataclass
@@ -298,15 +306,34 @@ class PlumeEstimator:
         sampler.temper = [t * cfg.temper_scale for t in self._tempers(sampler)]
         # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a
         # source split in two) then carries only its share of the probability
-        chain = None
-        for i, seed in enumerate(np.random.SeedSequence(cfg.seed).spawn(cfg.chains)):
+        seeds = np.random.SeedSequence(cfg.seed).spawn(cfg.chains)
+        threads = min(cfg.chains, cfg.chain_threads or os.cpu_count() or 1)
+        done = [0] * cfg.chains
+        lock = threading.Lock()  # callers' progress callbacks (a database row, a bar) see one thread
 
-            def prog(stage, done, total, i=i):
-                if progress:
-                    progress(stage, i * total + done, cfg.chains * total)
+        def run_chain(i, own_sampler):
+            def prog(stage, n, total):
+                with lock:
+                    done[i] = n
+                    if progress:
+                        progress(stage, sum(done), cfg.chains * total)
 
-            c = sampler.run(np.random.default_rng(seed), prog)
-            chain = c if chain is None else chain.merge(c)
+            return own_sampler.run(np.random.default_rng(seeds[i]), prog)
+
+        if threads > 1:
+            # each chain on its own shallow copy (run() rebuilds and adapts the birth density),
+            # with the serial GIL-free kernel: the compiled parts then overlap across threads
+            def in_thread(i):
+                with serial_kernel():
+                    return run_chain(i, copy.copy(sampler))
+
+            with ThreadPoolExecutor(threads) as ex:
+                chains = list(ex.map(in_thread, range(cfg.chains)))
+        else:
+            chains = [run_chain(i, sampler) for i in range(cfg.chains)]
+        chain = chains[0]
+        for c in chains[1:]:
+            chain = chain.merge(c)
         self.sampler_, self.chain_, self.box_ = sampler, chain, box
         self.info_.update(
             {

@@ -15,13 +15,15 @@ The formula is the reflected Gaussian plume of :mod:`plumescout.dispersion.plume
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..dispersion.sigmas import _BRIGGS_RURAL_Y, _BRIGGS_RURAL_Z, _BRIGGS_URBAN_Y, _BRIGGS_URBAN_Z
 
-__all__ = ["ForwardSpec", "coupling", "coupling_numpy", "coupling_numba", "HAVE_NUMBA"]
+__all__ = ["ForwardSpec", "coupling", "coupling_numpy", "coupling_numba", "serial_kernel", "HAVE_NUMBA"]
 
 _TABLES = {"briggs_rural": (_BRIGGS_RURAL_Y, _BRIGGS_RURAL_Z), "briggs_urban": (_BRIGGS_URBAN_Y, _BRIGGS_URBAN_Z)}
 
@@ -311,6 +313,24 @@ if HAVE_NUMBA:
                 fz = np.exp(-0.5 * a * a) + np.exp(-0.5 * b * b)
                 out[i, j] = np.exp(-0.5 * q * q) * fz * inv_2pi / (sgy * sgz * u)
 
+    # the same loop compiled serial and without the GIL, for callers that run several chains in
+    # threads: numba's default (workqueue) threading layer must not be entered from two threads
+    _kernel_serial = numba.njit(cache=True, nogil=True, fastmath=True)(_kernel.py_func)
+
+_LOCAL = threading.local()
+
+
+@contextmanager
+def serial_kernel():
+    """Within this block, the current thread's couplings use the serial, GIL-free kernel (same
+    numbers): for running independent chains in threads."""
+    old = getattr(_LOCAL, "serial", False)
+    _LOCAL.serial = True
+    try:
+        yield
+    finally:
+        _LOCAL.serial = old
+
 
 def coupling_numba(
     spec: ForwardSpec, sources_xyz, stability: float = 3.0, bias_deg: float = 0.0, sigma_scale: float = 1.0
@@ -320,7 +340,8 @@ def coupling_numba(
     co, w = spec.class_coefficients(stability)
     out = np.empty((len(spec), src.shape[0]))
     down_x, down_y = spec.downwind_unit()
-    _kernel(
+    kernel = _kernel_serial if getattr(_LOCAL, "serial", False) else _kernel
+    kernel(
         spec.x,
         spec.y,
         spec.z,

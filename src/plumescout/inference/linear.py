@@ -19,7 +19,7 @@ import numpy as np
 __all__ = ["nnls_partial", "irls_fit", "group_mean"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def group_mean(c, k):
     """Mean over consecutive groups of k rows: (n k, m) -> (n, m) (a beam's points per reading)."""
     n = c.shape[0] // k
@@ -34,7 +34,7 @@ def group_mean(c, k):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _solve_free(G, g, free):
     idx = np.flatnonzero(free)
     k = idx.size
@@ -52,7 +52,7 @@ def _solve_free(G, g, free):
     return z
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def nnls_partial(G, g, m):
     """argmin 1/2 x'Gx - g'x subject to x[:m] >= 0 (G symmetric positive definite)."""
     p = g.size
@@ -100,7 +100,7 @@ def nnls_partial(G, g, m):
     return x
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _normal(Z, w, y):
     n, p = Z.shape
     G = np.zeros((p, p))
@@ -122,7 +122,7 @@ def _normal(Z, w, y):
     return G, g
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def irls_fit(K, B, y, s2, a2, nu, lgam, tw, ridge, passes):
     """Fit rates (columns K, >= 0) and background (columns B, free) to y.
 
