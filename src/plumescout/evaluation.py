@@ -189,6 +189,11 @@ def paired_differences(
     """Variant minus base on the same flights, with a paired bootstrap interval (the same flights
     drawn for both): ``{metric: (difference, low, high)}``. Flights are matched by name; both
     runs must cover the same ones."""
+    for run in (base, variant):
+        names = [s.name for s in run]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"a flight appears twice in one run: {', '.join(dup[:5])}")
     b = {s.name: s for s in base}
     v = {s.name: s for s in variant}
     if set(b) != set(v):

@@ -79,3 +79,6 @@ def test_paired_difference_is_exact_for_one_changed_flight_and_zero_for_itself()
 def test_paired_difference_refuses_runs_on_different_flights():
     with pytest.raises(ValueError, match="different flights"):
         paired_differences(_flights([1, 2]), _flights([1, 2], name="g"))
+    # pooling one seed set twice would silently drop flights: refused
+    with pytest.raises(ValueError, match="appears twice"):
+        paired_differences(_flights([1, 2]) * 2, _flights([2, 2]) * 2)
