@@ -42,11 +42,7 @@ class EstimatorConfig:
     expected_sources: float = 1.0
     iterations: int = 3000
     burn_in: int = 1000
-    # independent chains pooled, for flights; beams keep two (four measured on 90 flights: median
-    # location error -3.9 m [-6.8, -0.8], fewer seed-dependent sources;
-    # benchmarks/results/experiments/README.md). None: beams use ``chains`` too
-    chains: int = 4
-    beam_chains: int | None = 2
+    chains: int = 2
     margin_m: float = 100.0
     grid_cells: int = 40
     stability: str | float | None = None
@@ -67,11 +63,10 @@ class EstimatorConfig:
     wind_bias_prior_deg: float = 5.0
     temper_scale: float = 1.0
     # 90 % location radius = posterior radius x this factor, calibrated on simulated flights
-    # (benchmarks/calibrate_regions.py on seeds 2000-2029 with four chains: 0.86 x the two-chain
-    # factor 2.15 -> 1.85; coverage then 0.905 on seeds 1000-1029 and 0.919 on 3000-3029);
+    # (benchmarks/calibrate_regions.py: seeds 2000-2029 -> 2.15, checked on seeds 1000-1029);
     # beams: benchmarks/calibrate_beams.py (60 simulated releases in the Chilbolton beam layout and
     # minute winds, never its readings or truth) -> 1.84
-    point_location_inflation: float = 1.85
+    point_location_inflation: float = 2.15
     beam_location_inflation: float = 1.84
     # the 90 % rate interval widened about the median on the log scale by this factor (beams:
     # calibrated as above; point data's sampled intervals already cover, see estimator_suite.md)
@@ -311,10 +306,9 @@ class PlumeEstimator:
         sampler.temper = [t * cfg.temper_scale for t in self._tempers(sampler)]
         # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a
         # source split in two) then carries only its share of the probability
-        n_chains = cfg.chains if datasets[0].kind == "point" or cfg.beam_chains is None else cfg.beam_chains
-        seeds = np.random.SeedSequence(cfg.seed).spawn(n_chains)
-        threads = min(n_chains, cfg.chain_threads or os.cpu_count() or 1)
-        done = [0] * n_chains
+        seeds = np.random.SeedSequence(cfg.seed).spawn(cfg.chains)
+        threads = min(cfg.chains, cfg.chain_threads or os.cpu_count() or 1)
+        done = [0] * cfg.chains
         lock = threading.Lock()  # callers' progress callbacks (a database row, a bar) see one thread
 
         def run_chain(i, own_sampler):
@@ -322,7 +316,7 @@ class PlumeEstimator:
                 with lock:
                     done[i] = n
                     if progress:
-                        progress(stage, sum(done), n_chains * total)
+                        progress(stage, sum(done), cfg.chains * total)
 
             return own_sampler.run(np.random.default_rng(seeds[i]), prog)
 
@@ -334,9 +328,9 @@ class PlumeEstimator:
                     return run_chain(i, copy.copy(sampler))
 
             with ThreadPoolExecutor(threads) as ex:
-                chains = list(ex.map(in_thread, range(n_chains)))
+                chains = list(ex.map(in_thread, range(cfg.chains)))
         else:
-            chains = [run_chain(i, sampler) for i in range(n_chains)]
+            chains = [run_chain(i, sampler) for i in range(cfg.chains)]
         chain = chains[0]
         for c in chains[1:]:
             chain = chain.merge(c)
@@ -345,7 +339,7 @@ class PlumeEstimator:
             {
                 "temper": sampler.temper,
                 "box": box,
-                "chains": n_chains,
+                "chains": cfg.chains,
                 "theta_mean": np.mean(chain.theta, axis=0).tolist() if chain.theta else None,
                 "acceptance": {k: (a / n if n else None) for k, (a, n) in chain.accept.items()},
                 "k_posterior": {
