@@ -311,26 +311,27 @@ class PlumeEstimator:
         done = [0] * cfg.chains
         lock = threading.Lock()  # callers' progress callbacks (a database row, a bar) see one thread
 
-        def run_chain(i, own_sampler):
+        def run_chain(i):
             def prog(stage, n, total):
                 with lock:
                     done[i] = n
                     if progress:
                         progress(stage, sum(done), cfg.chains * total)
 
-            return own_sampler.run(np.random.default_rng(seeds[i]), prog)
+            # each chain on its own shallow copy: run() rebuilds and adapts the birth density, so
+            # the kept sampler is the same whether the chains ran in turn or side by side
+            return copy.copy(sampler).run(np.random.default_rng(seeds[i]), prog)
 
         if threads > 1:
-            # each chain on its own shallow copy (run() rebuilds and adapts the birth density),
-            # with the serial GIL-free kernel: the compiled parts then overlap across threads
+            # the serial GIL-free kernel in each thread: the compiled parts then overlap
             def in_thread(i):
                 with serial_kernel():
-                    return run_chain(i, copy.copy(sampler))
+                    return run_chain(i)
 
             with ThreadPoolExecutor(threads) as ex:
                 chains = list(ex.map(in_thread, range(cfg.chains)))
         else:
-            chains = [run_chain(i, sampler) for i in range(cfg.chains)]
+            chains = [run_chain(i) for i in range(cfg.chains)]
         chain = chains[0]
         for c in chains[1:]:
             chain = chain.merge(c)
