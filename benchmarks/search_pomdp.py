@@ -20,10 +20,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).parent))
 from estimator_suite import machine  # noqa: E402
 
 REF_1D = {"infotaxis": (13.21, 0.15), "space-aware": (7.30, 0.08)}
+NEAR_OPTIMAL_1D = 7.15  # Loisy & Eloy (2022), 1-D lambda/dx = 2, R dt = 2 (no interval published)
 CASES = [
     (1, 2.0, 2.0, "infotaxis", 48000),
     (1, 2.0, 2.0, "space-aware", 16000),
@@ -33,12 +36,16 @@ CASES = [
     (2, 1.0, 2.0, "space-aware", 12800),
     (2, 1.0, 2.0, "lookahead", 12800),
     (2, 1.0, 2.0, "cast-and-surge", 2000),
+    (1, 2.0, 2.0, "perseus", 16000),
+    (2, 1.0, 2.0, "perseus", 4000),
 ]
 
 
 def compare(dims, pol, r) -> str:
     """Against OTTO's number: inside its CI, and consistent (difference within the two CIs
     combined in quadrature, i.e. no significant difference at 95 %)."""
+    if dims == 1 and pol == "perseus":
+        return f"near-optimal {NEAR_OPTIMAL_1D}: difference {r['mean_steps'] - NEAR_OPTIMAL_1D:+.2f} +- {r['ci95']:.2f}"
     ref = REF_1D.get(pol) if dims == 1 else None
     if not ref:
         return ""
@@ -51,7 +58,29 @@ def compare(dims, pol, r) -> str:
     )
 
 
-def write_table(rows, out) -> None:
+def paired(rows, policy="perseus", base="space-aware") -> list[dict]:
+    """Per setting, ``policy`` minus ``base`` on the same episodes: episode i draws from the i-th
+    child of the seed whatever the count, so the first n episodes of both pair up (the same first
+    hit, and the same later hits while the two move alike)."""
+    out = []
+    for dims, lam, rate, pol, r, *_ in rows:
+        if pol != policy:
+            continue
+        b = next(x[4] for x in rows if x[:3] == (dims, lam, rate) and x[3] == base)
+        n = min(len(r["steps"]), len(b["steps"]))
+        d = np.array(r["steps"][:n]) - np.array(b["steps"][:n])
+        out.append(
+            {
+                "dims": dims, "lambda_over_dx": lam, "rate_dt": rate, "episodes": n,
+                "policy_steps": float(np.mean(r["steps"][:n])), "base_steps": float(np.mean(b["steps"][:n])),
+                "policy_p_fail": r["p_fail"], "base_p_fail": b["p_fail"],
+                "diff": float(d.mean()), "diff_ci95": float(1.96 * d.std() / np.sqrt(n)),
+            }
+        )  # fmt: skip
+    return out
+
+
+def write_table(rows, out, pairs=()) -> None:
     lines = [
         "# Olfactory-search POMDP benchmark (Vergassola et al. 2007; Loisy & Eloy 2022)",
         "",
@@ -68,6 +97,22 @@ def write_table(rows, out) -> None:
             f"| {r['episodes']} | {verdict or '-'} | {wall:.0f} |"
         )
     lines += ["", "Commands:", ""] + [f"    {c}" for *_, c in rows] + [""]
+    if pairs:
+        lines += [
+            "Paired: the best policy against space-aware infotaxis on the same episodes (seed 0; episode i",
+            "meets the same first hit, and the same hits while the two move alike), steps of the best minus",
+            "steps of space-aware infotaxis with the 95 % interval of that difference:",
+            "",
+            "| dims | lambda/dx | R dt | episodes | best | space-aware | difference | p_fail best / space-aware |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for p in pairs:
+            lines.append(
+                f"| {p['dims']} | {p['lambda_over_dx']:g} | {p['rate_dt']:g} | {p['episodes']} "
+                f"| {p['policy_steps']:.3f} | {p['base_steps']:.3f} | {p['diff']:+.3f} +- {p['diff_ci95']:.3f} "
+                f"| {p['policy_p_fail']:.4f} / {p['base_p_fail']:.4f} |"
+            )
+        lines += ["", "(From the rows above, run with `--per-episode`.)", ""]
     Path(out).write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -81,14 +126,18 @@ def main(argv=None) -> int:
         n = max(200, n // 10) if args.quick else n
         cmd = ["plumescout", "bench", "search", "--dims", str(dims), "--lambda-over-dx", f"{lam:g}",
                "--rate-dt", f"{rate:g}", "--policy", pol, "--episodes", str(n), "--json"]  # fmt: skip
+        if pol in ("perseus", "space-aware"):
+            cmd.append("--per-episode")
         t0 = time.perf_counter()
         exe = Path(sys.executable).with_name("plumescout")
         r = json.loads(subprocess.run([str(exe), *cmd[1:]], check=True, capture_output=True, text=True).stdout)
         wall = time.perf_counter() - t0
         verdict = compare(dims, pol, r)
         rows.append((dims, lam, rate, pol, r, wall, verdict, " ".join(cmd)))
-        print(dims, pol, r, f"{wall:.0f}s", verdict, flush=True)
-    write_table(rows, args.out)
+        print(dims, pol, {k: v for k, v in r.items() if k != "steps"}, f"{wall:.0f}s", verdict, flush=True)
+    pairs = paired(rows)
+    print("paired", pairs, flush=True)
+    write_table(rows, args.out, pairs)
     print("wrote", args.out)
     return 0
 

@@ -549,11 +549,16 @@ def bench_search_cmd(
     dims: Annotated[int, typer.Option(help="space dimensions (1, 2 or 3)")] = 1,
     lambda_over_dx: Annotated[float, typer.Option(help="dispersion length / step (L)")] = 2.0,
     rate_dt: Annotated[float, typer.Option(help="source intensity x time step (I)")] = 2.0,
-    policy: Annotated[str, typer.Option(help="infotaxis, space-aware, cast-and-surge, lookahead, or best")] = "best",
+    policy: Annotated[
+        str, typer.Option(help="infotaxis, space-aware, cast-and-surge, lookahead, perseus, or best")
+    ] = "best",
     episodes: Annotated[int, typer.Option(help="episodes to average over")] = 16000,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    per_episode: Annotated[
+        bool, typer.Option("--per-episode", help="add each episode's steps (for paired comparisons)")
+    ] = False,
 ):
     """The olfactory-search POMDP of Vergassola et al. (2007) scored as by Loisy & Eloy (2022):
     mean number of steps to find the source, from the centre after a first non-zero hit."""
@@ -565,10 +570,18 @@ def bench_search_cmd(
     if dims not in (1, 2, 3) or lambda_over_dx < 1.0 or rate_dt <= 0 or episodes < 1:
         raise PlumescoutError("need --dims 1-3, --lambda-over-dx >= 1, --rate-dt > 0 and --episodes >= 1")
     if as_json:
-        r = evaluate(dims, lambda_over_dx, rate_dt, policy, episodes, seed, workers)
+        r = evaluate(dims, lambda_over_dx, rate_dt, policy, episodes, seed, workers, per_episode=per_episode)
     else:
         with _progress() as prog:
             task = prog.add_task("episodes", total=episodes)
+            train = None
+
+            def trained(h):  # the Perseus policy, trained on first use (then cached)
+                nonlocal train
+                if train is None:
+                    train = prog.add_task("training the policy (Perseus iterations)", total=None)
+                prog.update(train, completed=h["iteration"] + 1)
+
             r = evaluate(
                 dims,
                 lambda_over_dx,
@@ -578,6 +591,8 @@ def bench_search_cmd(
                 seed,
                 workers,
                 lambda done, total: prog.update(task, completed=done),
+                per_episode=per_episode,
+                train_progress=trained,
             )
     r = {
         **r,

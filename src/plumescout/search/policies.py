@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .perseus import PerseusPolicy
 from .pomdp import EPS, Belief, GridSearch, entropy_bits
 
 __all__ = ["POLICIES", "make_policy", "Infotaxis", "SpaceAwareInfotaxis", "CastAndSurge", "Lookahead", "BEST"]
@@ -142,6 +143,7 @@ POLICIES = {
     "space-aware-infotaxis": SpaceAwareInfotaxis,
     "cast-and-surge": CastAndSurge,
     "lookahead": Lookahead,
+    "perseus": PerseusPolicy,
 }
 BEST = "space-aware"  # the best measured (benchmarks/results/search_pomdp.md); ours does not beat it yet
 

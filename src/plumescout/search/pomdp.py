@@ -254,16 +254,25 @@ def evaluate(
     workers: int | None = None,
     progress=None,
     per_episode: bool = False,
+    train_progress=None,
 ) -> dict:
     """Mean number of steps to find the source over ``episodes`` episodes (in parallel processes),
     its 95 % confidence half-width (1.96 standard errors, as OTTO reports it), and the fraction
     of failed episodes. Episode i draws from the i-th child of ``SeedSequence(seed)`` whatever the
     chunking, so two policies evaluated with one seed meet the same first hits (and the same
     later hits while they move alike): their per-episode difference (``per_episode=True`` adds
-    the steps of each episode) is a paired comparison."""
+    the steps of each episode) is a paired comparison. The Perseus policy is trained first
+    where it is not cached (``train_progress`` gets each iteration's record)."""
     import os
     from concurrent.futures import ProcessPoolExecutor
 
+    from .policies import BEST
+
+    if (BEST if policy == "best" else policy) == "perseus":
+        # trained (or read from the cache) here, once, before the workers each load it
+        from .perseus import trained_alphas
+
+        trained_alphas(GridSearch(dims, lambda_over_dx, rate_dt), progress=train_progress)
     workers = workers or os.cpu_count() or 1
     chunk = max(1, min(500, episodes // (4 * workers) or 1))
     seeds = np.random.SeedSequence(seed).spawn(episodes)
