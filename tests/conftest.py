@@ -58,3 +58,16 @@ def single_flight():
 @pytest.fixture(scope="session")
 def chilbolton_dir():
     return _shared(CHILBOLTON)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _policy_cache(tmp_path_factory):
+    """Trained search policies (plumescout.search.perseus) go to a temporary cache, never the
+    user's ~/.cache, and are trained once per test session."""
+    old = os.environ.get("PLUMESCOUT_CACHE")
+    os.environ["PLUMESCOUT_CACHE"] = str(tmp_path_factory.mktemp("policy-cache"))
+    yield
+    if old is None:
+        os.environ.pop("PLUMESCOUT_CACHE", None)
+    else:
+        os.environ["PLUMESCOUT_CACHE"] = old

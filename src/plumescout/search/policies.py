@@ -17,6 +17,10 @@ runs are reproducible.
   makes it risk-averse (it undervalues moves that may leave the agent far from the source for
   a large gain in information); minimising the expected remaining time itself is what the
   optimal policy does, and one exact step of it with the proxy as terminal value gets closer.
+  (Measured: no better than space-aware infotaxis.)
+- ``perseus`` (ours, :mod:`.perseus`): the near-optimal policy of point-based value iteration
+  over the agent-frame belief (Heinonen et al., Phys. Rev. E 2023), trained on the first use for
+  an environment and cached; the best measured (benchmarks/results/search_pomdp.md).
 """
 
 from __future__ import annotations
@@ -145,7 +149,7 @@ POLICIES = {
     "lookahead": Lookahead,
     "perseus": PerseusPolicy,
 }
-BEST = "space-aware"  # the best measured (benchmarks/results/search_pomdp.md); ours does not beat it yet
+BEST = "perseus"  # the best measured: beats space-aware infotaxis in 2-D (benchmarks/results/search_pomdp.md)
 
 
 def make_policy(name: str) -> GridPolicy:
