@@ -291,10 +291,7 @@ def collect_beliefs(env: GridSearch, policy, episodes: int, rng: np.random.Gener
             p_end = float(b.p[cell])
             if p_end > 1.0 - EPS or rng.random() < p_end:
                 break
-            q = b.p.copy()
-            q[cell] = 0.0
-            p_hit = (q[None] * env.likelihood(cell)).sum(axis=tuple(range(1, q.ndim + 1)))
-            hit = int(rng.choice(env.n_hits, p=p_hit / p_hit.sum()))
+            hit = b.sample_hit(env, cell, rng)
             b = b.update(env, cell, hit)
             policy.observe(env, b, hit)
     return np.array(out)

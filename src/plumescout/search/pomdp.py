@@ -182,6 +182,14 @@ class Belief:
         post /= norm.reshape((-1,) + (1,) * (post.ndim - 1))
         return p_end, p_hit, post
 
+    def sample_hit(self, env: GridSearch, cell: tuple, rng: np.random.Generator) -> int:
+        """A hit drawn from its law given this belief, on moving to ``cell`` without finding the
+        source there."""
+        q = self.p.copy()
+        q[cell] = 0.0
+        p_hit = (q[None] * env.likelihood(cell)).sum(axis=tuple(range(1, q.ndim + 1)))
+        return int(rng.choice(env.n_hits, p=p_hit / p_hit.sum()))
+
     def update(self, env: GridSearch, cell: tuple, hit: int) -> Belief:
         q = self.p.copy()
         q[cell] = 0.0
@@ -209,10 +217,7 @@ def run_episode(env: GridSearch, policy, rng: np.random.Generator, stop_p: float
         p_not_found *= 1.0 - p_end
         if p_not_found < stop_p or p_end > 1.0 - EPS:
             return t_mean, False
-        q = b.p.copy()
-        q[cell] = 0.0
-        p_hit = (q[None] * env.likelihood(cell)).sum(axis=tuple(range(1, q.ndim + 1)))
-        hit = int(rng.choice(env.n_hits, p=p_hit / p_hit.sum()))
+        hit = b.sample_hit(env, cell, rng)
         b = b.update(env, cell, hit)
         policy.observe(env, b, hit)
         repeats = repeats + 1 if history[0] == cell else 0
