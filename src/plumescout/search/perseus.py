@@ -211,8 +211,8 @@ class PerseusPolicy:
     module docstring) — unless that value falls short of the value V(b) = max alpha . b the set
     promises at b, which happens off the beliefs it was solved on (the look-ahead then can
     shuttle between two cells as its estimates sink). It then takes the first move of the plan
-    of b's best alpha vector, which achieves at least V(b) (following a plan and re-choosing
-    the best vector at each step can only do better). On beliefs far from those it was solved
+    of b's best alpha vector, the plan whose value the set promises (the guarantee is exact
+    only along beliefs of the solved set). On beliefs far from those it was solved
     on, both can still send the agent back and forth between two cells, learning nothing; a
     move that would make the second reversal in a row is left to space-aware infotaxis."""
 
