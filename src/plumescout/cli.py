@@ -562,7 +562,7 @@ def bench_search_cmd(
 ):
     """The olfactory-search POMDP of Vergassola et al. (2007) scored as by Loisy & Eloy (2022):
     mean number of steps to find the source, from the centre after a first non-zero hit."""
-    from .search import BEST, POLICIES
+    from .search import POLICIES, policy_name
     from .search.pomdp import evaluate
 
     if policy != "best" and policy not in POLICIES:
@@ -596,7 +596,7 @@ def bench_search_cmd(
             )
     r = {
         **r,
-        "policy": BEST if policy == "best" else policy,
+        "policy": policy_name(policy),
         "dims": dims,
         "lambda_over_dx": lambda_over_dx,
         "rate_dt": rate_dt,

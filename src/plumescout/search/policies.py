@@ -30,7 +30,16 @@ import numpy as np
 from .perseus import PerseusPolicy
 from .pomdp import EPS, Belief, GridSearch, entropy_bits
 
-__all__ = ["POLICIES", "make_policy", "Infotaxis", "SpaceAwareInfotaxis", "CastAndSurge", "Lookahead", "BEST"]
+__all__ = [
+    "POLICIES",
+    "make_policy",
+    "policy_name",
+    "Infotaxis",
+    "SpaceAwareInfotaxis",
+    "CastAndSurge",
+    "Lookahead",
+    "BEST",
+]
 
 
 class GridPolicy:
@@ -152,8 +161,13 @@ POLICIES = {
 BEST = "perseus"  # the best measured: beats space-aware infotaxis in 2-D (benchmarks/results/search_pomdp.md)
 
 
+def policy_name(name: str) -> str:
+    """The policy a name stands for (``best``: :data:`BEST`)."""
+    return BEST if name == "best" else name
+
+
 def make_policy(name: str) -> GridPolicy:
-    key = BEST if name == "best" else name
+    key = policy_name(name)
     if key not in POLICIES:
         raise ValueError(f"unknown policy '{name}'; choose from: best, {', '.join(sorted(POLICIES))}")
     return POLICIES[key]()

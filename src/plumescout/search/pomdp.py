@@ -271,9 +271,9 @@ def evaluate(
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from .policies import BEST
+    from .policies import policy_name
 
-    if (BEST if policy == "best" else policy) == "perseus":
+    if policy_name(policy) == "perseus":
         # trained (or read from the cache) here, once, before the workers each load it
         from .perseus import trained_alphas
 
