@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from estimator_suite import machine  # noqa: E402
 
-STRATEGIES = ["sweep-space-aware", "space-aware", "infotaxis", "cast-and-surge", "lawnmower"]
+STRATEGIES = ["perseus", "sweep-space-aware", "space-aware", "infotaxis", "cast-and-surge", "lawnmower"]
 
 
 def run(strategy: str, seed: int) -> dict:
@@ -51,6 +51,38 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
+def paired(rows: list[dict], strategies: list[str], limit_s: float = 3600.0) -> list[str]:
+    """Each strategy against the first on the same episodes (same source, wind and puffs): the
+    mean difference in time to localise, an episode not localised counted at the time limit."""
+    if len(strategies) < 2:
+        return []
+    by = {(r["policy"], r["seed"]): r for r in rows}
+
+    def t(r):
+        return r["time_s"] if r["found"] else limit_s
+
+    ref = strategies[0]
+    out = [
+        "",
+        f"Paired on the same episodes: {ref} minus each other strategy, time to localise with an episode",
+        f"not localised counted at the {limit_s:.0f} s limit (mean difference, 95 % half-width), and",
+        f"the episodes only {ref} / only the other localised.",
+        "",
+        "| other | episodes | mean difference (s) | ci95 (s) | only ours | only other |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in strategies[1:]:
+        seeds = sorted(k[1] for k in by if k[0] == s and (ref, k[1]) in by)
+        if not seeds:
+            continue
+        d = np.array([t(by[(ref, q)]) - t(by[(s, q)]) for q in seeds])
+        a = sum(by[(ref, q)]["found"] and not by[(s, q)]["found"] for q in seeds)
+        b = sum(by[(s, q)]["found"] and not by[(ref, q)]["found"] for q in seeds)
+        ci = 1.96 * d.std(ddof=1) / np.sqrt(d.size) if d.size > 1 else float("nan")
+        out.append(f"| {s} | {d.size} | {d.mean():+.0f} | {ci:.0f} | {a} | {b} |")
+    return out
+
+
 def figure(seed: int, out: Path) -> None:
     import matplotlib
 
@@ -62,7 +94,7 @@ def figure(seed: int, out: Path) -> None:
 
     ep = random_episode(seed)
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.4))
-    for ax, pol in zip(axes, ("sweep-space-aware", "cast-and-surge"), strict=True):
+    for ax, pol in zip(axes, ("perseus", "space-aware"), strict=True):
         r = run_adaptive(ep, pol)
         ax.plot(*r.track.T, "-", lw=0.8, color="tab:blue", label="track")
         ax.plot(*r.track[0], "o", color="tab:blue", label="launch")
@@ -101,6 +133,12 @@ def main(argv=None) -> int:
         os.environ.setdefault("NUMBA_NUM_THREADS", "1")
         client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None))
     strategies = args.strategies.split(",")
+    if "perseus" in strategies:
+        # trained (or read from the cache) here, once, before the workers each load it
+        from plumescout.search.field import WindGrid
+        from plumescout.search.perseus import trained_alphas
+
+        trained_alphas(WindGrid(), progress=lambda h: print(f"training: {h}", flush=True))
     seeds = list(range(args.first_seed, args.first_seed + args.episodes))
     t0 = time.perf_counter()
     futs = [client.submit(run, s, seed, pure=False) for s in strategies for seed in seeds]
@@ -137,6 +175,7 @@ def main(argv=None) -> int:
             f"| {s} | {m['episodes']} | {m['localised_within_10m']:.2f} | {m['mean_time_to_localise_s']:.0f} | "
             f"{m['ci95_s']:.0f} | {m['median_time_s']:.0f} | {m['median_error_m']:.1f} |"
         )
+    lines += paired(rows, strategies)
     lines += ["", f"![tracks of episode {args.first_seed}](search_field_track.png)", ""]
     (out / "search_field.md").write_text("\n".join(lines))
     print("\n".join(lines))

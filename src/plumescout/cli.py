@@ -358,7 +358,8 @@ def _zones_in(path: Path, frame):
 def live(
     mavlink: Annotated[str, typer.Option(help="pymavlink connection string, e.g. udp:127.0.0.1:14550")],
     guide: Annotated[
-        str | None, typer.Option(help="send waypoints from a search policy: sweep-space-aware, space-aware, ...")
+        str | None,
+        typer.Option(help="send waypoints from a search policy: perseus, sweep-space-aware, space-aware, ..."),
     ] = None,
     species: Annotated[str, typer.Option(help="species (NAMED_VALUE_FLOAT named '<species>_ppm')")] = "ch4",
     radius: Annotated[float, typer.Option(help="half-width of the searched square about the first fix (m)")] = 500.0,
@@ -387,6 +388,17 @@ def live(
         tab.add_row(str(e["samples"]), str(e["windows"]), str(e["hits"]), where, r, ms)
         return tab
 
+    if guide is not None:  # a trained policy trains on its first use on this machine, before listening
+        with _progress() as prog:
+            task = None
+
+            def trained(h):
+                nonlocal task
+                if task is None:
+                    task = prog.add_task(f"training the {guide} policy (first use; Perseus iterations)", total=None)
+                prog.update(task, completed=h["iteration"] + 1)
+
+            FIELD_POLICIES[guide]().prepare(trained)
     with Live(console=console, refresh_per_second=4) as screen:
         try:
             est = run_live(

@@ -182,15 +182,20 @@ def run_live(
     silent_timeout_s: float = 5.0,
     on_update=None,
     stop=None,
+    train_progress=None,
 ) -> LiveEstimator:
     """Listen on ``url`` (pymavlink connection string, e.g. ``udp:127.0.0.1:14550``) until
     ``duration_s`` of vehicle time has passed or ``stop()`` returns True. ``on_update(est,
-    status)`` is called after every posterior update and status change (the terminal view)."""
+    status)`` is called after every posterior update and status change (the terminal view).
+    A guiding policy that must be trained first (``perseus``, on its first use on a machine)
+    trains before the connection opens; ``train_progress`` gets each iteration's record."""
     from pymavlink import mavutil
 
+    policy = FIELD_POLICIES[guide]() if guide else None
+    if policy is not None:
+        policy.prepare(train_progress)  # before listening: a trained policy may train first
     conn = mavutil.mavlink_connection(url, source_system=255, source_component=190, dialect="ardupilotmega")
     est = LiveEstimator(LiveModel(half_size_m=radius_m, species=species))
-    policy = FIELD_POLICIES[guide]() if guide else None
     column = f"{species}_ppm"
     target = None
     policy_state: dict = {}

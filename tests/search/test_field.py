@@ -4,7 +4,20 @@ episode end to end."""
 import numpy as np
 import pytest
 
-from plumescout.search.field import FIELD_POLICIES, FieldBelief, FieldEpisode, FieldSweepSpaceAware, run_adaptive
+from plumescout.search.field import (
+    FIELD_POLICIES,
+    FieldBelief,
+    FieldEpisode,
+    FieldPerseus,
+    FieldSweepSpaceAware,
+    WindGrid,
+    run_adaptive,
+)
+from plumescout.search.perseus import TrainingPlan
+from plumescout.search.pomdp import Belief
+
+# a small training of the field's grid POMDP (the default takes minutes): enough to home in
+SMALL = TrainingPlan(first_episodes=40, first_iterations=40, own_episodes=40, own_beliefs=400, own_iterations=30)
 
 
 def episode(**kw):
@@ -72,8 +85,63 @@ def test_every_policy_proposes_a_leg_inside_the_area():
     ep = episode()
     b = FieldBelief(ep)
     for name, cls in FIELD_POLICIES.items():
-        pol = cls()
+        pol = cls(plan=SMALL) if cls is FieldPerseus else cls()
         state = {"xy": ep.start_xy.astype(float), "hits": 0, "last_hit": False, "wind": (270.0, 3.0, 10.0)}
         nxt = pol.propose(b, state)
         assert np.all(np.abs(nxt) <= ep.half_size_m + 1e-9), name
         assert 0 < np.hypot(*(nxt - state["xy"])) <= 100.0 + 1e-9, name
+
+
+def test_wind_grid_hit_law_follows_the_plume():
+    g = WindGrid()
+    n = g.n_grid
+    p = g.table[1]
+    np.testing.assert_allclose(g.table.sum(axis=0)[np.arange(2 * n + 1) != n], 1.0)  # a law per cell
+    # symmetric across the wind, and largest on the axis (rows: source upwind of the agent)
+    np.testing.assert_allclose(p, p[:, ::-1])
+    up = p[n + 1 :]
+    assert np.all(np.diff(up[:, n:], axis=1) <= 1e-12)
+    # a source more than a cell downwind of the agent sends nothing: only false alarms
+    ref = FieldBelief(FieldEpisode(400.0, (0.0, 0.0), 1.0, 4.0, 0.0, 11.5, 0))
+    np.testing.assert_allclose(p[: n - 1], ref.p_fa)
+    assert p.max() <= ref.p_max
+
+
+def test_projection_into_the_grid_frame_keeps_mass_and_mean():
+    ep = episode(half_size_m=400.0)
+    b = FieldBelief(ep, cell_m=10.0)
+    # a compact posterior 150 m upwind (wind from 250 deg) and 60 m across, none at the agent
+    xy = np.array([100.0, -50.0])
+    up = np.array([np.sin(np.deg2rad(250.0)), np.cos(np.deg2rad(250.0))])
+    cross = np.array([-up[1], up[0]])
+    target = xy + 150.0 * up + 60.0 * cross
+    b.logp[:] = -np.inf
+    near = np.hypot(b.x - target[0], b.y - target[1]) < 30.0
+    b.logp[near] = 0.0
+    pol = FieldPerseus(plan=SMALL)
+    pol.prepare()
+    w = pol.project(b, xy, 250.0)
+    fr = pol.policy._solver.frame
+    assert w.sum() == pytest.approx(1.0)
+    i, j = np.divmod(np.arange(fr.size), fr.width)
+    # shared between the four nearest cells, each position's mean is kept exactly
+    d = b.mean_xy() - xy
+    assert w @ (i - fr.centre) == pytest.approx(d @ up / pol.env.cell_m, abs=1e-9)
+    assert w @ (j - fr.centre) == pytest.approx(d @ cross / pol.env.cell_m, abs=1e-9)
+    assert d @ up == pytest.approx(150.0, abs=5.0)  # (the grid of 10 m cells is not centred on it)
+
+
+def test_wind_grid_starts_blind_at_the_downwind_edge():
+    g = WindGrid()
+    b0 = g.start()
+    assert b0.agent == (0, g.n_grid // 2) and b0.p[b0.agent] == 0.0
+    assert isinstance(b0, Belief) and b0.p.sum() == pytest.approx(1.0)
+
+
+def test_field_perseus_localises_the_source_closed_loop():
+    ep = episode()
+    pol = FieldPerseus(plan=SMALL)
+    r = run_adaptive(ep, pol)
+    assert r.found and r.error_m <= 10.0, r.as_dict()
+    assert pol.coarse_moves > 0  # the grid policy flew part of it, not only the pinpointing
+    assert np.all(np.abs(r.track) <= ep.half_size_m + 1e-9)

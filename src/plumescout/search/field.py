@@ -15,7 +15,11 @@ posterior and the aircraft's state, the same interface as on the grid POMDP:
 - ``space-aware``: Loisy & Eloy's proxy, E log2(D + 2^(H-1) - 1/2), D in legs;
 - ``cast-and-surge``: upwind on a hit, crosswind casts of growing width after losing the plume;
 - ``sweep-space-aware`` (ours): crosswind sweeps stepping upwind until the first hit — a blind
-  search cannot do better than covering the area — then space-aware infotaxis.
+  search cannot do better than covering the area — then space-aware infotaxis;
+- ``perseus`` (ours): the Perseus policy (:mod:`.perseus`) of a grid POMDP matched to this hit
+  model (:class:`WindGrid`: cells of 50 m in the wind's frame), flown on the field posterior
+  carried into the grid's frame, until the posterior fits in one cell; then space-aware
+  infotaxis pinpoints the source. Trained once (minutes) and cached like the grid policy.
 
 The search ends when 90 % of the posterior lies within ``radius_m`` (10 m) of its mean: the
 reported location. The baseline flies the planned lawnmower survey, estimates the source with
@@ -25,6 +29,7 @@ lines just downwind of the estimate and estimates again from it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +39,8 @@ from ..dispersion import gaussian_plume, sigma_yz
 from ..geo import bearing_to_unit
 from ..met import WindSeries
 from ..units import g_m3_to_ppm
+from .perseus import PerseusPolicy, TrainingPlan, trained_alphas
+from .pomdp import Belief, GridSearch
 
 __all__ = ["FieldEpisode", "FieldBelief", "FIELD_POLICIES", "random_episode", "run_adaptive", "run_lawnmower"]
 
@@ -82,6 +89,27 @@ def random_episode(seed: int, half_size_m: float = 400.0) -> FieldEpisode:
     )
 
 
+def hit_probability(ep, xd, yc, rates, speed, meander_deg, p_fa, p_max, sigma0_m) -> np.ndarray:
+    """(points, rates) probability of a hit ``xd`` m downwind of a source and ``yc`` m across
+    its axis: ``p_fa + (p_max - p_fa) (1 - exp(-c / c_thr))``, ``c`` the mean concentration of
+    a Gaussian plume widened by the meander, at the aircraft's altitude (``ep``'s geometry)."""
+    xd, yc = np.asarray(xd, float), np.asarray(yc, float)
+    out = np.full((xd.size, len(rates)), p_fa)
+    down = xd > 0.5
+    if not down.any():
+        return out
+    x = xd[down]
+    sy, sz = sigma_yz(x, ep.stability)
+    # widths at the source: the release's own size and the aircraft's downwash mixing the
+    # lowest metres (without them a ground source looks farther upwind than it is)
+    sy = np.sqrt(sy**2 + (x * np.tan(np.deg2rad(meander_deg))) ** 2 + sigma0_m[0] ** 2)
+    sz = np.sqrt(sz**2 + sigma0_m[1] ** 2)
+    c1 = gaussian_plume(x, yc[down], ep.altitude_m, ep.source_height_m, 1.0, max(speed, 0.5), sy, sz)
+    c = g_m3_to_ppm(c1[:, None] * np.asarray(rates, float)[None, :], ep.species)
+    out[down] = p_fa + (p_max - p_fa) * (1.0 - np.exp(-c / ep.threshold_ppm))
+    return out
+
+
 class FieldBelief:
     """Posterior over (cell, rate) for one source."""
 
@@ -116,25 +144,11 @@ class FieldBelief:
 
     def p_hit(self, xy, from_deg: float, speed: float, meander_deg: float) -> np.ndarray:
         """(cells, rates) probability of a hit at ``xy`` for each hypothesis."""
-        ep = self.ep
         ux, uy = bearing_to_unit(from_deg + 180.0)
         dx, dy = xy[0] - self.x, xy[1] - self.y
         xd = dx * ux + dy * uy
         yc = -dx * uy + dy * ux
-        out = np.full(self.logp.shape, self.p_fa)
-        down = xd > 0.5
-        if not down.any():
-            return out
-        x = xd[down]
-        sy, sz = sigma_yz(x, ep.stability)
-        # widths at the source: the release's own size and the aircraft's downwash mixing the
-        # lowest metres (without them a ground source looks farther upwind than it is)
-        sy = np.sqrt(sy**2 + (x * np.tan(np.deg2rad(meander_deg))) ** 2 + self.sigma0_m[0] ** 2)
-        sz = np.sqrt(sz**2 + self.sigma0_m[1] ** 2)
-        c1 = gaussian_plume(x, yc[down], ep.altitude_m, ep.source_height_m, 1.0, max(speed, 0.5), sy, sz)
-        c = g_m3_to_ppm(c1[:, None] * self.rates[None, :], ep.species)
-        out[down] = self.p_fa + (self.p_max - self.p_fa) * (1.0 - np.exp(-c / ep.threshold_ppm))
-        return out
+        return hit_probability(self.ep, xd, yc, self.rates, speed, meander_deg, self.p_fa, self.p_max, self.sigma0_m)
 
     def update(self, xy, hit: bool, from_deg: float, speed: float, meander_deg: float) -> None:
         ph = self.p_hit(xy, from_deg, speed, meander_deg)
@@ -185,6 +199,9 @@ class FieldPolicy:
 
     def __init__(self, step_m: float = 25.0):
         self.step_m = step_m
+
+    def prepare(self, progress=None) -> None:
+        """Whatever the policy needs before the flight (a trained policy: its training)."""
 
     def narrow(self, r90_m: float, floor_m: float, ceiling_m: float = 25.0) -> None:
         """Legs shrink as the posterior does (half its 90 % radius), down to the accuracy asked."""
@@ -306,11 +323,148 @@ class FieldSweepSpaceAware(FieldSpaceAware):
         return target if d <= self.step_m else xy + (target - xy) * (self.step_m / d)
 
 
+class WindGrid(GridSearch):
+    """The field's search as a grid POMDP, for Perseus to solve (Heinonen et al. 2023 solve the
+    windy grid this way): cells of ``cell_m`` in the wind's frame (axis 0 upwind, axis 1
+    across), one leg of one cell per step in four directions, and one observation per leg — a
+    hit or not, with the field's hit probability for a source at each displacement averaged
+    over the cell's area, the wind speeds 2-6 m/s and the rates the belief holds. The searcher
+    starts at the middle of the downwind edge knowing nothing (no first hit)."""
+
+    def __init__(
+        self,
+        ep: FieldEpisode | None = None,
+        cell_m: float = 50.0,
+        n_grid: int = 17,
+        speeds=(2.0, 3.0, 4.0, 5.0, 6.0),
+        meander_deg: float = 11.5,
+        sub: int = 4,
+    ):
+        ep = ep or FieldEpisode(400.0, (0.0, 0.0), 1.0, 4.0, 0.0, meander_deg, 0)
+        ref = FieldBelief(ep, cell_m=ep.half_size_m)  # only its hit-model settings are used
+        self.dims, self.n_grid, self.n_hits, self.n_actions = 2, int(n_grid), 2, 4
+        self.cell_m = float(cell_m)
+        self.lambda_over_dx, self.rate_dt, self.p_source_out = float("nan"), float("nan"), 0.0
+        n = self.n_grid
+        c = (np.indices((2 * n + 1,) * 2) - n).reshape(2, -1).T.astype(float)  # displacements
+        off = (np.arange(sub) + 0.5) / sub - 0.5
+        p = np.zeros(len(c))
+        for ox in off:
+            for oy in off:
+                xd, yc = (c[:, 0] + ox) * cell_m, (c[:, 1] + oy) * cell_m
+                for u in speeds:
+                    ph = hit_probability(ep, xd, yc, ref.rates, u, meander_deg, ref.p_fa, ref.p_max, ref.sigma0_m)
+                    p += ph.mean(axis=1)
+        p = (p / (sub * sub * len(speeds))).reshape(2 * n + 1, 2 * n + 1)
+        self.table = np.stack([1.0 - p, p])
+        self.table[:, n, n] = 0.0  # the source is never at the agent's cell
+        self.manhattan = np.abs(np.indices((2 * n + 1,) * 2) - n).sum(axis=0).astype(float)
+        self.initial_hit_law_ = np.array([1.0, 0.0])  # no first hit: the search starts blind
+        self.mu0 = float(p.max())
+
+    def label(self) -> str:
+        digest = hashlib.sha1(np.round(self.table, 9).tobytes()).hexdigest()[:10]
+        return f"wind-c{self.cell_m:g}-N{self.n_grid}-{digest}"
+
+    def start(self, initial_hit: int = 0) -> Belief:
+        n = self.n_grid
+        agent = (0, n // 2)
+        p = np.ones((n, n))
+        p[agent] = 0.0
+        return Belief(p / p.sum(), agent)
+
+
+class FieldPerseus(FieldSpaceAware):
+    """Ours: the near-optimal policy of the field's grid POMDP (:class:`WindGrid`, solved by
+    Perseus once and cached) flown on the field's own posterior. Each step the posterior over
+    the source's position is carried into the grid's frame — centred on the aircraft, aligned
+    with the mean wind measured so far, in cells of the grid (each position's mass shared
+    between its four nearest cells) — and the leg of one cell with the largest look-ahead value
+    is flown. Once 90 % of the posterior lies within one cell of its mean, space-aware
+    infotaxis with narrowing legs pinpoints the source; so does it a move that would make the
+    second reversal in a row (as on the grid)."""
+
+    name = "perseus"
+
+    def __init__(self, step_m: float = 25.0, env: WindGrid | None = None, plan: TrainingPlan | None = None):
+        super().__init__(step_m)
+        self.env, self.plan = env, plan or TrainingPlan()
+        self.policy = None
+        self.coarse_moves = 0
+
+    def prepare(self, progress=None) -> None:
+        """Train (on the first use, minutes; ``progress`` gets each iteration's record) or read
+        the cached policy."""
+        if self.policy is None:
+            self.env = self.env or WindGrid()
+            alphas, actions = trained_alphas(self.env, self.plan, progress)
+            self.policy = PerseusPolicy(alphas, self.plan.gamma, actions)
+            self.policy.reset(self.env, self.env.start())
+
+    def project(self, belief: FieldBelief, xy, from_deg: float) -> np.ndarray | None:
+        """The posterior in the grid's agent frame (flat), or None when it all lies in the
+        aircraft's own cell."""
+        fr = self.policy._solver.frame
+        up = np.array(bearing_to_unit(from_deg))
+        cross = np.array([-up[1], up[0]])
+        dx, dy = belief.x - xy[0], belief.y - xy[1]
+        s = np.column_stack([dx * up[0] + dy * up[1], dx * cross[0] + dy * cross[1]]) / self.env.cell_m + fr.centre
+        i0 = np.floor(s).astype(int)
+        f = s - i0
+        w = belief.cell_p()
+        out = np.zeros(fr.size)
+        for di in (0, 1):
+            for dj in (0, 1):
+                i, j = i0[:, 0] + di, i0[:, 1] + dj
+                wt = w * (f[:, 0] if di else 1 - f[:, 0]) * (f[:, 1] if dj else 1 - f[:, 1])
+                ok = (i >= 0) & (i < fr.width) & (j >= 0) & (j < fr.width)
+                out += np.bincount(i[ok] * fr.width + j[ok], wt[ok], minlength=fr.size)
+        out[fr.centre_flat] = 0.0
+        total = out.sum()
+        return out / total if total > 1e-9 else None
+
+    def propose(self, belief: FieldBelief, state) -> np.ndarray:
+        self.prepare()
+        mem = state.setdefault("perseus", {"wind": np.zeros(2), "moves": []})
+        from_deg, speed = state["wind"][0], state["wind"][1]
+        mem["wind"] = mem["wind"] + np.array(bearing_to_unit(from_deg)) * speed
+        mean_from = float(np.rad2deg(np.arctan2(*mem["wind"])) % 360.0)
+        xy = state["xy"]
+        centre = belief.mean_xy()
+        b = None
+        if belief.radius(centre) > self.env.cell_m:
+            b = self.project(belief, xy, mean_from)
+        if b is None:
+            mem["moves"] = []
+            return super().propose(belief, state)
+        up = np.array(bearing_to_unit(mean_from))
+        dirs = [-up, up, -np.array([-up[1], up[0]]), np.array([-up[1], up[0]])]  # the grid's moves
+        h = belief.ep.half_size_m
+        Q, _ = self.policy._solver.lookahead(b[None].astype(self.policy.alphas.dtype), self.policy.alphas)
+        legal = [a for a in range(4) if (np.abs(xy + self.env.cell_m * dirs[a]) <= h).all()]
+        if not legal:
+            return super().propose(belief, state)
+        a = max(legal, key=lambda k: Q[0, k])
+        v = b.astype(self.policy.alphas.dtype) @ self.policy.alphas.T
+        j = int(np.argmax(v))
+        plan = int(self.policy.actions[j])
+        if Q[0, a] < float(v[j]) - 1e-5 and plan in legal:
+            a = plan  # the look-ahead falls short of the set's value: follow the best plan
+        m = mem["moves"]
+        if len(m) >= 2 and a == (m[-1] ^ 1) and m[-1] == (m[-2] ^ 1):
+            mem["moves"] = []  # the second reversal in a row: learn something else first
+            return super().propose(belief, state)
+        mem["moves"] = (m + [a])[-3:]
+        self.coarse_moves += 1
+        return xy + self.env.cell_m * dirs[a]
+
+
 FIELD_POLICIES = {
     "infotaxis": FieldInfotaxis,
     "space-aware": FieldSpaceAware,
     "cast-and-surge": FieldCastSurge,
     "sweep-space-aware": FieldSweepSpaceAware,
+    "perseus": FieldPerseus,
 }
 
 
@@ -353,12 +507,16 @@ def _readings(ep: FieldEpisode, t, xy, wind, rng) -> np.ndarray:
     return g_m3_to_ppm(c, ep.species) + rng.normal(0.0, ep.noise_ppm, len(t))
 
 
-def run_adaptive(ep: FieldEpisode, policy: str, radius_m: float = 10.0, confidence: float = 0.9) -> SearchResult:
-    """Fly one episode closed loop with a policy; ends when 90 % of the posterior lies within
-    ``radius_m`` of its mean (the reported location) or at ``max_time_s``."""
+def run_adaptive(
+    ep: FieldEpisode, policy: str | FieldPolicy, radius_m: float = 10.0, confidence: float = 0.9
+) -> SearchResult:
+    """Fly one episode closed loop with a policy (a name of :data:`FIELD_POLICIES`, or one
+    built); ends when 90 % of the posterior lies within ``radius_m`` of its mean (the reported
+    location) or at ``max_time_s``."""
     rng = np.random.default_rng(ep.seed)
     wind = _wind(ep, ep.max_time_s + 60.0, rng)
-    pol = FIELD_POLICIES[policy]()
+    pol = FIELD_POLICIES[policy]() if isinstance(policy, str) else policy
+    policy = pol.name
     belief = FieldBelief(ep)
     xy = ep.start_xy.astype(float)
     t = 0.0

@@ -320,7 +320,7 @@ class TrainingPlan:
 
     def key(self, env: GridSearch) -> str:
         return (
-            f"perseus-v1-d{env.dims}-L{env.lambda_over_dx:g}-R{env.rate_dt:g}-N{env.n_grid}-H{env.n_hits}"
+            f"perseus-v1-{env.label()}"
             f"-g{self.gamma:g}-s{self.seed}-{self.first_episodes}-{self.own_episodes}-{self.own_beliefs}"
         )
 

@@ -80,6 +80,10 @@ class GridSearch:
         self.manhattan = np.sum(np.abs(c), axis=0).astype(float)
         self.initial_hit_law_ = self.initial_hit_law()
 
+    def label(self) -> str:
+        """What sets the environment's tables, for naming what is computed from them."""
+        return f"d{self.dims}-L{self.lambda_over_dx:g}-R{self.rate_dt:g}-N{self.n_grid}-H{self.n_hits}"
+
     # -- the hit law ----------------------------------------------------------------------------
     def mean_hits(self, d):
         d = np.asarray(d, float)
