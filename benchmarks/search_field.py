@@ -124,6 +124,12 @@ def main(argv=None) -> int:
     ap.add_argument("--scheduler", default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument(
+        "--reuse",
+        default=None,
+        help="a previous search_field.json: its episodes of the strategies not run now join the table "
+        "(episodes are deterministic per seed, so this is valid while those strategies' code is unchanged)",
+    )
     args = ap.parse_args(argv)
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -150,6 +156,13 @@ def main(argv=None) -> int:
               f"err {r['error_m']:.1f} m", flush=True)  # fmt: skip
     total = time.perf_counter() - t0
     client.close()
+    reused = []
+    if args.reuse:
+        old = json.loads(Path(args.reuse).read_text())["episodes"]
+        keep = [r for r in old if r["policy"] not in strategies and r["seed"] in seeds]
+        reused = [s for s in STRATEGIES if any(r["policy"] == s for r in keep)]
+        rows += keep
+        strategies = strategies + [s for s in reused if s not in strategies]
     summ = {s: summarise([r for r in rows if r["policy"] == s]) for s in strategies}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,8 +171,17 @@ def main(argv=None) -> int:
     lines = [
         "# Realistic search: adaptive policies vs lawnmower survey + follow-up",
         "",
-        f"`python benchmarks/search_field.py --episodes {args.episodes} --first-seed {args.first_seed}` on "
-        f"{machine()}; {args.workers} dask workers; {total:.0f} s in all.",
+        f"`python benchmarks/search_field.py --episodes {args.episodes} --first-seed {args.first_seed}"
+        + (f" --strategies {args.strategies}" if args.strategies != ",".join(STRATEGIES) else "")
+        + (f" --reuse {args.reuse}" if args.reuse else "")
+        + "` on "
+        f"{machine()}; {args.workers} dask workers; {total:.0f} s in all."
+        + (
+            f" Rows of {', '.join(reused)}: the episodes of the previous run (`--reuse`; same seeds, code "
+            "unchanged for them)."
+            if reused
+            else ""
+        ),
         "One source per episode (0.2-1.5 g/s) in 800 m x 800 m, wind 2-6 m/s from any direction, meander",
         "8-15 deg, intermittent puffs; aircraft 6 m/s at 4 m, 2 Hz, 0.01 ppm noise. Localised = the",
         "reported location within 10 m of the source; time = flight time until the strategy reports it",
