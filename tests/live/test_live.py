@@ -23,7 +23,15 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_live_loop_finds_and_approaches_a_simulated_source():
+@pytest.mark.parametrize("guide", ["sweep-space-aware", "perseus"])
+def test_live_loop_finds_and_approaches_a_simulated_source(guide, monkeypatch):
+    if guide == "perseus":  # a small training (the default one takes minutes on first use)
+        from plumescout.search import field
+
+        from ..search.test_field import SMALL
+
+        monkeypatch.setitem(field.FIELD_POLICIES, "perseus", lambda: field.FieldPerseus(plan=SMALL))
+        field.FieldPerseus(plan=SMALL).prepare()  # trained before the vehicle starts its clock
     port = _free_port()
     vehicle = PlumeVehicle(f"udpout:127.0.0.1:{port}")
     statuses = []
@@ -46,7 +54,7 @@ def test_live_loop_finds_and_approaches_a_simulated_source():
     threading.Thread(target=pause_once, daemon=True).start()
     t0 = time.monotonic()
     try:
-        est = run_live(f"udpin:127.0.0.1:{port}", guide="sweep-space-aware", radius_m=250.0, silent_timeout_s=1.0,
+        est = run_live(f"udpin:127.0.0.1:{port}", guide=guide, radius_m=250.0, silent_timeout_s=1.0,
                        on_update=on_update, stop=lambda: done.is_set() or time.monotonic() - t0 > 60)  # fmt: skip
     finally:
         vehicle.close()
