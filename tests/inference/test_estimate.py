@@ -49,10 +49,14 @@ def test_rate_scales_with_the_true_rate():
     # wind and puffs) gives about twice the estimated rate and the same place.
     base = single_source_scenario(seed=8)
     double = base.model_copy(update={"sources": [base.sources[0].model_copy(update={"rate_g_s": 1.0})]})
-    e1 = PlumeEstimator(FAST).fit(simulate_flight(base).observations).sources_[0]
-    e2 = PlumeEstimator(FAST).fit(simulate_flight(double).observations).sources_[0]
-    assert 1.6 < e2.rate_g_s / e1.rate_g_s < 2.4
-    # both near the one true source (35 m: the issue-3 bound on the median location error)
+    # The total reported rate is what is linear: the weaker flight's plume may be split between
+    # two sources at the same place (with four chains this one is: 0.29 + 0.07 g/s, 14 m apart)
+    s1 = PlumeEstimator(FAST).fit(simulate_flight(base).observations).sources_
+    s2 = PlumeEstimator(FAST).fit(simulate_flight(double).observations).sources_
+    q1, q2 = sum(e.rate_g_s for e in s1), sum(e.rate_g_s for e in s2)
+    assert 1.6 < q2 / q1 < 2.4
+    # every reported source near the one true source (35 m: the issue-3 bound on the median
+    # location error)
     t = base.sources[0]
-    for e in (e1, e2):
+    for e in s1 + s2:
         assert np.hypot(e.x_m - t.x_m, e.y_m - t.y_m) < 35.0
