@@ -215,11 +215,13 @@ def _region(xy: np.ndarray, inflation: float) -> tuple[np.ndarray, float]:
 
 
 def resolved_groups(positions, rates, seeds, gate_m: float, inflation: float) -> list:
-    """:func:`group_sources`, with sources the data cannot tell apart merged: while a weaker
-    group's own 90 % region holds a stronger group's median position, the weaker group's
-    centre is dropped and its sampled sources join the stronger one as a split of it (rates
-    added). A weak satellite of a strong source, sampled to soak up model error beside it,
-    would otherwise be reported as a second site at the same spot."""
+    """:func:`group_sources`, with weak satellites merged: while a group carrying under a tenth
+    of the (median) rate of a stronger group holds that group's median position inside its own
+    90 % region, the weak group's centre is dropped and its sampled sources join the stronger
+    one as a split of it (rates added). A weak satellite of a strong source, sampled to soak up
+    model error beside it, would otherwise be reported as a second site at the same spot;
+    neighbours of comparable rate are left apart (the wider rule that merged them cost recall,
+    benchmarks/results/experiments/README.md)."""
     centres = find_centres(positions, seeds, gate_m)
     while True:
         groups = collect_groups(positions, rates, centres, gate_m)
@@ -235,7 +237,7 @@ def resolved_groups(positions, rates, seeds, gate_m: float, inflation: float) ->
         drop = next(weak, None)
         if drop is None:
             return groups
-        # the weak group's centre goes: re-centre the stronger one on its own median
+        # the weak group's centre goes; its samples' sources fall to the stronger one's gate
         del centres[drop]
 
 
