@@ -120,7 +120,8 @@ def test_projection_into_the_grid_frame_keeps_mass_and_mean():
     b.logp[near] = 0.0
     pol = FieldPerseus(plan=SMALL)
     pol.prepare()
-    w = pol.project(b, xy, 250.0)
+    w, own = pol.project(b, xy, 250.0)
+    assert own == 0.0  # none of it in the aircraft's own cell
     fr = pol.policy._solver.frame
     assert w.sum() == pytest.approx(1.0)
     i, j = np.divmod(np.arange(fr.size), fr.width)

@@ -361,7 +361,6 @@ class WindGrid(GridSearch):
         self.table[:, n, n] = 0.0  # the source is never at the agent's cell
         self.manhattan = np.abs(np.indices((2 * n + 1,) * 2) - n).sum(axis=0).astype(float)
         self.initial_hit_law_ = np.array([1.0, 0.0])  # no first hit: the search starts blind
-        self.mu0 = float(p.max())
 
     def label(self) -> str:
         digest = hashlib.sha1(np.round(self.table, 9).tobytes()).hexdigest()[:10]
@@ -393,7 +392,6 @@ class FieldPerseus(FieldSpaceAware):
         self.env, self.plan = env, plan or TrainingPlan()
         self.policy = None
         self.coarse_moves = 0
-        self.own_cell_mass = 0.0
 
     def prepare(self, progress=None) -> None:
         """Train (on the first use, minutes; ``progress`` gets each iteration's record) or read
@@ -404,9 +402,9 @@ class FieldPerseus(FieldSpaceAware):
             self.policy = PerseusPolicy(alphas, self.plan.gamma, actions)
             self.policy.reset(self.env, self.env.start())
 
-    def project(self, belief: FieldBelief, xy, from_deg: float) -> np.ndarray | None:
-        """The posterior in the grid's agent frame (flat), or None when it all lies in the
-        aircraft's own cell."""
+    def project(self, belief: FieldBelief, xy, from_deg: float) -> tuple[np.ndarray | None, float]:
+        """The posterior in the grid's agent frame (flat) outside the aircraft's own cell, or
+        None when it all lies in it; and the fraction of it that lies in that cell."""
         fr = self.policy._solver.frame
         up = np.array(bearing_to_unit(from_deg))
         cross = np.array([-up[1], up[0]])
@@ -422,10 +420,10 @@ class FieldPerseus(FieldSpaceAware):
                 wt = w * (f[:, 0] if di else 1 - f[:, 0]) * (f[:, 1] if dj else 1 - f[:, 1])
                 ok = (i >= 0) & (i < fr.width) & (j >= 0) & (j < fr.width)
                 out += np.bincount(i[ok] * fr.width + j[ok], wt[ok], minlength=fr.size)
-        self.own_cell_mass = float(out[fr.centre_flat] / max(out.sum(), 1e-300))
+        own = float(out[fr.centre_flat] / max(out.sum(), 1e-300))
         out[fr.centre_flat] = 0.0
         total = out.sum()
-        return out / total if total > 1e-9 else None
+        return (out / total if total > 1e-9 else None), own
 
     def propose(self, belief: FieldBelief, state) -> np.ndarray:
         self.prepare()
@@ -435,26 +433,20 @@ class FieldPerseus(FieldSpaceAware):
         mean_from = float(np.rad2deg(np.arctan2(*mem["wind"])) % 360.0)
         xy = state["xy"]
         centre = belief.mean_xy()
-        b = None
+        b, own = None, 1.0
         if belief.radius(centre) > self.env.cell_m:
-            b = self.project(belief, xy, mean_from)
+            b, own = self.project(belief, xy, mean_from)
         # the grid's search ends on the source's cell; here the source must still be pinpointed
-        if b is None or self.own_cell_mass >= self.near_mass:
+        if b is None or own >= self.near_mass:
             mem["moves"] = []
             return super().propose(belief, state)
         up = np.array(bearing_to_unit(mean_from))
         dirs = [-up, up, -np.array([-up[1], up[0]]), np.array([-up[1], up[0]])]  # the grid's moves
         h = belief.ep.half_size_m
-        Q, _ = self.policy._solver.lookahead(b[None].astype(self.policy.alphas.dtype), self.policy.alphas)
         legal = [a for a in range(4) if (np.abs(xy + self.env.cell_m * dirs[a]) <= h).all()]
         if not legal:
             return super().propose(belief, state)
-        a = max(legal, key=lambda k: Q[0, k])
-        v = b.astype(self.policy.alphas.dtype) @ self.policy.alphas.T
-        j = int(np.argmax(v))
-        plan = int(self.policy.actions[j])
-        if Q[0, a] < float(v[j]) - 1e-5 and plan in legal:
-            a = plan  # the look-ahead falls short of the set's value: follow the best plan
+        a = self.policy.decide(b, legal)
         m = mem["moves"]
         if len(m) >= 2 and a == (m[-1] ^ 1) and m[-1] == (m[-2] ^ 1):
             mem["moves"] = []  # the second reversal in a row: learn something else first

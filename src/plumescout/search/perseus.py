@@ -257,22 +257,28 @@ class PerseusPolicy:
         return cell
 
     def _choose(self, env: GridSearch, belief: Belief):
-        s = self._solver
-        b = s.frame.window(belief)[None].astype(self.alphas.dtype)
-        Q, _ = s.lookahead(b, self.alphas)
         cells = [env.move(belief.agent, a) for a in range(env.n_actions)]
+        legal = [a for a, cell in enumerate(cells) if cell is not None]
+        return cells[self.decide(self._solver.frame.window(belief), legal)]
+
+    def decide(self, b: np.ndarray, legal: list[int]) -> int:
+        """The move for an agent-frame belief ``b`` (flat) among the ``legal`` moves: the largest
+        look-ahead value (ties to the first), or the best vector's plan where that falls short
+        of the value the set promises at ``b`` (see the class docstring)."""
+        b = b[None].astype(self.alphas.dtype)
+        Q, _ = self._solver.lookahead(b, self.alphas)
         best, best_a = -np.inf, None
-        for a, cell in enumerate(cells):
-            if cell is not None and Q[0, a] > best + EPS:
+        for a in legal:
+            if Q[0, a] > best + EPS:
                 best, best_a = Q[0, a], a
         if self.actions is not None:
             v = b[0] @ self.alphas.T
             j = int(np.argmax(v))
             a = int(self.actions[j])
-            if best < float(v[j]) - 1e-5 and cells[a] is not None:
+            if best < float(v[j]) - 1e-5 and a in legal:
                 self.plan_moves += 1
-                return cells[a]
-        return cells[best_a]
+                return a
+        return best_a
 
 
 def collect_beliefs(env: GridSearch, policy, episodes: int, rng: np.random.Generator, explore: float = 0.1):
