@@ -49,6 +49,32 @@ def machine() -> str:
     )
 
 
+def table_lines(scores) -> list[str]:
+    """The suite's table (all flights, single-pass, repeat, with bootstrap intervals) in Markdown."""
+    overall = summarise_scores(scores)
+    single = summarise_scores([s for s in scores if s.pattern == "single-pass"])
+    repeat = summarise_scores([s for s in scores if s.pattern == "repeat"])
+    ci = bootstrap_intervals(scores)
+
+    def f(v):
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    lines = [
+        "| metric | all flights | 95 % interval (flights resampled) | single-pass | repeat | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k in ("flights", "true_sources", *RATE_METRICS, "median_wall_time_s"):
+        iv = f"{ci[k][0]:.3g} - {ci[k][1]:.3g}" if k in ci else ""
+        lines.append(f"| {k} | {f(overall[k])} | {iv} | {f(single[k])} | {f(repeat[k])} | {TARGETS.get(k, '')} |")
+    return [
+        *lines,
+        "",
+        "The interval resamples the flights (2,000 bootstrap draws): the spread a table of this many flights",
+        "has from the scenarios it happens to draw. Compare two runs on the same flights with",
+        "`python benchmarks/compare_suites.py BASE.json VARIANT.json` (paired, much narrower).",
+    ]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--flights", type=int, default=30)
@@ -98,30 +124,16 @@ def main(argv=None) -> int:
         )
         + "\n"
     )
+    command = f"python benchmarks/estimator_suite.py --flights {args.flights} --first-seed {args.first_seed}" + (
+        f" --config '{args.config}'" if overrides else ""
+    )
     lines = [
         "# Estimator evaluation suite",
         "",
-        f"Run {datetime.now(UTC).isoformat(timespec='seconds')} with `python benchmarks/estimator_suite.py "
-        f"--flights {args.flights} --first-seed {args.first_seed}"
-        + (f" --config '{args.config}'" if overrides else "")
-        + f"` on {machine()}; {args.workers} dask workers; total wall time {total:.0f} s.",
+        f"Run {datetime.now(UTC).isoformat(timespec='seconds')} with `{command}` on {machine()}; "
+        f"{args.workers} dask workers; total wall time {total:.0f} s.",
         "",
-        "| metric | all flights | 95 % interval (flights resampled) | single-pass | repeat | target |",
-        "|---|---|---|---|---|---|",
-    ]
-    ci = bootstrap_intervals(scores)
-    for k in ("flights", "true_sources", *RATE_METRICS, "median_wall_time_s"):
-
-        def f(v):
-            return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-        iv = f"{ci[k][0]:.3g} - {ci[k][1]:.3g}" if k in ci else ""
-        lines.append(f"| {k} | {f(overall[k])} | {iv} | {f(single[k])} | {f(repeat[k])} | {TARGETS.get(k, '')} |")
-    lines += [
-        "",
-        "The interval resamples the flights (2,000 bootstrap draws): the spread a table of this many flights",
-        "has from the scenarios it happens to draw. Compare two runs on the same flights with",
-        "`python benchmarks/compare_suites.py BASE.json VARIANT.json` (paired, much narrower).",
+        *table_lines(scores),
         "",
         "Per flight: see estimator_suite.json.",
     ]

@@ -44,3 +44,39 @@ def test_a_malformed_run_is_named_not_a_traceback(tmp_path, capsys):
     assert _module().main([base, str(bad)]) == 2
     assert "bad.json: not an estimator_suite.json" in capsys.readouterr().err
     assert _module().main([base]) == 2  # runs come in pairs
+
+
+def _pool_module():
+    spec = importlib.util.spec_from_file_location("pool_suites", SCRIPT.parent / "pool_suites.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pooled_table_counts_every_flight_of_every_run(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    ra = _run(a, "estimator_suite", [2, 2])  # 4 of 4 found
+    rb = _run(b, "estimator_suite", [1, 1])  # 2 of 4 found
+    # the second run's flights are other seeds
+    data = json.loads(Path(rb).read_text())
+    for f in data["flights"]:
+        f["name"] = f["name"].replace("eval-", "eval-1")
+    Path(rb).write_text(json.dumps(data))
+    out = tmp_path / "pooled.md"
+    assert _pool_module().main([ra, rb, "--out", str(out)]) == 0
+    cells = [ln.split("|") for ln in out.read_text().splitlines() if ln.startswith("| ")]
+    rows = {c[1].strip(): c[2].strip() for c in cells}
+    assert rows["flights"] == "4" and rows["true_sources"] == "8"
+    assert rows["recall"] == "0.75"  # 6 of 8
+
+
+def test_pooling_a_run_twice_or_a_malformed_run_is_an_error(tmp_path, capsys):
+    ra = _run(tmp_path, "a", [2, 2])
+    assert _pool_module().main([ra, ra, "--out", str(tmp_path / "p.md")]) == 2
+    assert "share flights" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    assert _pool_module().main([ra, str(bad), "--out", str(tmp_path / "p.md")]) == 2
+    assert "bad.json: not an estimator_suite.json" in capsys.readouterr().err
+    assert not (tmp_path / "p.md").exists()

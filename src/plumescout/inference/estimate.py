@@ -61,6 +61,9 @@ class EstimatorConfig:
     false_alarms_per_hour: float = 0.1
     background_window_s: float = 180.0
     min_sigma_m: float = 1.0
+    # two groups at the same place whose rates correlate below this over the posterior are one
+    # source split in two (the data fix their sum) and are merged; None: never
+    split_rate_correlation: float | None = None
     min_probability: float = 0.3  # report a source when p(exists) >= 0.3 (benchmarks/results/estimator_suite.md)
     rate_scale_g_s: float = 1.0
     max_rate_g_s: float = 100.0
@@ -214,14 +217,22 @@ def _region(xy: np.ndarray, inflation: float) -> tuple[np.ndarray, float]:
     return med, inflation * float(np.quantile(np.hypot(*(xy - med).T), 0.9))
 
 
-def resolved_groups(positions, rates, seeds, gate_m: float, inflation: float) -> list:
-    """:func:`group_sources`, with weak satellites merged: while a group carrying under a tenth
-    of the (median) rate of a stronger group holds that group's median position inside its own
-    90 % region, the weak group's centre is dropped and its sampled sources join the stronger
-    one as a split of it (rates added). A weak satellite of a strong source, sampled to soak up
-    model error beside it, would otherwise be reported as a second site at the same spot;
-    neighbours of comparable rate are left apart (the wider rule that merged them cost recall,
-    benchmarks/results/experiments/README.md)."""
+def resolved_groups(
+    positions, rates, seeds, gate_m: float, inflation: float, split_correlation: float | None = None
+) -> list:
+    """:func:`group_sources`, with splits of one source merged. A group is dropped, and its
+    sampled sources join a stronger group as a split of it (rates added), while its median lies
+    inside its own 90 % region around the stronger one's median and either
+
+    - it carries under a tenth of the stronger one's (median) rate: a weak satellite sampled to
+      soak up model error beside a strong source; or
+    - (``split_correlation`` set) the two groups' rates, over the samples holding both, correlate
+      below ``split_correlation``: the data fix only their sum, i.e. one plume shared between
+      two sources at the same place.
+
+    Either would otherwise be reported as a second site at the same spot. Neighbours the data
+    tell apart are left apart (the wider rule that merged every group inside another's region
+    cost recall, benchmarks/results/experiments/README.md)."""
     centres = find_centres(positions, seeds, gate_m)
     while True:
         groups = collect_groups(positions, rates, centres, gate_m)
@@ -229,16 +240,39 @@ def resolved_groups(positions, rates, seeds, gate_m: float, inflation: float) ->
         centres = [centres[i] for i in keep]
         groups = [groups[i] for i in keep]
         summary = [(*_region(xy, inflation), float(np.median(q))) for xy, q, _ in groups]
-        weak = (
-            i
-            for i, (med_i, r_i, q_i) in enumerate(summary)
-            if any(q_i < 0.1 * q_j and np.hypot(*(med_i - med_j)) <= r_i for med_j, _, q_j in summary)
-        )
-        drop = next(weak, None)
+        corr = _rate_correlations(positions, rates, centres, gate_m) if split_correlation is not None else None
+        pairs = ((i, j) for i in range(len(groups)) for j in range(len(groups)))
+        drop = next((i for i, j in pairs if _split_of(summary, corr, split_correlation, i, j)), None)
         if drop is None:
             return groups
-        # the weak group's centre goes; its samples' sources fall to the stronger one's gate
+        # the weaker group's centre goes; its samples' sources fall to the stronger one's gate
         del centres[drop]
+
+
+def _split_of(summary, corr, split_correlation, i: int, j: int) -> bool:
+    """Whether group ``i`` is a split of the stronger group ``j`` (:func:`resolved_groups`)."""
+    (med_i, r_i, q_i), (med_j, _, q_j) = summary[i], summary[j]
+    if i == j or q_i > q_j or np.hypot(*(med_i - med_j)) > r_i:
+        return False
+    return q_i < 0.1 * q_j or (corr is not None and corr[i, j] < split_correlation)
+
+
+def _rate_correlations(positions, rates, centres, gate_m) -> np.ndarray:
+    """Correlation of the groups' rates over the samples holding both (0 where fewer than 20
+    samples do, or a rate does not vary)."""
+    assigned, _ = _assign(positions, centres, gate_m)
+    Q = np.full((len(positions), len(centres)), np.nan)
+    for s, a in enumerate(assigned):
+        for g, idx in a.items():
+            Q[s, g] = float(np.sum(np.asarray(rates[s])[idx]))
+    G = len(centres)
+    out = np.zeros((G, G))
+    for i in range(G):
+        for j in range(i + 1, G):
+            both = ~np.isnan(Q[:, i]) & ~np.isnan(Q[:, j])
+            if both.sum() >= 20 and np.std(Q[both, i]) > 0 and np.std(Q[both, j]) > 0:
+                out[i, j] = out[j, i] = float(np.corrcoef(Q[both, i], Q[both, j])[0, 1])
+    return out
 
 
 def _assign(positions, centres, gate_m):
@@ -414,7 +448,9 @@ class PlumeEstimator:
         diag = float(np.hypot(box[2] - box[0], box[3] - box[1]))
         kind = datasets[0].kind
         inflation = cfg.point_location_inflation if kind == "point" else cfg.beam_location_inflation
-        groups = resolved_groups(chain.positions, chain.rates, chain.best_positions, 0.1 * diag, inflation)
+        groups = resolved_groups(
+            chain.positions, chain.rates, chain.best_positions, 0.1 * diag, inflation, cfg.split_rate_correlation
+        )
         rate_inflation = cfg.point_rate_inflation if kind == "point" else cfg.beam_rate_inflation
         th = np.array(chain.theta) if chain.theta else sampler.theta0()[None, :]
         height = float(np.median(th[:, 2]))
