@@ -150,10 +150,12 @@ def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one")
     ref = dict(ref_latitude=origin[0], ref_longitude=origin[1], ref_altitude=0.0)
     np.random.seed(seed)  # noqa: NPY002 (pyELQ and openMCMC draw from NumPy's global generator)
     site_limits = np.array([[box[0], box[2]], [box[1], box[3]], [0.0, 2.0]])
+    # the initial source: a seeded uniform draw in the box (pyELQ's own "hypercube" draw is
+    # unseeded, and a place no beam sees is screened out at initialise: the next draw is taken)
+    draws = np.random.default_rng(seed).uniform(site_limits[:, 0], site_limits[:, 1], size=(50, 3))
     source_map = SourceMap()
-    source_map.generate_sources(
-        coordinate_object=ENU(**ref), sourcemap_limits=site_limits, sourcemap_type="hypercube", nof_sources=1
-    )
+    source_map.location = ENU(**ref)
+    source_map.location.from_array(array=draws[:1])
     source_model = Normal()
     source_model.emission_rate_mean = np.array([0], ndmin=1)
     source_model.initial_precision = np.array([1 / (2.5**2)], ndmin=1)
@@ -186,7 +188,15 @@ def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one")
     )
     model.n_iter = n_iter
     t0 = time.perf_counter()
-    model.initialise()
+    for draw in draws[1:]:
+        try:
+            model.initialise()
+            break
+        except ValueError as e:  # "All sources in the source map are screened out by the coverage area"
+            if initial_map != "one" or "screened out" not in str(e):
+                raise
+            source_map.location = ENU(**ref)
+            source_map.location.from_array(array=draw[None, :])
     model.to_mcmc()
     model.run_mcmc()
     model.from_mcmc()

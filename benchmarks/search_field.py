@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from estimator_suite import machine  # noqa: E402
 
-STRATEGIES = ["perseus", "sweep-space-aware", "space-aware", "infotaxis", "cast-and-surge", "lawnmower"]
+STRATEGIES = ["lookahead", "perseus", "sweep-space-aware", "space-aware", "infotaxis", "cast-and-surge", "lawnmower"]
 
 
 def run(strategy: str, seed: int) -> dict:
@@ -94,7 +94,7 @@ def figure(seed: int, out: Path) -> None:
 
     ep = random_episode(seed)
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.4))
-    for ax, pol in zip(axes, ("perseus", "space-aware"), strict=True):
+    for ax, pol in zip(axes, ("lookahead", "space-aware"), strict=True):
         r = run_adaptive(ep, pol)
         ax.plot(*r.track.T, "-", lw=0.8, color="tab:blue", label="track")
         ax.plot(*r.track[0], "o", color="tab:blue", label="launch")

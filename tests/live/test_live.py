@@ -23,7 +23,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("guide", ["sweep-space-aware", "perseus"])
+@pytest.mark.parametrize("guide", ["sweep-space-aware", "lookahead", "perseus"])
 def test_live_loop_finds_and_approaches_a_simulated_source(guide, monkeypatch):
     if guide == "perseus":  # a small training (the default one takes minutes on first use)
         from plumescout.search import field

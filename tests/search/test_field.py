@@ -8,7 +8,9 @@ from plumescout.search.field import (
     FIELD_POLICIES,
     FieldBelief,
     FieldEpisode,
+    FieldLookahead,
     FieldPerseus,
+    FieldSpaceAware,
     FieldSweepSpaceAware,
     WindGrid,
     run_adaptive,
@@ -70,7 +72,7 @@ def test_sweep_covers_the_area_line_by_line():
     np.testing.assert_allclose(np.diff(u), 100.0, atol=1e-6)
 
 
-@pytest.mark.parametrize("policy", ["sweep-space-aware"])
+@pytest.mark.parametrize("policy", ["sweep-space-aware", "lookahead"])
 def test_closed_loop_episode_localises_the_source(policy):
     ep = episode()
     r = run_adaptive(ep, policy)
@@ -79,6 +81,26 @@ def test_closed_loop_episode_localises_the_source(policy):
     # it flew: the track starts at the launch point on the downwind edge
     np.testing.assert_allclose(r.track[0], ep.start_xy)
     assert r.time_s > 0 and r.distance_flown_m > 0
+
+
+def test_lookahead_of_one_first_leg_is_space_aware_infotaxis():
+    # beam 1: only the leg the one-leg proxy ranks best is looked beyond, so it is flown
+    ep = episode()
+    b = FieldBelief(ep)
+    b.update(np.array([60.0, 20.0]), True, 270.0, 3.0, 10.0)  # a hit: the posterior is no longer flat
+    state = {"xy": np.array([100.0, 0.0]), "hits": 1, "last_hit": True, "wind": (270.0, 3.0, 10.0)}
+    np.testing.assert_allclose(FieldLookahead(beam=1).propose(b, state), FieldSpaceAware().propose(b, state))
+
+
+def test_lookahead_heads_for_a_known_source():
+    # all the mass in one cell 100 m east: the proxy is log2 of the distance left after two legs,
+    # least for the leg straight toward it
+    ep = episode()
+    b = FieldBelief(ep)
+    b.logp[:] = -np.inf
+    b.logp[np.argmin(np.hypot(b.x - 102.5, b.y - 2.5)), 2] = 0.0
+    state = {"xy": np.array([2.5, 2.5]), "hits": 1, "last_hit": True, "wind": (270.0, 3.0, 10.0)}
+    np.testing.assert_allclose(FieldLookahead(beam=8).propose(b, state), [27.5, 2.5])
 
 
 def test_every_policy_proposes_a_leg_inside_the_area():

@@ -16,6 +16,9 @@ posterior and the aircraft's state, the same interface as on the grid POMDP:
 - ``cast-and-surge``: upwind on a hit, crosswind casts of growing width after losing the plume;
 - ``sweep-space-aware`` (ours): crosswind sweeps stepping upwind until the first hit — a blind
   search cannot do better than covering the area — then space-aware infotaxis;
+- ``lookahead`` (ours): space-aware infotaxis looking two legs ahead (expectimax over the first
+  leg's hit or miss, then the best second leg), over the three first legs the one-leg proxy
+  ranks best;
 - ``perseus`` (ours): the Perseus policy (:mod:`.perseus`) of a grid POMDP matched to this hit
   model (:class:`WindGrid`: cells of 50 m in the wind's frame), flown on the field posterior
   carried into the grid's frame, until the posterior fits in one cell; then space-aware
@@ -157,11 +160,6 @@ class FieldBelief:
         # plume share its meander; full weight makes the posterior sharper than it has earned
         self.logp += self.temper * np.log(ph if hit else 1.0 - ph)
 
-    def zero_near(self, xy, r: float) -> None:
-        """The source is not where the aircraft flew over (it would have been seen)."""
-        near = np.hypot(self.x - xy[0], self.y - xy[1]) < r
-        self.logp[near] = -np.inf if (~near).any() else self.logp[near]
-
     def mean_xy(self) -> np.ndarray:
         w = self.cell_p()
         return np.array([w @ self.x, w @ self.y])
@@ -231,17 +229,70 @@ class FieldInfotaxis(FieldPolicy):
         return p_hit * _entropy_bits(ph) + (1 - p_hit) * _entropy_bits(pm)
 
 
+def _space_aware_value(w: np.ndarray, x: np.ndarray, y: np.ndarray, xy, step_m: float) -> float:
+    """Loisy & Eloy's proxy log2(D + 2^(H-1) - 1/2) of a cell posterior ``w`` seen from ``xy``."""
+    d = np.hypot(x - xy[0], y - xy[1]) / step_m
+    t = float(w @ d) + 2.0 ** (_entropy_bits(w) - 1.0) - 0.5
+    return float(np.log2(t)) if t > 0 else t
+
+
 class FieldSpaceAware(FieldPolicy):
     name = "space-aware"
 
     def score(self, belief, state, xy):
         p_hit, ph, pm = _outcomes(belief, xy, state["wind"])
-        d = np.hypot(belief.x - xy[0], belief.y - xy[1]) / self.step_m
-        v = 0.0
-        for pr, w in ((p_hit, ph), (1 - p_hit, pm)):
-            t = float(w @ d) + 2.0 ** (_entropy_bits(w) - 1.0) - 0.5
-            v += pr * (np.log2(t) if t > 0 else t)
-        return v
+        outcomes = ((p_hit, ph), (1 - p_hit, pm))
+        return sum(pr * _space_aware_value(w, belief.x, belief.y, xy, self.step_m) for pr, w in outcomes)
+
+
+class FieldLookahead(FieldSpaceAware):
+    """Space-aware infotaxis looking two legs ahead (ours): each of the ``beam`` first legs the
+    one-leg proxy ranks best is valued by expectimax over its hit or miss and the best second leg
+    after each (whose own hit or miss the proxy averages). One leg sees only how the next reading
+    changes the posterior; two see where it leaves the aircraft to act on it, which keeps the
+    search from dithering along an edge of the area while the posterior is still wide."""
+
+    name = "lookahead"
+
+    def __init__(self, step_m: float = 25.0, beam: int = 3):
+        super().__init__(step_m)
+        self.beam = beam
+
+    def propose(self, belief, state):
+        wind = state["wind"]
+        cands = self.candidates(state, belief)
+        first = np.array([self.score(belief, state, c) for c in cands])
+        p = belief.p
+        hit_at: dict[tuple, np.ndarray] = {}  # p_hit at a point, shared by the legs that reach it
+
+        def p_hit(xy):
+            key = (round(float(xy[0]), 3), round(float(xy[1]), 3))
+            if key not in hit_at:
+                hit_at[key] = belief.p_hit(xy, *wind)
+            return hit_at[key]
+
+        best, best_v = cands[int(np.argmin(first))], np.inf
+        for i in np.argsort(first)[: self.beam]:
+            c1 = cands[i]
+            joint = p * p_hit(c1)
+            P = float(joint.sum())
+            v = 0.0
+            for prob, post in ((P, joint / max(P, 1e-300)), (1.0 - P, (p - joint) / max(1.0 - P, 1e-300))):
+                if prob < 1e-12:
+                    continue
+                second = []
+                for c2 in self.candidates({"xy": c1}, belief):
+                    j2 = post * p_hit(c2)
+                    P2 = float(j2.sum())
+                    s = 0.0
+                    for pr2, w in ((P2, j2), (1.0 - P2, post - j2)):
+                        if pr2 > 1e-12:
+                            s += pr2 * _space_aware_value(w.sum(axis=1) / pr2, belief.x, belief.y, c2, self.step_m)
+                    second.append(s)
+                v += prob * min(second)
+            if v < best_v:
+                best, best_v = c1, v
+        return best
 
 
 class FieldCastSurge(FieldPolicy):
@@ -462,6 +513,7 @@ FIELD_POLICIES = {
     "cast-and-surge": FieldCastSurge,
     "sweep-space-aware": FieldSweepSpaceAware,
     "perseus": FieldPerseus,
+    "lookahead": FieldLookahead,
 }
 
 
