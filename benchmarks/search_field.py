@@ -130,7 +130,7 @@ def figure(seed: int, out: Path) -> None:
     plt.close(fig)
 
 
-def tables(rows: list[dict], strategies: list[str], summ: dict, run_line: str) -> list[str]:
+def tables(rows: list[dict], strategies: list[str], summ: dict, run_line: str, fig_seed: int) -> list[str]:
     lines = [
         "# Realistic search: adaptive policies vs lawnmower survey + follow-up",
         "",
@@ -150,8 +150,7 @@ def tables(rows: list[dict], strategies: list[str], summ: dict, run_line: str) -
             f"| {s} | {m['episodes']} | {m['localised_within_10m']:.2f} | {m['mean_time_to_localise_s']:.0f} | "
             f"{m['ci95_s']:.0f} | {m['median_time_s']:.0f} | {m['median_error_m']:.1f} |"
         )
-    first = min((r["seed"] for r in rows), default=0)
-    return [*lines, *paired(rows, strategies), "", f"![tracks of episode {first}](search_field_track.png)", ""]
+    return [*lines, *paired(rows, strategies), "", f"![tracks of episode {fig_seed}](search_field_track.png)", ""]
 
 
 def main(argv=None) -> int:
@@ -168,6 +167,7 @@ def main(argv=None) -> int:
         help="a previous search_field.json: its episodes of the strategies not run now join the table "
         "(episodes are deterministic per seed, so this is valid while those strategies' code is unchanged)",
     )
+    ap.add_argument("--figure-seed", type=int, default=None, help="the episode in the figure (default: the first)")
     ap.add_argument(
         "--tabulate",
         action="store_true",
@@ -179,7 +179,10 @@ def main(argv=None) -> int:
         data = json.loads((out / "search_field.json").read_text())
         old = (out / "search_field.md").read_text().splitlines()
         run_line = next(ln for ln in old if ln.startswith("`python benchmarks/search_field.py"))
-        lines = tables(data["episodes"], list(data["summary"]), data["summary"], run_line)
+        fig_seed = args.figure_seed if args.figure_seed is not None else min(r["seed"] for r in data["episodes"])
+        if args.figure_seed is not None:
+            figure(fig_seed, out / "search_field_track.png")
+        lines = tables(data["episodes"], list(data["summary"]), data["summary"], run_line, fig_seed)
         (out / "search_field.md").write_text("\n".join(lines))
         print("\n".join(lines))
         return 0
@@ -219,7 +222,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "search_field.json").write_text(json.dumps({"summary": summ, "episodes": rows}, indent=1) + "\n")
-    figure(args.first_seed, out / "search_field_track.png")
+    fig_seed = args.first_seed if args.figure_seed is None else args.figure_seed
+    figure(fig_seed, out / "search_field_track.png")
     run_line = (
         f"`python benchmarks/search_field.py --episodes {args.episodes} --first-seed {args.first_seed}"
         + (f" --strategies {args.strategies}" if args.strategies != ",".join(STRATEGIES) else "")
@@ -233,7 +237,7 @@ def main(argv=None) -> int:
             else ""
         )
     )
-    lines = tables(rows, strategies, summ, run_line)
+    lines = tables(rows, strategies, summ, run_line, fig_seed)
     (out / "search_field.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

@@ -359,7 +359,7 @@ def live(
     mavlink: Annotated[str, typer.Option(help="pymavlink connection string, e.g. udp:127.0.0.1:14550")],
     guide: Annotated[
         str | None,
-        typer.Option(help="send waypoints from a search policy: perseus, sweep-space-aware, space-aware, ..."),
+        typer.Option(help="send waypoints from a search policy: lookahead (fastest measured), space-aware, ..."),
     ] = None,
     species: Annotated[str, typer.Option(help="species (NAMED_VALUE_FLOAT named '<species>_ppm')")] = "ch4",
     radius: Annotated[float, typer.Option(help="half-width of the searched square about the first fix (m)")] = 500.0,
