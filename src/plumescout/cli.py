@@ -153,6 +153,13 @@ def analyze(
     truth: Annotated[Path | None, typer.Option(help="a simulator truth.json to compare with")] = None,
     seed: Annotated[int, typer.Option(help="random seed of the sampler")] = 0,
     source_height: Annotated[float, typer.Option(help="prior mean height of the sources above ground (m)")] = 0.5,
+    sensor_response: Annotated[
+        float | None,
+        typer.Option(
+            "--sensor-response-s",
+            help="the gas sensor's response time (s), if known; default: estimated from the crossings",
+        ),
+    ] = None,
     mapping: Annotated[
         Path | None, typer.Option(help="TOML saying which log messages/fields hold gas, wind and position")
     ] = None,
@@ -186,7 +193,9 @@ def analyze(
         res = run_analyze(
             data,
             out,
-            EstimatorConfig(species=species, seed=seed, source_height_m=source_height),
+            EstimatorConfig(
+                species=species, seed=seed, source_height_m=source_height, sensor_response_s=sensor_response
+            ),
             truth_doc,
             origin=org,
             progress=cb,

@@ -180,7 +180,10 @@ def analyze(
         origin={"lat": frame.lat0, "lon": frame.lon0},
         crs="EPSG:4326 (RFC 7946 lon, lat); local frame: azimuthal equidistant about origin",
         posterior={
-            k: v for k, v in est.info_.items() if k in ("k_posterior", "temper", "chains", "acceptance", "theta_mean")
+            k: v
+            for k, v in est.info_.items()
+            if k
+            in ("k_posterior", "temper", "chains", "acceptance", "theta_mean", "source_height_m", "sensor_response_s")
         },
         **n,
     )

@@ -60,3 +60,25 @@ def test_rate_scales_with_the_true_rate():
     t = base.sources[0]
     for e in s1 + s2:
         assert np.hypot(e.x_m - t.x_m, e.y_m - t.y_m) < 35.0
+
+
+def test_a_slow_sensor_is_modelled_not_mistaken_for_distance():
+    # A sensor with a 3 s response, carried at 6 m/s, smears each crossing ~18 m along the track:
+    # a model without the lag reads the wider plume as an older one and places the source upwind
+    # (seeds 3000-3011 of the suite: a median 20 m upwind). Sampling the response time recovers it
+    # (the simulator's 3 s within a factor 1.5) and the source (bound: the 35 m single-pass target
+    # of issue 3, and at least 3x closer than without the lag).
+    sc = single_source_scenario(11)
+    sc = sc.model_copy(update={"sensor": sc.sensor.model_copy(update={"response_time_s": 3.0})})
+    flight = simulate_flight(sc)
+    truth = flight.truth["sources"][0]
+    err, along = {}, {}
+    for resp in (0.0, None):
+        est = PlumeEstimator(EstimatorConfig(sensor_response_s=resp)).fit(flight.observations)
+        s = max(est.sources_, key=lambda s: s.probability)
+        err[resp] = np.hypot(s.x_m - truth["x_m"], s.y_m - truth["y_m"])
+        along[resp] = s.x_m - truth["x_m"]  # the wind blows from the west (270 deg): +x is downwind
+        if resp is None:
+            assert 2.0 <= est.info_["sensor_response_s"] <= 4.5
+    assert along[0.0] < -20.0  # ignored: upwind
+    assert err[None] < 35.0 and err[None] < err[0.0] / 3

@@ -98,3 +98,57 @@ def test_wind_bias_rotates_the_plume():
     a = np.deg2rad(10.0)
     rot = ForwardSpec(x=np.array([200 * np.cos(a)]), y=np.array([-200 * np.sin(a)]), **base)
     assert coupling_numba(rot, [[0, 0, 1.0]], 3.0, 10.0)[0, 0] == pytest.approx(on, rel=1e-9)
+
+
+# -- the sensor's first-order response (forward.sensor_lag) ----------------------------------------
+
+
+def _uneven_times(n=400, seed=3):
+    return np.cumsum(np.random.default_rng(seed).uniform(0.1, 0.5, n))
+
+
+def test_sensor_lag_is_exact_for_a_ramp():
+    # tau dy/dt = x - y with x = t - t0 and y(t0) = 0 has y = (t - t0) - tau (1 - exp(-(t - t0)/tau))
+    # (closed form); the first-order hold is exact for an input linear between samples, even on
+    # uneven sample times
+    t = _uneven_times()
+    tau = 1.7
+    x = t - t[0]
+    y = forward.sensor_lag(x[:, None], t, tau)[:, 0]
+    np.testing.assert_allclose(y, x - tau * (1.0 - np.exp(-x / tau)), rtol=0, atol=1e-12)
+
+
+def test_sensor_lag_conserves_the_crossing_and_delays_it_by_tau():
+    # a first-order lag's impulse response is exp(-t/tau)/tau: unit area (the plume's integral
+    # along the track is unchanged, so the rate is) and mean delay tau
+    t = np.arange(0.0, 60.0, 0.2)
+    tau = 2.0
+    x = np.exp(-0.5 * ((t - 20.0) / 0.8) ** 2)
+    y = forward.sensor_lag(x[:, None], t, tau)[:, 0]
+    assert np.trapezoid(y, t) == pytest.approx(np.trapezoid(x, t), rel=1e-6)
+    centroid = lambda v: np.trapezoid(t * v, t) / np.trapezoid(v, t)  # noqa: E731
+    assert centroid(y) - centroid(x) == pytest.approx(tau, rel=1e-3)
+    assert y.max() < x.max()  # lower and later
+    assert t[np.argmax(y)] > t[np.argmax(x)]
+
+
+def test_sensor_lag_is_linear_and_leaves_a_steady_reading_and_no_lag_alone():
+    t = _uneven_times()
+    rng = np.random.default_rng(4)
+    K = rng.random((t.size, 3))
+    a, b = 0.7, 2.5
+    lag = lambda M: forward.sensor_lag(M, t, 1.3)  # noqa: E731
+    np.testing.assert_allclose(lag(a * K + b * K[:, ::-1]), a * lag(K) + b * lag(K[:, ::-1]), rtol=1e-12)
+    np.testing.assert_allclose(lag(np.full((t.size, 2), 3.0)), 3.0, rtol=1e-12)
+    np.testing.assert_array_equal(forward.sensor_lag(K, t, 0.0), K)
+
+
+def test_sensor_lag_compiled_equals_numpy():
+    t = _uneven_times()
+    t[10] = t[9]  # a repeated time holds the reading
+    K = np.random.default_rng(5).random((t.size, 4))
+    h = np.diff(t, prepend=t[:1])
+    co = forward._lag_coefficients_numpy(h, 0.9)
+    for a, b in zip(co, forward.lag_coefficients(t, 0.9), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(forward._lag_numpy(K, *co), forward.sensor_lag(K, t, 0.9), rtol=1e-12)

@@ -23,7 +23,7 @@ from ..geo import unit_to_bearing
 from ..observations import Observations
 from ..units import ppm_to_g_m3
 from .detect import Detection
-from .forward import ForwardSpec, coupling
+from .forward import ForwardSpec, coupling, lag_coefficients, sensor_lag
 from .linear import group_mean
 
 __all__ = ["PointData", "BeamData", "read_beam_dataset"]
@@ -73,6 +73,7 @@ class PointData:
     ):
         ok = np.isfinite(det.enhancement_ppm) & np.isfinite(obs.wind_speed_m_s) & np.isfinite(obs.wind_from_deg)
         idx = np.flatnonzero(ok)[:: max(1, decimate)]
+        idx = idx[np.argsort(obs.time_s[idx], kind="stable")]  # in time order: the sensor lag runs along it
         sp, wd = _smooth_wind(obs.time_s, obs.wind_speed_m_s, obs.wind_from_deg, smoothing_s)
         kw = dict(
             x=obs.x_m[idx],
@@ -107,8 +108,20 @@ class PointData:
     def __len__(self) -> int:
         return self.y.size
 
-    def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0):
-        return coupling(self.spec, src, stability, bias_deg, sigma_scale)
+    def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0, response_s=0.0):
+        """(n, m) coupling of the readings to sources ``src``, as a sensor with a first-order
+        response time ``response_s`` reports it (:func:`~.forward.sensor_lag`)."""
+        k = coupling(self.spec, src, stability, bias_deg, sigma_scale)
+        if response_s <= 0:
+            return k
+        # the coefficients per response time, kept for the few values the chains (threads) hold
+        cache = self.__dict__.setdefault("_lag_cache", {})
+        co = cache.get(response_s)
+        if co is None:
+            if len(cache) > 32:
+                cache.clear()
+            co = cache[response_s] = lag_coefficients(self.spec.t, response_s)
+        return sensor_lag(k, self.spec.t, response_s, co)
 
 
 @dataclass
@@ -216,7 +229,9 @@ class BeamData:
         """Residuals per beam in time order (for the autocorrelation)."""
         return [np.flatnonzero(self.reading_beam == b) for b in np.unique(self.reading_beam)]
 
-    def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0):
+    def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0, response_s=0.0):
+        """(n, m) coupling of the path-averaged readings; ``response_s`` is unused (a reading is
+        a minute's average: a sensor lag of seconds does not change it)."""
         c = coupling(self.spec, src, stability, bias_deg, sigma_scale)
         return group_mean(np.ascontiguousarray(c), self.points_per_reading)
 

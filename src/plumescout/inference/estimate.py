@@ -88,6 +88,15 @@ class EstimatorConfig:
     # 1 class: holdout seeds 2000-2029 recall 0.83 -> 0.87, precision 0.74 -> 0.84, single-pass
     # median error 46 -> 26 m; seeds 1000-1029 still meet every target (estimator_suite.md)
     point_stability_prior_classes: float = 1.0
+    # the gas sensor's first-order response time (s), which delays and smears each plume crossing
+    # along the track (the flight log does not say it). None: an unknown with a log-normal prior
+    # (median response_prior_median_s, log sd response_prior_log_sd: 1-sigma 0.45-2.2 s, covering
+    # the 0.1-3 s of the fast laser analysers drones carry); a number: known and fixed; 0: no lag.
+    # Point data only (a beam reading is a minute's average). Ignoring a 0.5-3 s lag placed the
+    # sources of seeds 3000-3011 a median 20 m upwind (benchmarks/results/experiments/README.md)
+    sensor_response_s: float | None = None
+    response_prior_median_s: float = 1.0
+    response_prior_log_sd: float = 0.8
     decimate: int = 1
     temperature_k: float = 288.15
     pressure_pa: float = 101325.0
@@ -313,9 +322,19 @@ class PlumeEstimator:
     def __init__(self, config: EstimatorConfig | None = None):
         self.config = config or EstimatorConfig()
 
-    def _rj_config(self, stability: float, theta_update_prob: float, stability_prior: float = 0.0) -> RJConfig:
+    def _rj_config(
+        self, stability: float, theta_update_prob: float, stability_prior: float = 0.0, point: bool = False
+    ) -> RJConfig:
         c = self.config
+        if not point:
+            resp, resp_sd = 0.0, 0.0
+        elif c.sensor_response_s is None:
+            resp, resp_sd = c.response_prior_median_s, c.response_prior_log_sd
+        else:
+            resp, resp_sd = max(float(c.sensor_response_s), 0.0), 0.0
         return RJConfig(
+            response_s=resp,
+            response_prior_log_sd=resp_sd,
             theta_update_prob=theta_update_prob,
             iterations=c.iterations,
             burn_in=c.burn_in,
@@ -396,8 +415,9 @@ class PlumeEstimator:
 
     def _run(self, datasets, box, stability, progress, theta_update_prob: float):
         cfg = self.config
-        prior = cfg.point_stability_prior_classes if datasets[0].kind == "point" else 0.0
-        sampler = RJSampler(datasets, box, self._rj_config(stability, theta_update_prob, prior))
+        point = datasets[0].kind == "point"
+        prior = cfg.point_stability_prior_classes if point else 0.0
+        sampler = RJSampler(datasets, box, self._rj_config(stability, theta_update_prob, prior, point))
         sampler.build_birth_density()
         sampler.temper = [t * cfg.temper_scale for t in self._tempers(sampler)]
         # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a
@@ -455,6 +475,8 @@ class PlumeEstimator:
         th = np.array(chain.theta) if chain.theta else sampler.theta0()[None, :]
         height = float(np.median(th[:, 2]))
         self.info_["source_height_m"] = height
+        if point:
+            self.info_["sensor_response_s"] = float(np.median([sampler.response_s(t) for t in th]))
         out = []
         for xy, q, p in groups:
             if p < cfg.min_probability:

@@ -11,6 +11,11 @@ The formula is the reflected Gaussian plume of :mod:`plumescout.dispersion.plume
 * a global wind-direction bias ``bias_deg`` (clockwise) and a width multiplier ``sigma_scale``;
 * widths from the Briggs tables at a (fractional) class index, or from turbulence,
   ``sigma_y = x tan(sigma_theta_h)``, ``sigma_z = x tan(sigma_theta_v)`` (near-field Taylor limit).
+
+:func:`sensor_lag` then passes each column (a time series along the flight) through the gas
+sensor's first-order response, ``tau dy/dt = x - y``: a sensor with a response time of a second or
+two, carried at 8 m/s across a plume a few metres wide, reports it later, lower and wider than it
+is, and a model that ignores this places the source too far upwind (a wider plume is an older one).
 """
 
 from __future__ import annotations
@@ -23,7 +28,16 @@ import numpy as np
 
 from ..dispersion.sigmas import _BRIGGS_RURAL_Y, _BRIGGS_RURAL_Z, _BRIGGS_URBAN_Y, _BRIGGS_URBAN_Z
 
-__all__ = ["ForwardSpec", "coupling", "coupling_numpy", "coupling_numba", "serial_kernel", "HAVE_NUMBA"]
+__all__ = [
+    "ForwardSpec",
+    "coupling",
+    "coupling_numpy",
+    "coupling_numba",
+    "serial_kernel",
+    "sensor_lag",
+    "lag_coefficients",
+    "HAVE_NUMBA",
+]
 
 _TABLES = {"briggs_rural": (_BRIGGS_RURAL_Y, _BRIGGS_RURAL_Z), "briggs_urban": (_BRIGGS_URBAN_Y, _BRIGGS_URBAN_Z)}
 
@@ -94,10 +108,15 @@ class ForwardSpec:
     def uniform_grid(self) -> bool:
         """Whether the Lagrangian time grid is evenly spaced (then the kernel indexes directly)."""
         g = self.grid_t
+        if getattr(self, "_uniform_of", None) is g:  # asked at every coupling: kept per grid
+            return self._uniform
         if g.size < 3:
-            return False
-        d = np.diff(g)
-        return bool(np.all(np.abs(d - d[0]) <= 1e-9 * max(1.0, abs(d[0]))))
+            out = False
+        else:
+            d = np.diff(g)
+            out = bool(np.all(np.abs(d - d[0]) <= 1e-9 * max(1.0, abs(d[0]))))
+        self._uniform, self._uniform_of = out, g
+        return out
 
     def class_coefficients(self, stability: float) -> tuple[np.ndarray, float]:
         """Briggs coefficient rows (4, 3): y_lo, z_lo, y_hi, z_hi; and the weight of hi."""
@@ -377,3 +396,84 @@ def coupling(
     """The fast path: numba where available, else NumPy."""
     fn = coupling_numba if HAVE_NUMBA else coupling_numpy
     return fn(spec, sources_xyz, stability, bias_deg, sigma_scale)
+
+
+def lag_coefficients(t, response_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-sample coefficients of the first-order response between samples at times ``t``
+    (sorted): ``y[i] = e[i] y[i-1] + b0[i] x[i] + b1[i] x[i-1]``.
+
+    The exact solution of ``tau dy/dt = x - y`` for an input that is linear between samples
+    (first-order hold): with ``h = t[i] - t[i-1]``, ``e = exp(-h / tau)`` and
+    ``g = tau (1 - e) / h``, ``b0 = 1 - g`` and ``b1 = g - e``; ``e + b0 + b1 = 1``, so a steady
+    input is read unchanged. A long gap (``h >> tau``) starts afresh (``y = x``); a repeated
+    time (``h = 0``) holds the previous reading."""
+    t = np.asarray(t, dtype=float)
+    h = np.diff(t, prepend=t[:1])
+    if response_s <= 0:
+        return np.zeros_like(h), np.ones_like(h), np.zeros_like(h)
+    fn = _lag_coefficients_numba if HAVE_NUMBA else _lag_coefficients_numpy
+    return fn(h, float(response_s))
+
+
+def _lag_coefficients_numpy(h, tau):
+    e = np.ones_like(h)
+    b0 = np.zeros_like(h)
+    b1 = np.zeros_like(h)
+    ok = h > 0
+    r = h[ok] / tau
+    e[ok] = np.exp(-r)
+    g = -np.expm1(-r) / r
+    b0[ok] = 1.0 - g
+    b1[ok] = g - e[ok]
+    # the first sample: the sensor has read the same since before (steady state)
+    e[0], b0[0], b1[0] = 0.0, 1.0, 0.0
+    return e, b0, b1
+
+
+def _lag_numpy(K, e, b0, b1):
+    out = np.empty_like(K)
+    out[0] = K[0]
+    for i in range(1, K.shape[0]):
+        out[i] = e[i] * out[i - 1] + b0[i] * K[i] + b1[i] * K[i - 1]
+    return out
+
+
+if HAVE_NUMBA:
+
+    @numba.njit(cache=True, nogil=True)
+    def _lag_coefficients_numba(h, tau):
+        n = h.size
+        e = np.ones(n)
+        b0 = np.zeros(n)
+        b1 = np.zeros(n)
+        for i in range(1, n):
+            if h[i] > 0:
+                r = h[i] / tau
+                ei = np.exp(-r)
+                g = -np.expm1(-r) / r
+                e[i], b0[i], b1[i] = ei, 1.0 - g, g - ei
+        e[0], b0[0], b1[0] = 0.0, 1.0, 0.0
+        return e, b0, b1
+
+    @numba.njit(cache=True, nogil=True, fastmath=True)
+    def _lag_numba(K, e, b0, b1):
+        n, m = K.shape
+        out = np.empty_like(K)
+        for j in range(m):
+            out[0, j] = K[0, j]
+        for i in range(1, n):
+            for j in range(m):
+                out[i, j] = e[i] * out[i - 1, j] + b0[i] * K[i, j] + b1[i] * K[i - 1, j]
+        return out
+
+
+def sensor_lag(K: np.ndarray, t, response_s: float, coefficients=None) -> np.ndarray:
+    """The columns of ``K`` (time series at the sorted times ``t``) as a sensor with a
+    first-order response time ``response_s`` (s) reports them (:func:`lag_coefficients`);
+    ``response_s <= 0``: unchanged. Linear in ``K``, so the rates stay linear parameters."""
+    K = np.asarray(K, dtype=float)
+    if response_s <= 0 or K.shape[0] < 2 or K.shape[1] == 0:
+        return K
+    e, b0, b1 = coefficients if coefficients is not None else lag_coefficients(t, response_s)
+    fn = _lag_numba if HAVE_NUMBA else _lag_numpy
+    return fn(np.ascontiguousarray(K), e, b0, b1)

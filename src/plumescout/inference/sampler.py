@@ -1,7 +1,8 @@
 """Reversible-jump MCMC over source sets, with the emission rates marginalised.
 
 State: ``k`` source positions (x, y) plus nuisance parameters theta = (wind-direction bias,
-log width multiplier, source height, log noise scale per data set). Concentration is linear in the rates and in
+log width multiplier, source height, stability class offset, log sensor response time, log noise
+scale per data set). Concentration is linear in the rates and in
 the background offsets, so for a state they are solved (weighted non-negative least squares,
 reweighted for the fluctuation term) and integrated out by Laplace's method:
 
@@ -17,9 +18,11 @@ random-walk move of one source, and a random-walk update of theta.
 Priors: number of sources Poisson(``expected_sources``) truncated at ``max_sources``; positions
 uniform over the search box; rates half-Cauchy with scale ``rate_scale_g_s``, below ``max_rate_g_s``;
 bias ~ N(0, 5 deg); log width multiplier ~ N(0, 0.1); source height (common to the sources) ~
-N(h0, 1 m) truncated at the ground; log noise scale ~ N(log s0, 1) about the
-detected noise s0. Each data set brings its own fluctuation intensity ``a`` and Student-t
-degrees of freedom (``None``: Gaussian).
+N(h0, 1 m) truncated at the ground; log sensor response time ~ N(log tau0, ``response_prior_log_sd``)
+(point data only: the columns are lagged as the sensor reads them; a prior sd of 0 fixes it at
+tau0, and tau0 = 0 means no lag); log noise scale ~ N(log s0, 1) about the detected noise s0.
+Each data set brings its own fluctuation intensity ``a`` and Student-t degrees of freedom
+(``None``: Gaussian).
 
 References
 ----------
@@ -60,6 +63,10 @@ class RJConfig:
     stability: float = 3.0
     # 1-sigma prior of an offset to the stability class index (0: the class is fixed)
     stability_prior_classes: float = 0.0
+    # the gas sensor's first-order response time (s): the prior median, or the value when
+    # response_prior_log_sd is 0; 0: no lag modelled
+    response_s: float = 0.0
+    response_prior_log_sd: float = 0.0
     grid_cells: int = 40
     birth_temper: float = 0.3
     uniform_birth_weight: float = 0.3
@@ -119,11 +126,28 @@ class RJSampler:
 
     # -- model ----------------------------------------------------------------------------------
     # theta = [wind bias (deg), log width multiplier, source height (m), stability class offset,
-    #          log noise per data set]
-    NOISE = 4
+    #          log sensor response time (s), log noise per data set]
+    RESPONSE = 4
+    NOISE = 5
 
     def theta0(self) -> np.ndarray:
-        return np.concatenate([[0.0, 0.0, self.cfg.source_height_m, 0.0], np.log(self.s0)])
+        c = self.cfg
+        log_resp = np.log(c.response_s) if c.response_s > 0 else 0.0
+        return np.concatenate([[0.0, 0.0, c.source_height_m, 0.0, log_resp], np.log(self.s0)])
+
+    def response_s(self, th) -> float:
+        """The sensor response time (s) of state ``th`` (0: no lag modelled)."""
+        return float(np.exp(th[self.RESPONSE])) if self.cfg.response_s > 0 else 0.0
+
+    def free_theta(self) -> np.ndarray:
+        """Indices of the theta components the sampler moves (the others stay at theta0)."""
+        c = self.cfg
+        fixed = set()
+        if c.stability_prior_classes <= 0:
+            fixed.add(3)
+        if c.response_s <= 0 or c.response_prior_log_sd <= 0:
+            fixed.add(self.RESPONSE)
+        return np.array([i for i in range(self.NOISE + len(self.data)) if i not in fixed])
 
     def log_prior_theta(self, th) -> float:
         c = self.cfg
@@ -135,13 +159,18 @@ class RJSampler:
             if not 0.0 <= c.stability + th[3] <= 5.0:
                 return -np.inf
             lp += -0.5 * (th[3] / c.stability_prior_classes) ** 2
+        if c.response_s > 0 and c.response_prior_log_sd > 0:
+            lp += -0.5 * ((th[self.RESPONSE] - np.log(c.response_s)) / c.response_prior_log_sd) ** 2
         lp += float(np.sum(-0.5 * (th[self.NOISE :] - np.log(self.s0)) ** 2))
         return lp
 
     def columns(self, xy: np.ndarray, th) -> list[np.ndarray]:
         src = np.column_stack([xy, np.full(len(xy), th[2])]) if len(xy) else np.empty((0, 3))
+        resp = self.response_s(th)
         return [
-            d.coupling(src, self.cfg.stability + th[3], th[0], np.exp(th[1])) if len(xy) else np.empty((len(d), 0))
+            d.coupling(src, self.cfg.stability + th[3], th[0], np.exp(th[1]), resp)
+            if len(xy)
+            else np.empty((len(d), 0))
             for d in self.data
         ]
 
@@ -245,7 +274,7 @@ class RJSampler:
         score = np.zeros(len(cells))
         if getattr(self, "_grid_k", None) is None:
             src = np.column_stack([cells, np.full(len(cells), c.source_height_m)])
-            self._grid_k = [d.coupling(src, c.stability, 0.0, 1.0) for d in self.data]
+            self._grid_k = [d.coupling(src, c.stability, 0.0, 1.0, c.response_s) for d in self.data]
         for i, d in enumerate(self.data):
             if residuals is None:
                 y = self.y[i] - (np.percentile(self.y[i], 10) if d.needs_offset else 0.0)
@@ -330,8 +359,9 @@ class RJSampler:
         ks = self.columns(xy, th)
         lp = self.log_post(xy, ks, th)[0]
         step_xy = 0.02 * max(self.box[2] - self.box[0], self.box[3] - self.box[1])
-        step_stab = 0.3 if c.stability_prior_classes > 0 else 0.0  # 0: the class stays fixed
-        step_th = np.concatenate([[2.0, 0.05, 0.2, step_stab], np.full(len(self.data), 0.05)])
+        free = self.free_theta()
+        step_th = np.concatenate([[2.0, 0.05, 0.2, 0.3, 0.15], np.full(len(self.data), 0.05)])
+        step_th[np.setdiff1d(np.arange(step_th.size), free)] = 0.0  # fixed components stay put
         win = {"move": [0, 0], "theta": [0, 0]}
         for it in range(c.iterations):
             if progress and it % 100 == 0:
@@ -430,8 +460,9 @@ class RJSampler:
                         win["move"][0] += 1
             # theta update (every other iteration on average: it recomputes every source's column)
             if rng.random() < c.theta_update_prob:
-                # (a fixed stability draws nothing for it: the random stream is as before)
-                z = rng.standard_normal(th.size) if step_stab else np.insert(rng.standard_normal(th.size - 1), 3, 0.0)
+                # (fixed components draw nothing: the random stream does not depend on them)
+                z = np.zeros(th.size)
+                z[free] = rng.standard_normal(free.size)
                 th2 = th + step_th * z
                 ks2 = self.columns(xy, th2)
                 lp2 = self.log_post(xy, ks2, th2)[0]

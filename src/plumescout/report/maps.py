@@ -299,6 +299,12 @@ def write_html_map(
             f"<p>{d.n_crossings} plume crossing(s); noise {d.noise_ppm:.4g} ppm; threshold "
             f"{d.threshold_ppm:.4g} ppm above background.</p>"
         )
+    info = getattr(view.estimator, "info_", None) or {}
+    if info.get("sensor_response_s") is not None:  # fitted (or given): it shifts the sources
+        foot += (
+            f"<p>Sensor response time {info['sensor_response_s']:.2g} s; source height "
+            f"{info.get('source_height_m', float('nan')):.2g} m (posterior medians).</p>"
+        )
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:20px;color:#222}} table{{border-collapse:collapse}}
