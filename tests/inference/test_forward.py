@@ -130,6 +130,9 @@ def test_sensor_lag_conserves_the_crossing_and_delays_it_by_tau():
     assert centroid(y) - centroid(x) == pytest.approx(tau, rel=1e-3)
     assert y.max() < x.max()  # lower and later
     assert t[np.argmax(y)] > t[np.argmax(x)]
+    # the tail is cut below forward.TAIL of the peak: 40 s (20 tau) after the crossing the reading
+    # is an exact zero again (exp(-20) ~ 2e-9 < 1e-8), which the fit skips
+    assert y[-1] == 0.0 and np.all(y[t > 20.0 + 20 * tau] == 0.0)
 
 
 def test_sensor_lag_is_linear_and_leaves_a_steady_reading_and_no_lag_alone():

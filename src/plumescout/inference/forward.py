@@ -430,11 +430,16 @@ def _lag_coefficients_numpy(h, tau):
     return e, b0, b1
 
 
+TAIL = 1e-8  # a lagged column is cut to zero below this fraction of its peak
+
+
 def _lag_numpy(K, e, b0, b1):
     out = np.empty_like(K)
     out[0] = K[0]
+    floor = TAIL * np.abs(K).max(axis=0)
     for i in range(1, K.shape[0]):
-        out[i] = e[i] * out[i - 1] + b0[i] * K[i] + b1[i] * K[i - 1]
+        v = e[i] * out[i - 1] + b0[i] * K[i] + b1[i] * K[i - 1]
+        out[i] = np.where(np.abs(v) >= floor, v, 0.0)
     return out
 
 
@@ -459,11 +464,20 @@ if HAVE_NUMBA:
     def _lag_numba(K, e, b0, b1):
         n, m = K.shape
         out = np.empty_like(K)
+        floor = np.zeros(m)
         for j in range(m):
             out[0, j] = K[0, j]
+        for i in range(n):
+            for j in range(m):
+                floor[j] = max(floor[j], abs(K[i, j]))
+        for j in range(m):
+            floor[j] *= TAIL
         for i in range(1, n):
             for j in range(m):
-                out[i, j] = e[i] * out[i - 1, j] + b0[i] * K[i, j] + b1[i] * K[i - 1, j]
+                v = e[i] * out[i - 1, j] + b0[i] * K[i, j] + b1[i] * K[i - 1, j]
+                # the exponential tail is cut where it falls below TAIL of the column's peak, so
+                # the readings far from any crossing stay exact zeros (which the fit skips)
+                out[i, j] = v if abs(v) >= floor[j] else 0.0
         return out
 
 
