@@ -359,9 +359,8 @@ class RJSampler:
         ks = self.columns(xy, th)
         lp = self.log_post(xy, ks, th)[0]
         step_xy = 0.02 * max(self.box[2] - self.box[0], self.box[3] - self.box[1])
-        free = self.free_theta()
+        free = self.free_theta()  # the others draw no step (z = 0 below): they stay at theta0
         step_th = np.concatenate([[2.0, 0.05, 0.2, 0.3, 0.15], np.full(len(self.data), 0.05)])
-        step_th[np.setdiff1d(np.arange(step_th.size), free)] = 0.0  # fixed components stay put
         win = {"move": [0, 0], "theta": [0, 0]}
         for it in range(c.iterations):
             if progress and it % 100 == 0:
