@@ -83,8 +83,15 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--config", default="{}", help="EstimatorConfig overrides as JSON, e.g. '{\"chains\": 3}'")
+    ap.add_argument(
+        "--scenario",
+        default="{}",
+        help="scenario field overrides as nested JSON (robustness runs), e.g. "
+        '\'{"wind": {"relative_dispersion": 0.4}}\'',
+    )
     args = ap.parse_args(argv)
     overrides = json.loads(args.config)
+    scenario_overrides = json.loads(args.scenario)
 
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -98,7 +105,7 @@ def main(argv=None) -> int:
         )
     t0 = time.perf_counter()
     seeds = list(range(args.first_seed, args.first_seed + args.flights))
-    futures = client.map(run_one, seeds, config_kwargs=overrides, pure=False)
+    futures = client.map(run_one, seeds, config_kwargs=overrides, scenario_overrides=scenario_overrides, pure=False)
     scores = []
     for i, fut in enumerate(as_completed(futures), start=1):
         s = fut.result()
@@ -124,8 +131,10 @@ def main(argv=None) -> int:
         )
         + "\n"
     )
-    command = f"python benchmarks/estimator_suite.py --flights {args.flights} --first-seed {args.first_seed}" + (
-        f" --config '{args.config}'" if overrides else ""
+    command = (
+        f"python benchmarks/estimator_suite.py --flights {args.flights} --first-seed {args.first_seed}"
+        + (f" --config '{args.config}'" if overrides else "")
+        + (f" --scenario '{args.scenario}'" if scenario_overrides else "")
     )
     lines = [
         "# Estimator evaluation suite",

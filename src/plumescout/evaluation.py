@@ -108,6 +108,8 @@ class FlightScore:
     # per matched source: the factor by which its 90 % rate interval would have to be widened
     # about the median (log scale) to reach the truth (<= 1: already inside)
     rate_widening_needed: list[float] = field(default_factory=list)
+    # the estimator's fitted nuisance values (posterior medians) beside the simulated ones
+    nuisance: dict = field(default_factory=dict)
 
 
 def score_flight(
@@ -213,14 +215,24 @@ def paired_differences(
     return {k: (point_v[k] - point_b[k], *ci[k]) for k in RATE_METRICS}
 
 
-def simulate_scenario(seed: int):
+def _merged(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def simulate_scenario(seed: int, overrides: dict | None = None):
     """Scenario ``seed``, its pattern and the simulated flight over it (the survey planned as a
-    crew would plan it)."""
+    crew would plan it). ``overrides``: nested scenario fields to change, e.g.
+    ``{"wind": {"relative_dispersion": 0.4}}``."""
     from .errors import ConfigError
     from .simulate import simulate_flight
     from .simulate.flight import plan_for_scenario
 
     sc, pattern = random_scenario(seed)
+    if overrides:
+        sc = Scenario.model_validate(_merged(sc.model_dump(), overrides))
     ac = sc.aircraft
     plan = None
     for alt in (ac.min_altitude_m, 8.0, 5.0):  # as a crew would: fly lower if the plume is out of reach
@@ -239,12 +251,19 @@ def simulate_scenario(seed: int):
     return sc, pattern, simulate_flight(sc, plan=plan)
 
 
-def run_one(seed: int, config_kwargs: dict | None = None) -> FlightScore:
-    """Simulate scenario ``seed``, estimate, score (a dask task)."""
+def run_one(seed: int, config_kwargs: dict | None = None, scenario_overrides: dict | None = None) -> FlightScore:
+    """Simulate scenario ``seed`` (with ``scenario_overrides``), estimate, score (a dask task)."""
     from .inference import EstimatorConfig, PlumeEstimator
 
-    sc, pattern, flight = simulate_scenario(seed)
+    sc, pattern, flight = simulate_scenario(seed, scenario_overrides)
     t0 = time.perf_counter()
     est = PlumeEstimator(EstimatorConfig(**(config_kwargs or {}))).fit(flight.observations)
     wall = time.perf_counter() - t0
-    return score_flight(sc.name, flight.truth["sources"], est.sources_, wall, len(flight.observations), pattern=pattern)
+    score = score_flight(
+        sc.name, flight.truth["sources"], est.sources_, wall, len(flight.observations), pattern=pattern
+    )
+    keys = ("sensor_response_s", "horizontal_width_factor", "source_height_m")
+    score.nuisance = {k: est.info_[k] for k in keys if k in est.info_}
+    score.nuisance["simulated_response_s"] = sc.sensor.response_time_s
+    score.nuisance["simulated_relative_dispersion"] = sc.wind.relative_dispersion
+    return score

@@ -183,7 +183,16 @@ def analyze(
             k: v
             for k, v in est.info_.items()
             if k
-            in ("k_posterior", "temper", "chains", "acceptance", "theta_mean", "source_height_m", "sensor_response_s")
+            in (
+                "k_posterior",
+                "temper",
+                "chains",
+                "acceptance",
+                "theta_mean",
+                "source_height_m",
+                "sensor_response_s",
+                "horizontal_width_factor",
+            )
         },
         **n,
     )

@@ -85,6 +85,12 @@ class EstimatorConfig:
     point_theta_update_prob: float = 0.5
     beam_theta_update_prob: float = 1.0
     sigma_scale_prior: float = 0.1
+    # point data: the horizontal plume width as a fraction of the tabulated (time-averaged) one,
+    # an unknown with a log-normal prior. The model follows the measured meander (Lagrangian
+    # wind), so the spread about the followed centreline is the relative dispersion, narrower
+    # than the mean plume's
+    point_sigma_y_prior_median: float = 0.7
+    point_sigma_y_prior_log_sd: float = 0.35
     # the stability class from sigma-theta (horizontal turbulence) says little about the vertical
     # mixing; point data sample an offset to it with this 1-sigma prior (in classes; 0 = fixed).
     # 1 class: holdout seeds 2000-2029 recall 0.83 -> 0.87, precision 0.74 -> 0.84, single-pass
@@ -349,7 +355,9 @@ class PlumeEstimator:
             rate_scale_g_s=c.rate_scale_g_s,
             max_rate_g_s=c.max_rate_g_s,
             bias_prior_deg=c.wind_bias_prior_deg,
-            scale_prior=c.sigma_scale_prior,
+            scale_prior=c.point_sigma_y_prior_log_sd if point else c.sigma_scale_prior,
+            scale_prior_median=c.point_sigma_y_prior_median if point else 1.0,
+            horizontal_width=point,
         )
 
     def fit(self, obs: Observations, progress=None) -> PlumeEstimator:
@@ -479,6 +487,7 @@ class PlumeEstimator:
         self.info_["source_height_m"] = height
         if point:
             self.info_["sensor_response_s"] = float(np.median([sampler.response_s(t) for t in th]))
+            self.info_["horizontal_width_factor"] = float(np.exp(np.median(th[:, 1])))
         out = []
         for xy, q, p in groups:
             if p < cfg.min_probability:

@@ -8,7 +8,10 @@ The formula is the reflected Gaussian plume of :mod:`plumescout.dispersion.plume
 * per-sample wind, or the Lagrangian (travel-time) wind: for each sample and source the
   direction and mean speed of the air's displacement ``C(t) - C(t - r/u)`` over its travel time,
   ``C`` the integrated wind vector (so a meandering plume is followed);
-* a global wind-direction bias ``bias_deg`` (clockwise) and a width multiplier ``sigma_scale``;
+* a global wind-direction bias ``bias_deg`` (clockwise), a width multiplier ``sigma_scale`` and a
+  further multiplier of the horizontal width alone, ``sigma_y_scale`` (where the wind is followed,
+  the spread about the followed centreline is the relative dispersion, narrower than the
+  time-averaged plume's);
 * widths from the Briggs tables at a (fractional) class index, or from turbulence,
   ``sigma_y = x tan(sigma_theta_h)``, ``sigma_z = x tan(sigma_theta_v)`` (near-field Taylor limit).
 
@@ -154,7 +157,12 @@ def _directions_numpy(spec: ForwardSpec, sx, sy):
 
 
 def coupling_numpy(
-    spec: ForwardSpec, sources_xyz, stability: float = 3.0, bias_deg: float = 0.0, sigma_scale: float = 1.0
+    spec: ForwardSpec,
+    sources_xyz,
+    stability: float = 3.0,
+    bias_deg: float = 0.0,
+    sigma_scale: float = 1.0,
+    sigma_y_scale: float = 1.0,
 ) -> np.ndarray:
     """(n, m) coupling in s/m3 — the straightforward NumPy implementation."""
     src = np.atleast_2d(np.asarray(sources_xyz, dtype=float))
@@ -178,7 +186,7 @@ def coupling_numpy(
 
         sig_y = briggs(co[0]) ** (1 - w) * briggs(co[2]) ** w
         sig_z = briggs(co[1]) ** (1 - w) * briggs(co[3]) ** w
-    sig_y = np.sqrt((sigma_scale * sig_y) ** 2 + spec.min_sigma_m**2)
+    sig_y = np.sqrt((sigma_scale * sigma_y_scale * sig_y) ** 2 + spec.min_sigma_m**2)
     sig_z = np.sqrt((sigma_scale * sig_z) ** 2 + spec.min_sigma_m**2)
     z = spec.z[:, None]
     fz = np.exp(-0.5 * ((z - sh) / sig_z) ** 2) + np.exp(-0.5 * ((z + sh) / sig_z) ** 2)
@@ -263,6 +271,7 @@ if HAVE_NUMBA:
         w,
         bias,
         scale,
+        scale_y,
         out,
     ):
         n = x.size
@@ -321,7 +330,7 @@ if HAVE_NUMBA:
                         sgz = z0 ** (1.0 - w) * z1**w
                     else:
                         sgy, sgz = y0, z0
-                sgy = np.sqrt(scale * scale * sgy * sgy + ms2)
+                sgy = np.sqrt(scale_y * scale_y * sgy * sgy + ms2)
                 q = yc / sgy
                 if q * q > CUT2:  # beyond 9 sigma crosswind: exp(-40.5) ~ 3e-18 of the axis value
                     out[i, j] = 0.0
@@ -352,7 +361,12 @@ def serial_kernel():
 
 
 def coupling_numba(
-    spec: ForwardSpec, sources_xyz, stability: float = 3.0, bias_deg: float = 0.0, sigma_scale: float = 1.0
+    spec: ForwardSpec,
+    sources_xyz,
+    stability: float = 3.0,
+    bias_deg: float = 0.0,
+    sigma_scale: float = 1.0,
+    sigma_y_scale: float = 1.0,
 ) -> np.ndarray:
     """(n, m) coupling in s/m3 — compiled; same numbers as :func:`coupling_numpy`."""
     src = np.ascontiguousarray(np.atleast_2d(np.asarray(sources_xyz, dtype=float)))
@@ -385,17 +399,23 @@ def coupling_numba(
         float(w),
         float(np.deg2rad(bias_deg)),
         float(sigma_scale),
+        float(sigma_scale * sigma_y_scale),
         out,
     )
     return out
 
 
 def coupling(
-    spec: ForwardSpec, sources_xyz, stability: float = 3.0, bias_deg: float = 0.0, sigma_scale: float = 1.0
+    spec: ForwardSpec,
+    sources_xyz,
+    stability: float = 3.0,
+    bias_deg: float = 0.0,
+    sigma_scale: float = 1.0,
+    sigma_y_scale: float = 1.0,
 ) -> np.ndarray:
     """The fast path: numba where available, else NumPy."""
     fn = coupling_numba if HAVE_NUMBA else coupling_numpy
-    return fn(spec, sources_xyz, stability, bias_deg, sigma_scale)
+    return fn(spec, sources_xyz, stability, bias_deg, sigma_scale, sigma_y_scale)
 
 
 def lag_coefficients(t, response_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -57,7 +57,12 @@ class RJConfig:
     theta_update_prob: float = 0.5
     birth_refresh: int = 250
     bias_prior_deg: float = 5.0
+    # theta[1], the log width multiplier: its prior's 1-sigma (log) and median; with
+    # horizontal_width it scales the horizontal width alone (the vertical then moves only with
+    # the stability offset)
     scale_prior: float = 0.1
+    scale_prior_median: float = 1.0
+    horizontal_width: bool = False
     source_height_m: float = 1.0
     height_prior_m: float = 1.0
     stability: float = 3.0
@@ -133,7 +138,8 @@ class RJSampler:
     def theta0(self) -> np.ndarray:
         c = self.cfg
         log_resp = np.log(c.response_s) if c.response_s > 0 else 0.0
-        return np.concatenate([[0.0, 0.0, c.source_height_m, 0.0, log_resp], np.log(self.s0)])
+        log_scale = np.log(c.scale_prior_median)
+        return np.concatenate([[0.0, log_scale, c.source_height_m, 0.0, log_resp], np.log(self.s0)])
 
     def response_s(self, th) -> float:
         """The sensor response time (s) of state ``th`` (0: no lag modelled)."""
@@ -153,7 +159,8 @@ class RJSampler:
         c = self.cfg
         if th[2] < 0.0:
             return -np.inf
-        lp = -0.5 * (th[0] / c.bias_prior_deg) ** 2 - 0.5 * (th[1] / c.scale_prior) ** 2
+        lp = -0.5 * (th[0] / c.bias_prior_deg) ** 2
+        lp += -0.5 * ((th[1] - np.log(c.scale_prior_median)) / c.scale_prior) ** 2
         lp += -0.5 * ((th[2] - c.source_height_m) / c.height_prior_m) ** 2
         if c.stability_prior_classes > 0:
             if not 0.0 <= c.stability + th[3] <= 5.0:
@@ -167,8 +174,9 @@ class RJSampler:
     def columns(self, xy: np.ndarray, th) -> list[np.ndarray]:
         src = np.column_stack([xy, np.full(len(xy), th[2])]) if len(xy) else np.empty((0, 3))
         resp = self.response_s(th)
+        scale, scale_y = (1.0, np.exp(th[1])) if self.cfg.horizontal_width else (np.exp(th[1]), 1.0)
         return [
-            d.coupling(src, self.cfg.stability + th[3], th[0], np.exp(th[1]), resp)
+            d.coupling(src, self.cfg.stability + th[3], th[0], scale, resp, scale_y)
             if len(xy)
             else np.empty((len(d), 0))
             for d in self.data

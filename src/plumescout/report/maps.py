@@ -303,7 +303,8 @@ def write_html_map(
     if info.get("sensor_response_s") is not None:  # fitted (or given): it shifts the sources
         foot += (
             f"<p>Sensor response time {info['sensor_response_s']:.2g} s; source height "
-            f"{info.get('source_height_m', float('nan')):.2g} m (posterior medians).</p>"
+            f"{info.get('source_height_m', float('nan')):.2g} m; plume width "
+            f"{info.get('horizontal_width_factor', float('nan')):.2g} of the tabulated (posterior medians).</p>"
         )
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
