@@ -33,10 +33,12 @@ def main(argv=None) -> int:
         "coverage_at_kappa_1": float(np.mean(ratio <= 1.0)),
     }
     # the rate interval: the widening each matched source needed to hold its true rate (suites run
-    # since rate_widening_needed was recorded); its 90th percentile, never below 1
+    # since rate_widening_needed was recorded); its 90th percentile (below 1: the intervals may be
+    # narrowed, as the location radius is when kappa < 1 — a region that covers 97 % is no more
+    # a 90 % region than one that covers 80 %)
     widen = np.array([w for f in doc["flights"] for w in f.get("rate_widening_needed", [])])
     if widen.size:
-        out["rate_widening"] = round(max(1.0, float(np.quantile(widen, 0.9))), 3)
+        out["rate_widening"] = round(float(np.quantile(widen, 0.9)), 3)
         out["rate_coverage_at_1"] = float(np.mean(widen <= 1.0))
     print(json.dumps(out))
     return 0

@@ -43,7 +43,17 @@ RATE_METRICS = (
 AREA = [[-400.0, -300.0], [400.0, -300.0], [400.0, 300.0], [-400.0, 300.0]]
 
 
-def random_scenario(seed: int, pattern: str | None = None) -> tuple[Scenario, str]:
+def random_scenario(seed: int, pattern: str | None = None, overrides: dict | None = None) -> tuple[Scenario, str]:
+    """The suite's scenario ``seed`` (1-4 sources, wind, sensor, altitude drawn from it) and its
+    flight pattern; ``overrides``: nested scenario fields to change, validated like the rest,
+    e.g. ``{"wind": {"relative_dispersion": 0.4}}`` (robustness runs)."""
+    sc, pattern = _random_scenario(seed, pattern)
+    if overrides:
+        sc = Scenario.model_validate(_merged(sc.model_dump(), overrides))
+    return sc, pattern
+
+
+def _random_scenario(seed: int, pattern: str | None) -> tuple[Scenario, str]:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 5))
     pts: list[tuple[float, float]] = []
@@ -223,16 +233,13 @@ def _merged(base: dict, update: dict) -> dict:
 
 
 def simulate_scenario(seed: int, overrides: dict | None = None):
-    """Scenario ``seed``, its pattern and the simulated flight over it (the survey planned as a
-    crew would plan it). ``overrides``: nested scenario fields to change, e.g.
-    ``{"wind": {"relative_dispersion": 0.4}}``."""
+    """Scenario ``seed`` (with ``overrides``, see :func:`random_scenario`), its pattern and the
+    simulated flight over it (the survey planned as a crew would plan it)."""
     from .errors import ConfigError
     from .simulate import simulate_flight
     from .simulate.flight import plan_for_scenario
 
-    sc, pattern = random_scenario(seed)
-    if overrides:
-        sc = Scenario.model_validate(_merged(sc.model_dump(), overrides))
+    sc, pattern = random_scenario(seed, overrides=overrides)
     ac = sc.aircraft
     plan = None
     for alt in (ac.min_altitude_m, 8.0, 5.0):  # as a crew would: fly lower if the plume is out of reach

@@ -82,3 +82,25 @@ def test_a_slow_sensor_is_modelled_not_mistaken_for_distance():
             assert 2.0 <= est.info_["sensor_response_s"] <= 4.5
     assert along[0.0] < -20.0  # ignored: upwind
     assert err[None] < 35.0 and err[None] < err[0.0] / 3
+
+
+def test_the_horizontal_width_is_learnt_from_the_crossings():
+    # The model follows the measured meander, so the plume about the followed centreline has the
+    # relative dispersion's width, a fraction of the time-averaged plume's (the simulator's puffs:
+    # `relative_dispersion` of the Briggs sigma_y). The fraction is sampled: flown over puffs
+    # 0.4 and 0.9 of the table's width, the fitted fraction orders them (monotonicity) and each
+    # leaves the prior's median for the side of the simulated value; the rate stays within the
+    # issue-3 median target, |log10 ratio| <= 0.2.
+    prior = EstimatorConfig().point_sigma_y_prior_median
+    fitted = {}
+    for rd in (0.4, 0.9):
+        sc = single_source_scenario(11)
+        sc = sc.model_copy(update={"wind": sc.wind.model_copy(update={"relative_dispersion": rd})})
+        flight = simulate_flight(sc)
+        truth = flight.truth["sources"][0]
+        est = PlumeEstimator(FAST).fit(flight.observations)
+        s = max(est.sources_, key=lambda s: s.probability)
+        fitted[rd] = est.info_["horizontal_width_factor"]
+        assert np.sign(fitted[rd] - prior) == np.sign(rd - prior)
+        assert abs(np.log10(s.rate_g_s / truth["rate_g_s"])) <= 0.2
+    assert fitted[0.4] < fitted[0.9]

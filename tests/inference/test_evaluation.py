@@ -47,6 +47,18 @@ def test_random_scenarios_are_reproducible_and_varied():
         assert 1.5 <= sc.wind.speed_m_s <= 8.0
 
 
+def test_scenario_overrides_change_only_what_they_name_and_are_validated():
+    from pydantic import ValidationError
+
+    base, _ = random_scenario(7)
+    sc, _ = random_scenario(7, overrides={"wind": {"relative_dispersion": 0.4}})
+    assert sc.wind.relative_dispersion == 0.4
+    assert sc.wind.model_copy(update={"relative_dispersion": base.wind.relative_dispersion}) == base.wind
+    assert sc.sources == base.sources and sc.sensor == base.sensor
+    with pytest.raises(ValidationError, match="relative_dispersion"):
+        random_scenario(7, overrides={"wind": {"relative_dispersion": 1.5}})  # a fraction <= 1
+
+
 def _flights(n_found: list[int], n_true: int = 2, name="f"):
     """Flights with ``n_true`` sources each, of which n_found[i] found (10 m off, covered)."""
     truth = [{"x_m": 0.0, "y_m": 0.0, "rate_g_s": 1.0}, {"x_m": 300.0, "y_m": 0.0, "rate_g_s": 1.0}][:n_true]

@@ -38,14 +38,16 @@ def test_numpy_reference_is_the_physics_module(receptors, sources):
 
 
 @pytest.mark.parametrize("lagrangian", [False, True])
-@pytest.mark.parametrize(("stability", "bias", "scale"), [(3.0, 0.0, 1.0), (1.7, 7.5, 1.3), (5.0, -4.0, 0.8)])
-def test_numba_equals_numpy(receptors, sources, lagrangian, stability, bias, scale):
+@pytest.mark.parametrize(
+    ("stability", "bias", "scale", "scale_y"), [(3.0, 0.0, 1.0, 1.0), (1.7, 7.5, 1.3, 1.0), (5.0, -4.0, 0.8, 0.55)]
+)
+def test_numba_equals_numpy(receptors, sources, lagrangian, stability, bias, scale, scale_y):
     if lagrangian:
         spec = ForwardSpec.with_lagrangian_wind(receptors["t"], receptors["speed"], receptors["from_deg"], **receptors)
     else:
         spec = ForwardSpec(**receptors)
-    a = coupling_numpy(spec, sources, stability, bias, scale)
-    b = coupling_numba(spec, sources, stability, bias, scale)
+    a = coupling_numpy(spec, sources, stability, bias, scale, scale_y)
+    b = coupling_numba(spec, sources, stability, bias, scale, scale_y)
     assert np.max(np.abs(a - b)) <= 1e-9 * np.max(a)
 
 
@@ -88,6 +90,34 @@ def test_turbulence_widths(receptors, sources):
     assert c == pytest.approx(expected, rel=1e-12)
     assert coupling_numpy(spec, [[0.0, 0.0, 0.5]])[0, 0] == pytest.approx(expected, rel=1e-12)
     assert sigma_yz(100.0, "D")[0] > 0  # (the Briggs path is covered above)
+
+
+def test_horizontal_scale_narrows_the_plume_and_keeps_its_crosswind_integral():
+    # sigma_y_scale multiplies sigma_y alone. Closed form (turbulence widths, no floor): on the
+    # axis the coupling goes as 1/sigma_y, so scaling sigma_y by s scales it by 1/s; the vertical
+    # factor is untouched, so the crosswind integral, fz / (sqrt(2 pi) sigma_z u), is conserved.
+    yc = np.linspace(-200.0, 200.0, 8001)  # +-10 sigma_y of the unscaled plume
+    spec = ForwardSpec(
+        x=np.full(yc.size, 100.0),
+        y=yc,
+        z=np.full(yc.size, 4.0),
+        t=np.zeros(yc.size),
+        speed=np.full(yc.size, 3.0),
+        from_deg=np.full(yc.size, 270.0),
+        scheme="turbulence",
+        tan_sigma_y=np.full(yc.size, 0.2),
+        tan_sigma_z=np.full(yc.size, 0.1),
+    )
+    src = [[0.0, 0.0, 1.0]]
+    full = coupling_numba(spec, src)[:, 0]
+    for s in (0.4, 0.6):
+        narrow = coupling_numba(spec, src, sigma_y_scale=s)[:, 0]
+        assert narrow[yc.size // 2] == pytest.approx(full[yc.size // 2] / s, rel=1e-12)
+        sz = 10.0
+        fz = np.exp(-0.5 * (3.0 / sz) ** 2) + np.exp(-0.5 * (5.0 / sz) ** 2)
+        integral = fz / (np.sqrt(2 * np.pi) * sz * 3.0)
+        assert np.trapezoid(narrow, yc) == pytest.approx(integral, rel=1e-6)
+        assert np.trapezoid(full, yc) == pytest.approx(integral, rel=1e-6)
 
 
 def test_wind_bias_rotates_the_plume():
