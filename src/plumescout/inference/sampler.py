@@ -57,7 +57,7 @@ class RJConfig:
     theta_update_prob: float = 0.5
     birth_refresh: int = 250
     bias_prior_deg: float = 5.0
-    # theta[1], the log width multiplier: its prior's 1-sigma (log) and median; with
+    # theta[1], the log width multiplier: its prior's 1-sigma (log; 0: fixed at the median) and median; with
     # horizontal_width it scales the horizontal width alone (the vertical then moves only with
     # the stability offset)
     scale_prior: float = 0.1
@@ -149,6 +149,8 @@ class RJSampler:
         """Indices of the theta components the sampler moves (the others stay at theta0)."""
         c = self.cfg
         fixed = set()
+        if c.scale_prior <= 0:
+            fixed.add(1)
         if c.stability_prior_classes <= 0:
             fixed.add(3)
         if c.response_s <= 0 or c.response_prior_log_sd <= 0:
@@ -160,7 +162,8 @@ class RJSampler:
         if th[2] < 0.0:
             return -np.inf
         lp = -0.5 * (th[0] / c.bias_prior_deg) ** 2
-        lp += -0.5 * ((th[1] - np.log(c.scale_prior_median)) / c.scale_prior) ** 2
+        if c.scale_prior > 0:
+            lp += -0.5 * ((th[1] - np.log(c.scale_prior_median)) / c.scale_prior) ** 2
         lp += -0.5 * ((th[2] - c.source_height_m) / c.height_prior_m) ** 2
         if c.stability_prior_classes > 0:
             if not 0.0 <= c.stability + th[3] <= 5.0:
