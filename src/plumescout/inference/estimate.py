@@ -85,6 +85,7 @@ class EstimatorConfig:
     beam_rate_inflation: float = 2.66
     point_theta_update_prob: float = 0.5
     beam_theta_update_prob: float = 1.0
+    # beams: the log sd of a multiplier of both plume widths (median 1)
     sigma_scale_prior: float = 0.1
     # point data: the horizontal plume width as a fraction of the tabulated (time-averaged) one,
     # an unknown with a log-normal prior. The model follows the measured meander (Lagrangian
