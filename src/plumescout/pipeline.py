@@ -189,6 +189,7 @@ def analyze(
                 "chains",
                 "acceptance",
                 "theta_mean",
+                "theta_names",
                 "source_height_m",
                 "sensor_response_s",
                 "horizontal_width_factor",

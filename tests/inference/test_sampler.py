@@ -29,6 +29,8 @@ def test_the_width_multiplier_scales_both_widths_or_the_horizontal_alone(data):
     th[1] = np.log(0.6)
     for horizontal, (scale, scale_y) in ((False, (0.6, 1.0)), (True, (1.0, 0.6))):
         s = RJSampler([data], (-200, -200, 200, 200), RJConfig(horizontal_width=horizontal))
+        names = s.theta_names()
+        assert len(names) == th.size and ("horizontal" in names[1]) == horizontal
         col = s.columns(src, th)[0]
         ref = coupling(data.spec, [[0.0, 0.0, th[2]]], 3.0, 0.0, scale, scale_y)
         np.testing.assert_allclose(col, ref, rtol=1e-12)

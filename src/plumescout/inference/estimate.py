@@ -471,6 +471,7 @@ class PlumeEstimator:
                 "box": box,
                 "chains": n_chains,
                 "theta_mean": np.mean(chain.theta, axis=0).tolist() if chain.theta else None,
+                "theta_names": sampler.theta_names(),
                 "acceptance": {k: (a / n if n else None) for k, (a, n) in chain.accept.items()},
                 "k_posterior": {
                     int(k): float(np.mean(np.array(chain.k_trace) == k)) for k in sorted(set(chain.k_trace))

@@ -135,6 +135,18 @@ class RJSampler:
     RESPONSE = 4
     NOISE = 5
 
+    def theta_names(self) -> list[str]:
+        """What each theta component is, in order (theta[1] depends on ``horizontal_width``)."""
+        width = "log horizontal width factor" if self.cfg.horizontal_width else "log width multiplier"
+        return [
+            "wind bias deg",
+            width,
+            "source height m",
+            "stability class offset",
+            "log sensor response s",
+            *(f"log noise g/m3 (data set {i})" for i in range(len(self.data))),
+        ]
+
     def theta0(self) -> np.ndarray:
         c = self.cfg
         log_resp = np.log(c.response_s) if c.response_s > 0 else 0.0
