@@ -261,6 +261,7 @@ def simulate_scenario(seed: int, overrides: dict | None = None):
 def run_one(seed: int, config_kwargs: dict | None = None, scenario_overrides: dict | None = None) -> FlightScore:
     """Simulate scenario ``seed`` (with ``scenario_overrides``), estimate, score (a dask task)."""
     from .inference import EstimatorConfig, PlumeEstimator
+    from .inference.estimate import FITTED_NUISANCE
 
     sc, pattern, flight = simulate_scenario(seed, scenario_overrides)
     t0 = time.perf_counter()
@@ -269,8 +270,7 @@ def run_one(seed: int, config_kwargs: dict | None = None, scenario_overrides: di
     score = score_flight(
         sc.name, flight.truth["sources"], est.sources_, wall, len(flight.observations), pattern=pattern
     )
-    keys = ("sensor_response_s", "horizontal_width_factor", "source_height_m")
-    score.nuisance = {k: est.info_[k] for k in keys if k in est.info_}
+    score.nuisance = {k: est.info_[k] for k in FITTED_NUISANCE if k in est.info_}
     score.nuisance["simulated_response_s"] = sc.sensor.response_time_s
     score.nuisance["simulated_relative_dispersion"] = sc.wind.relative_dispersion
     return score

@@ -21,6 +21,7 @@ from .geo import LocalFrame
 from .inference import EstimatorConfig, PlumeEstimator
 from .inference.data import read_beam_dataset
 from .inference.detect import detect_plumes
+from .inference.estimate import FITTED_NUISANCE
 from .met import WindSeries
 from .observations import Observations
 from .report import provenance, write_geojson, write_html_map, write_kml, write_png
@@ -182,18 +183,7 @@ def analyze(
         posterior={
             k: v
             for k, v in est.info_.items()
-            if k
-            in (
-                "k_posterior",
-                "temper",
-                "chains",
-                "acceptance",
-                "theta_mean",
-                "theta_names",
-                "source_height_m",
-                "sensor_response_s",
-                "horizontal_width_factor",
-            )
+            if k in ("k_posterior", "temper", "chains", "acceptance", "theta_mean", "theta_names", *FITTED_NUISANCE)
         },
         **n,
     )

@@ -6,8 +6,8 @@
   fitted linear parameter). Beam geometry is sampled along each beam and averaged.
 
 Both expose ``y`` (g/m3), ``noise_g_m3`` (a first guess of the sensor noise), ``extent`` (x0, y0,
-x1, y1) of the sensors, and ``coupling(sources_xyz, stability, bias_deg, sigma_scale)`` -> (n, m)
-s/m3, so the sampler treats them alike and can stack several.
+x1, y1) of the sensors, and ``coupling(sources_xyz, stability, bias_deg, sigma_scale, response_s,
+sigma_y_scale)`` -> (n, m) s/m3, so the sampler treats them alike and can stack several.
 """
 
 from __future__ import annotations

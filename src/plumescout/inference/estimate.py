@@ -33,6 +33,10 @@ from .sampler import RJConfig, RJSampler
 __all__ = ["EstimatorConfig", "SourceEstimate", "PlumeEstimator", "group_sources", "integrated_autocorr_time"]
 
 
+# the fitted nuisance values an estimate reports beside its sources (``info_``; posterior medians)
+FITTED_NUISANCE = ("source_height_m", "sensor_response_s", "horizontal_width_factor")
+
+
 @dataclass(frozen=True)
 class EstimatorConfig:
     """Settings of :class:`PlumeEstimator` (all have defaults)."""

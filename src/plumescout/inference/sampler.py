@@ -130,8 +130,7 @@ class RJSampler:
         self.y = [d.y for d in self.data]
 
     # -- model ----------------------------------------------------------------------------------
-    # theta = [wind bias (deg), log width multiplier, source height (m), stability class offset,
-    #          log sensor response time (s), log noise per data set]
+    # theta: the components :meth:`theta_names` lists, in that order
     RESPONSE = 4
     NOISE = 5
 
