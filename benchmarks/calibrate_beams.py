@@ -7,7 +7,12 @@ speed, direction and turbulence) — never its measurements or truth. For each s
 (0.1-1 g/s, 0.2-1.5 m high) is placed near the beams, the simulator's puffs are carried by the
 measured minute winds plus turbulent meander (sigma from the measured tan sigma-theta), and each
 beam's one-minute path average is formed (15 points along the beam, 6 instants a minute) with the
-noise level of the real readings. The estimator then runs as on real data, and we record the
+noise level of the real readings. The puffs grow with the Briggs class-D curves (the default, which
+the committed factors come from: a dispersion law other than the estimator's, so model error is
+part of what the regions must cover) or, with ``--puff-widths measured``, with the measured
+turbulence as the estimator's beam model does (distance x tan sigma-theta; the horizontal variance
+then shared between the puffs' own growth and the meander). ``--config JSON`` runs a variant of
+the estimator. The estimator then runs as on real data, and we record the
 location error over the posterior 90 % radius and whether the rate interval holds the truth.
 
 kappa = 90th percentile of (error / radius) is the factor that makes the location region a 90 %
@@ -30,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from estimator_suite import machine  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "chilbolton-2017" / "source_1"
+REL = 0.6  # the puffs' own width as a fraction of the whole plume's (the simulator's default)
 
 
-def simulate(seed: int, data_dir: str, noise_ppm: float):
+def simulate(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool = False):
     from plumescout.inference.data import _read_csv_table
     from plumescout.met import WindSeries
     from plumescout.simulate.flight import puff_concentration
@@ -59,9 +65,16 @@ def simulate(seed: int, data_dir: str, noise_ppm: float):
     rad = np.deg2rad(wind["wind_from_deg"][order])
     ve = np.interp(tgrid, mins * 60.0 + 30.0, wind["wind_speed_m_s"][order] * np.sin(rad))
     vn = np.interp(tgrid, mins * 60.0 + 30.0, wind["wind_speed_m_s"][order] * np.cos(rad))
-    sig = np.rad2deg(np.arctan(np.interp(tgrid, mins * 60.0 + 30.0, wind["tan_sigma_theta_h"][order])))
+    tan_h = np.interp(tgrid, mins * 60.0 + 30.0, wind["tan_sigma_theta_h"][order])
+    tan_v = np.interp(tgrid, mins * 60.0 + 30.0, wind["tan_sigma_theta_v"][order])
+    sig = np.rad2deg(np.arctan(tan_h))
+    if measured_widths:
+        # the measured horizontal turbulence shared between the puffs' own growth (the relative
+        # dispersion, REL of it) and the meander that carries them (the rest of its variance)
+        sig = sig * np.sqrt(1.0 - REL**2)
     from_deg = np.rad2deg(np.arctan2(ve, vn)) % 360.0 + sig * ou_process(tgrid.size, 0.5, 1.0, 30.0, rng)
     ws = WindSeries(tgrid, np.maximum(np.hypot(ve, vn), 0.3), from_deg % 360.0)
+    turbulence = (tan_h, tan_v) if measured_widths else None
     # readings: every beam, every minute that has wind
     k = 15
     f = (np.arange(k) + 0.5) / k
@@ -82,7 +95,10 @@ def simulate(seed: int, data_dir: str, noise_ppm: float):
     minute_of = np.floor(t_all / 60.0)
     for m in np.unique(minute_of):
         sel = minute_of == m
-        c[sel] = puff_concentration(t_all[sel], xyz[sel], tuple(src), q, ws, 3.0, max_age_s=300.0, rng=rng)
+        c[sel] = puff_concentration(
+            t_all[sel], xyz[sel], tuple(src), q, ws, 3.0, max_age_s=300.0, relative_dispersion=REL, rng=rng,
+            turbulence=turbulence,
+        )  # fmt: skip
     ppm = g_m3_to_ppm(c, "ch4").reshape(len(rows), len(inst) * k).mean(axis=1)
     ppm = 1.95 + ppm + rng.normal(0.0, noise_ppm, ppm.size)
     wi = np.searchsorted(mins, rm)
@@ -94,20 +110,19 @@ def simulate(seed: int, data_dir: str, noise_ppm: float):
     }  # fmt: skip
 
 
-def run_one(seed: int, data_dir: str, noise_ppm: float) -> dict:
+def run_one(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool = False, config=None) -> dict:
     from plumescout.geo import LocalFrame
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.inference.data import BeamData
 
-    s = simulate(seed, data_dir, noise_ppm)
+    s = simulate(seed, data_dir, noise_ppm, measured_widths)
     data = BeamData.from_readings(
         s["start"], s["end"], s["reading_beam"], s["time_s"], s["ppm"], s["wind_speed"], s["wind_from"],
         "ch4", tan_sigma_y=s["tan_y"], tan_sigma_z=s["tan_z"],
     )  # fmt: skip
     t0 = time.perf_counter()
-    est = PlumeEstimator(EstimatorConfig(seed=seed, beam_location_inflation=1.0, beam_rate_inflation=1.0)).fit_beams(
-        data, LocalFrame(51.0, -1.0)
-    )
+    kw = {"seed": seed, "beam_location_inflation": 1.0, "beam_rate_inflation": 1.0, **(config or {})}
+    est = PlumeEstimator(EstimatorConfig(**kw)).fit_beams(data, LocalFrame(51.0, -1.0))
     out = {"seed": seed, "rate_g_s": s["rate_g_s"], "source": s["source"], "wall_s": time.perf_counter() - t0}
     if not est.sources_:
         return {**out, "found": False}
@@ -132,6 +147,13 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--from-json", nargs="+", help="summarise earlier runs' JSON files together")
+    ap.add_argument(
+        "--puff-widths",
+        choices=("measured", "briggs"),
+        default="briggs",
+        help="the puffs grow with the Briggs D curves (default: the committed calibration) or the measured turbulence",
+    )
+    ap.add_argument("--config", default="{}", help="EstimatorConfig overrides as JSON (variants of the beam model)")
     args = ap.parse_args(argv)
     if args.from_json:
         rows = [r for f in args.from_json for r in json.loads(Path(f).read_text())["releases"]]
@@ -149,7 +171,17 @@ def main(argv=None) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.releases))
     t0 = time.perf_counter()
     rows = []
-    for f in as_completed(client.map(run_one, seeds, data_dir=args.data, noise_ppm=noise_ppm, pure=False)):
+    for f in as_completed(
+        client.map(
+            run_one,
+            seeds,
+            data_dir=args.data,
+            noise_ppm=noise_ppm,
+            measured_widths=args.puff_widths == "measured",
+            config=json.loads(args.config),
+            pure=False,
+        )
+    ):
         r = f.result()
         rows.append(r)
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()
@@ -192,6 +224,10 @@ def write(rows, args, wall_s: float, noise_ppm: float | None = None) -> None:
         if not getattr(args, "from_json", None)
         else "python benchmarks/calibrate_beams.py --from-json " + " ".join(args.from_json)
     )
+    if getattr(args, "puff_widths", "briggs") != "briggs":
+        cmd += f" --puff-widths {args.puff_widths}"
+    if getattr(args, "config", "{}") not in ("{}", ""):
+        cmd += f" --config '{args.config}'"
     out = Path(args.out)
     (out / "calibrate_beams.json").write_text(json.dumps({"summary": summary, "releases": rows}, indent=1) + "\n")
     lines = [

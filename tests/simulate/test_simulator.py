@@ -46,6 +46,39 @@ def test_puff_train_in_steady_wind_is_the_steady_plume():
         assert np.mean(c) == pytest.approx(expected, rel=0.03)
 
 
+def test_puffs_grow_with_the_measured_turbulence_when_it_is_given():
+    # Closed form as above, with the widths of the turbulence given: sigma_y = x tan(sigma_theta_h)
+    # and sigma_z = x tan(sigma_theta_v) (Taylor's near field, what the beam model assumes). The
+    # angles are kept small: a puff train equals the plume only for a slender plume (along-wind
+    # spread small beside the distance; at tan 0.3 and 10 m it reads 7 % low)
+    w = _steady(speed=2.5)
+    t = np.linspace(0.0, 60.0, 31)
+    tan_h, tan_v = 0.1, 0.12
+    turbulence = (np.full(w.time_s.size, tan_h), np.full(w.time_s.size, tan_v))
+    for x, y in [(20.0, 0.0), (30.0, 2.0), (40.0, -3.0)]:
+        rec = np.column_stack([np.full(t.size, x), np.full(t.size, y), np.full(t.size, 1.6)])
+        c = puff_concentration(
+            t,
+            rec,
+            (0.0, 0.0, 0.3),
+            1.0,
+            w,
+            "D",
+            release_dt_s=0.1,
+            max_age_s=200.0,
+            relative_dispersion=1.0,
+            intermittency=0.0,
+            initial_sigma_m=0.0,
+            rng=0,
+            turbulence=turbulence,
+        )
+        expected = gaussian_plume(x, y, 1.6, 0.3, 1.0, 2.5, x * tan_h, x * tan_v)
+        assert np.mean(c) == pytest.approx(expected, rel=0.03)
+        # and not the Briggs class-D widths (half as wide vertically here)
+        sy, sz = sigma_yz(x, "D")
+        assert abs(gaussian_plume(x, y, 1.6, 0.3, 1.0, 2.5, sy, sz) / expected - 1.0) > 0.2
+
+
 def test_puff_concentration_is_linear_in_rate():
     w = _steady()
     t = np.linspace(0, 20, 11)

@@ -28,6 +28,11 @@ def test_reader(chilbolton):
     assert len(data) == 973  # 139 minutes x 7 beams (README)
     assert data.beam_start.shape == (7, 3)
     assert data.spec.scheme == "turbulence"
+    # a window of minutes keeps exactly those minutes' readings, every beam's
+    part = read_beam_dataset(d, minutes=(10, 19))
+    assert len(part) == 10 * 7
+    assert set(np.unique(part.reading_time_s / 60.0)) == set(range(10, 20))
+    assert len(part.spec) == len(part) * part.points_per_reading
 
 
 @pytest.fixture(scope="module")

@@ -263,10 +263,13 @@ def _read_csv_table(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarr
     return {k: np.array(v) for k, v in out.items()}
 
 
-def read_beam_dataset(directory, species: str = "ch4", points_per_beam: int = 30) -> BeamData:
+def read_beam_dataset(
+    directory, species: str = "ch4", points_per_beam: int = 30, minutes: tuple[float, float] | None = None
+) -> BeamData:
     """Read a beam data set laid out like Chilbolton 2017 source_1: ``beams.csv`` (beam, start
     and end x/y/z), ``measurements.csv`` (minute, beam, <species>_path_avg_ppm), ``wind.csv``
-    (minute, wind_speed_m_s, wind_from_deg, optional tan_sigma_theta_h/_v). Local metres."""
+    (minute, wind_speed_m_s, wind_from_deg, optional tan_sigma_theta_h/_v). Local metres.
+    ``minutes``: keep only the readings of minutes ``first <= minute <= last``."""
     d = Path(directory)
     beams = _read_csv_table(d / "beams.csv", ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"))
     col = f"{species}_path_avg_ppm"
@@ -299,6 +302,8 @@ def read_beam_dataset(directory, species: str = "ch4", points_per_beam: int = 30
         )
     wi = order[pos]
     good = np.isfinite(meas[col]) & np.isfinite(wind["wind_speed_m_s"][wi]) & np.isfinite(wind["wind_from_deg"][wi])
+    if minutes is not None:
+        good &= (meas["minute"] >= minutes[0]) & (meas["minute"] <= minutes[1])
     if has_turb:
         good &= np.isfinite(wind["tan_sigma_theta_h"][wi]) & np.isfinite(wind["tan_sigma_theta_v"][wi])
     wi = wi[good]

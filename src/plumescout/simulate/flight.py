@@ -56,6 +56,7 @@ def puff_concentration(
     initial_sigma_m: float = 0.5,
     rng=None,
     chunk: int = 256,
+    turbulence: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Concentration (g/m3) at samples ``(t_s, xyz)`` from puffs released every ``release_dt_s``.
 
@@ -63,6 +64,10 @@ def puff_concentration(
     distance as ``relative_dispersion`` times the Briggs plume width (the rest of the plume's
     spread comes from the meander itself). Puff masses are log-normal with log-std
     ``intermittency`` and mean ``rate * release_dt`` (mass is conserved on average).
+
+    ``turbulence``: measured (tan sigma_theta_h, tan sigma_theta_v) on ``wind.time_s``; a puff
+    then grows as its travel distance times the values at its release (Taylor's near-field
+    law, for distances of tens of metres) instead of the Briggs curves of ``stability``.
     """
     rng = np.random.default_rng(rng)
     t_s = np.asarray(t_s, dtype=float)
@@ -81,6 +86,8 @@ def puff_concentration(
     rx, ry, rd = np.interp(rel, grid, cx), np.interp(rel, grid, cy), np.interp(rel, grid, cd)
     spacing = np.interp(rel, grid, wind.speed_m_s) * release_dt_s
     st = class_index(stability) if isinstance(stability, str) else float(stability)
+    if turbulence is not None:
+        tan_y, tan_z = (np.interp(rel, grid, np.asarray(v, dtype=float)) for v in turbulence)
     out = np.zeros(t_s.size)
     for a in range(0, t_s.size, chunk):
         tk = t_s[a : a + chunk]
@@ -89,7 +96,10 @@ def puff_concentration(
         dist = np.interp(tk, grid, cd)[:, None] - rd[None, :]
         alive = (rel[None, :] <= tk[:, None]) & (tk[:, None] - rel[None, :] <= max_age_s) & (dist > 0)
         d = np.where(alive, dist, 1.0)
-        sy, sz = sigma_yz(d, st)
+        if turbulence is None:
+            sy, sz = sigma_yz(d, st)
+        else:
+            sy, sz = d * tan_y[None, :], d * tan_z[None, :]
         sy = np.sqrt((relative_dispersion * sy) ** 2 + initial_sigma_m**2)
         sz = np.sqrt(sz**2 + initial_sigma_m**2)
         sx = np.sqrt(sy**2 + (0.8 * spacing[None, :]) ** 2)
