@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plumescout.evaluation import RATE_METRICS, bootstrap_intervals, run_one, summarise_scores
+from plumescout.evaluation import RATE_METRICS, _merged, bootstrap_intervals, run_one, summarise_scores
 
 TARGETS = {
     "recall": ">= 0.9",
@@ -89,6 +89,14 @@ def main(argv=None) -> int:
         help="scenario field overrides as nested JSON (robustness runs), e.g. "
         '\'{"wind": {"relative_dispersion": 0.4}}\'',
     )
+    ap.add_argument(
+        "--draw-relative-dispersion",
+        nargs=2,
+        type=float,
+        metavar=("LO", "HI"),
+        help="each flight's puffs get a relative dispersion drawn uniformly in [LO, HI] (from its own "
+        "stream seeded by the flight's seed: the rest of the scenario is unchanged); robustness runs",
+    )
     args = ap.parse_args(argv)
     overrides = json.loads(args.config)
     scenario_overrides = json.loads(args.scenario)
@@ -105,7 +113,12 @@ def main(argv=None) -> int:
         )
     t0 = time.perf_counter()
     seeds = list(range(args.first_seed, args.first_seed + args.flights))
-    futures = client.map(run_one, seeds, config_kwargs=overrides, scenario_overrides=scenario_overrides, pure=False)
+    per_flight = [scenario_overrides] * len(seeds)
+    if args.draw_relative_dispersion:
+        lo, hi = args.draw_relative_dispersion
+        draw = [float(np.random.default_rng([s, 1]).uniform(lo, hi)) for s in seeds]
+        per_flight = [_merged(scenario_overrides, {"wind": {"relative_dispersion": r}}) for r in draw]
+    futures = client.map(run_one, seeds, [overrides] * len(seeds), per_flight, pure=False)
     scores = []
     for i, fut in enumerate(as_completed(futures), start=1):
         s = fut.result()
@@ -135,7 +148,9 @@ def main(argv=None) -> int:
         f"python benchmarks/estimator_suite.py --flights {args.flights} --first-seed {args.first_seed}"
         + (f" --config '{args.config}'" if overrides else "")
         + (f" --scenario '{args.scenario}'" if scenario_overrides else "")
-    )
+        + (" --draw-relative-dispersion {:g} {:g}".format(*args.draw_relative_dispersion)
+           if args.draw_relative_dispersion else "")
+    )  # fmt: skip
     lines = [
         "# Estimator evaluation suite",
         "",

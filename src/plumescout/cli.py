@@ -160,6 +160,16 @@ def analyze(
             help="the gas sensor's response time (s), if known; default: estimated from the crossings",
         ),
     ] = None,
+    width_fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--plume-width-fraction",
+            min=0.05,
+            max=2.0,
+            help="the plume's crosswind width about the measured wind as a fraction of the tabulated "
+            "(time-averaged) one, if known, e.g. from a tracer test; default: estimated from the crossings",
+        ),
+    ] = None,
     mapping: Annotated[
         Path | None, typer.Option(help="TOML saying which log messages/fields hold gas, wind and position")
     ] = None,
@@ -194,7 +204,15 @@ def analyze(
             data,
             out,
             EstimatorConfig(
-                species=species, seed=seed, source_height_m=source_height, sensor_response_s=sensor_response
+                species=species,
+                seed=seed,
+                source_height_m=source_height,
+                sensor_response_s=sensor_response,
+                **(
+                    {"point_sigma_y_prior_median": width_fraction, "point_sigma_y_prior_log_sd": 0.0}
+                    if width_fraction is not None
+                    else {}
+                ),
             ),
             truth_doc,
             origin=org,

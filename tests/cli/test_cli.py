@@ -50,6 +50,24 @@ def test_bad_origin_option(tmp_path):
     assert res.exit_code == 2 and "--origin" in res.output
 
 
+def test_a_known_plume_width_fraction_is_used_not_estimated(tmp_path):
+    res = runner.invoke(
+        app, ["analyze", str(DATA / "good.csv"), "--out", str(tmp_path), "--plume-width-fraction", "0.6"]
+    )
+    assert res.exit_code == 0, res.output
+    post = json.loads((tmp_path / "sources.geojson").read_text())["properties"]["posterior"]
+    assert post["horizontal_width_factor"] == pytest.approx(0.6, rel=1e-12)  # fixed: every sample holds it
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "5"])
+def test_an_impossible_plume_width_fraction_is_refused(value, tmp_path):
+    res = runner.invoke(
+        app, ["analyze", str(DATA / "good.csv"), "--out", str(tmp_path), "--plume-width-fraction", value]
+    )
+    assert res.exit_code == 2
+    assert "--plume-width-fraction" in res.output and "Traceback" not in res.output
+
+
 def test_simulate_then_analyze(tmp_path):
     sc = tmp_path / "s.toml"
     sc.write_text(
