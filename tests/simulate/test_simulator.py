@@ -19,31 +19,24 @@ def _steady(t1=3000.0, speed=3.0, from_deg=270.0):
     return WindSeries(t, np.full(t.size, speed), np.full(t.size, from_deg))
 
 
+def _steady_puff_mean(w, x, y, z, source, **kw):
+    """Mean over a minute of a steady puff train (no intermittency, full dispersion, no initial
+    size) at one receptor: what the steady plume formula gives in the closed-form cases."""
+    t = np.linspace(0.0, 60.0, 31)
+    rec = np.column_stack([np.full(t.size, x), np.full(t.size, y), np.full(t.size, z)])
+    kw = dict(relative_dispersion=1.0, intermittency=0.0, initial_sigma_m=0.0, rng=0) | kw
+    return float(np.mean(puff_concentration(t, rec, source, 1.0, w, "D", **kw)))
+
+
 def test_puff_train_in_steady_wind_is_the_steady_plume():
     # Closed form: in a steady wind, without intermittency and with full (not relative)
     # dispersion, a train of puffs released every dt with mass Q dt tends to the steady plume
     # (the along-wind integral of the puffs is the plume's 1/u factor).
     w = _steady()
-    t = np.linspace(0.0, 60.0, 31)
     for x, y in [(150.0, 0.0), (150.0, 6.0), (400.0, -20.0)]:
-        rec = np.column_stack([np.full(t.size, x), np.full(t.size, y), np.full(t.size, 2.0)])
-        c = puff_concentration(
-            t,
-            rec,
-            (0.0, 0.0, 1.0),
-            1.0,
-            w,
-            "D",
-            release_dt_s=0.5,
-            max_age_s=1000.0,
-            relative_dispersion=1.0,
-            intermittency=0.0,
-            initial_sigma_m=0.0,
-            rng=0,
-        )
+        c = _steady_puff_mean(w, x, y, 2.0, (0.0, 0.0, 1.0), release_dt_s=0.5, max_age_s=1000.0)
         sy, sz = sigma_yz(x, "D")
-        expected = gaussian_plume(x, y, 2.0, 1.0, 1.0, 3.0, sy, sz)
-        assert np.mean(c) == pytest.approx(expected, rel=0.03)
+        assert c == pytest.approx(gaussian_plume(x, y, 2.0, 1.0, 1.0, 3.0, sy, sz), rel=0.03)
 
 
 def test_puffs_grow_with_the_measured_turbulence_when_it_is_given():
@@ -52,28 +45,12 @@ def test_puffs_grow_with_the_measured_turbulence_when_it_is_given():
     # angles are kept small: a puff train equals the plume only for a slender plume (along-wind
     # spread small beside the distance; at tan 0.3 and 10 m it reads 7 % low)
     w = _steady(speed=2.5)
-    t = np.linspace(0.0, 60.0, 31)
     tan_h, tan_v = 0.1, 0.12
     turbulence = (np.full(w.time_s.size, tan_h), np.full(w.time_s.size, tan_v))
     for x, y in [(20.0, 0.0), (30.0, 2.0), (40.0, -3.0)]:
-        rec = np.column_stack([np.full(t.size, x), np.full(t.size, y), np.full(t.size, 1.6)])
-        c = puff_concentration(
-            t,
-            rec,
-            (0.0, 0.0, 0.3),
-            1.0,
-            w,
-            "D",
-            release_dt_s=0.1,
-            max_age_s=200.0,
-            relative_dispersion=1.0,
-            intermittency=0.0,
-            initial_sigma_m=0.0,
-            rng=0,
-            turbulence=turbulence,
-        )
+        c = _steady_puff_mean(w, x, y, 1.6, (0.0, 0.0, 0.3), release_dt_s=0.1, max_age_s=200.0, turbulence=turbulence)
         expected = gaussian_plume(x, y, 1.6, 0.3, 1.0, 2.5, x * tan_h, x * tan_v)
-        assert np.mean(c) == pytest.approx(expected, rel=0.03)
+        assert c == pytest.approx(expected, rel=0.03)
         # and not the Briggs class-D widths (half as wide vertically here)
         sy, sz = sigma_yz(x, "D")
         assert abs(gaussian_plume(x, y, 1.6, 0.3, 1.0, 2.5, sy, sz) / expected - 1.0) > 0.2
