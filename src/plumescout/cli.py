@@ -189,6 +189,15 @@ def analyze(
     truth_doc = normalise_truth(_read_truth(truth)) if truth else None
     org = _parse_origin(origin)
     if flight.is_dir():
+        from .errors import ConfigError
+
+        given = [o for o, v in (("--sensor-response-s", sensor_response), ("--plume-width-fraction", width_fraction))
+                 if v is not None]  # fmt: skip
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} describe(s) a flight's point samples; {flight} is a beam data set "
+                "(minute path averages, plume widths from its measured turbulence)"
+            )
         data = flight
         console.print(f"beam data set {flight}")
     else:

@@ -68,6 +68,15 @@ def test_an_impossible_plume_width_fraction_is_refused(value, tmp_path):
     assert "--plume-width-fraction" in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.parametrize("option", ["--plume-width-fraction", "--sensor-response-s"])
+def test_point_sample_options_are_refused_for_a_beam_data_set(option, chilbolton_dir, tmp_path):
+    res = runner.invoke(
+        app, ["analyze", str(chilbolton_dir), "--origin", "51.1445,-1.437", "--out", str(tmp_path), option, "0.6"]
+    )
+    assert res.exit_code == 2
+    assert option in res.output and "beam data set" in res.output and "Traceback" not in res.output
+
+
 def test_simulate_then_analyze(tmp_path):
     sc = tmp_path / "s.toml"
     sc.write_text(
