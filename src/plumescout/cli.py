@@ -195,7 +195,8 @@ def analyze(
                  if v is not None]  # fmt: skip
         if given:
             raise ConfigError(
-                f"{', '.join(given)} describe(s) a flight's point samples; {flight} is a beam data set "
+                f"{' and '.join(given)} {'describe' if len(given) > 1 else 'describes'} a flight's point "
+                f"samples; {flight} is a beam data set "
                 "(minute path averages, plume widths from its measured turbulence)"
             )
         data = flight
