@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plumescout.evaluation import RATE_METRICS, _merged, bootstrap_intervals, run_one, summarise_scores
+from plumescout.evaluation import RATE_METRICS, bootstrap_intervals, merge_overrides, run_one, summarise_scores
 
 TARGETS = {
     "recall": ">= 0.9",
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     if args.draw_relative_dispersion:
         lo, hi = args.draw_relative_dispersion
         draw = [float(np.random.default_rng([s, 1]).uniform(lo, hi)) for s in seeds]
-        per_flight = [_merged(scenario_overrides, {"wind": {"relative_dispersion": r}}) for r in draw]
+        per_flight = [merge_overrides(scenario_overrides, {"wind": {"relative_dispersion": r}}) for r in draw]
     futures = client.map(run_one, seeds, [overrides] * len(seeds), per_flight, pure=False)
     scores = []
     for i, fut in enumerate(as_completed(futures), start=1):

@@ -49,7 +49,7 @@ def random_scenario(seed: int, pattern: str | None = None, overrides: dict | Non
     e.g. ``{"wind": {"relative_dispersion": 0.4}}`` (robustness runs)."""
     sc, pattern = _random_scenario(seed, pattern)
     if overrides:
-        sc = Scenario.model_validate(_merged(sc.model_dump(), overrides))
+        sc = Scenario.model_validate(merge_overrides(sc.model_dump(), overrides))
     return sc, pattern
 
 
@@ -225,10 +225,11 @@ def paired_differences(
     return {k: (point_v[k] - point_b[k], *ci[k]) for k in RATE_METRICS}
 
 
-def _merged(base: dict, update: dict) -> dict:
+def merge_overrides(base: dict, update: dict) -> dict:
+    """``base`` with ``update`` laid over it, nested dicts merged key by key (neither is changed)."""
     out = dict(base)
     for k, v in update.items():
-        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = merge_overrides(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 
