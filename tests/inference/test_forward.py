@@ -39,7 +39,8 @@ def test_numpy_reference_is_the_physics_module(receptors, sources):
 
 @pytest.mark.parametrize("lagrangian", [False, True])
 @pytest.mark.parametrize(
-    ("stability", "bias", "scale", "scale_y"), [(3.0, 0.0, 1.0, 1.0), (1.7, 7.5, 1.3, 1.0), (5.0, -4.0, 0.8, 0.55)]
+    ("stability", "bias", "scale", "scale_y"),
+    [(3.0, 0.0, 1.0, 1.0), (1.7, 7.5, 1.3, 1.0), (5.0, -4.0, 0.8, 0.55), (2.4, -3.0, 1.1, 0.6)],
 )
 def test_numba_equals_numpy(receptors, sources, lagrangian, stability, bias, scale, scale_y):
     if lagrangian:

@@ -322,14 +322,21 @@ if HAVE_NUMBA:
                     sgz = xd * tan_z[i]
                 else:
                     y0 = _briggs(co[0, 0], co[0, 1], co[0, 2], xd)
-                    z0 = _briggs(co[1, 0], co[1, 1], co[1, 2], xd)
                     if w > 0.0:
                         y1 = _briggs(co[2, 0], co[2, 1], co[2, 2], xd)
+                        # the interpolated width lies between the two classes': beyond 9 sigma of
+                        # the wider one, it is beyond 9 of the interpolated one too (the cut below
+                        # would give 0 as well), so most far candidates skip the powers
+                        hi = max(y0, y1)
+                        if yc * yc > CUT2 * (scale_y * scale_y * hi * hi + ms2):
+                            out[i, j] = 0.0
+                            continue
+                        z0 = _briggs(co[1, 0], co[1, 1], co[1, 2], xd)
                         z1 = _briggs(co[3, 0], co[3, 1], co[3, 2], xd)
                         sgy = y0 ** (1.0 - w) * y1**w
                         sgz = z0 ** (1.0 - w) * z1**w
                     else:
-                        sgy, sgz = y0, z0
+                        sgy, sgz = y0, _briggs(co[1, 0], co[1, 1], co[1, 2], xd)
                 sgy = np.sqrt(scale_y * scale_y * sgy * sgy + ms2)
                 q = yc / sgy
                 if q * q > CUT2:  # beyond 9 sigma crosswind: exp(-40.5) ~ 3e-18 of the axis value
