@@ -137,9 +137,10 @@ def flight_inputs(obs, stability_index: float, smoothing_s: float):
     return group, met, background, origin
 
 
-def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one"):
+def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one", height: float | None = None):
     """pyELQ's RJMCMC. ``initial_map`` "one": one random initial source in the box (the beam
-    set-up); "coverage": pyELQ draws its initial sources itself among those the sensors can see."""
+    set-up); "coverage": pyELQ draws its initial sources itself among those the sensors can see.
+    ``height``: the sources' height is known (its site limits pinned to +-1 mm of it); else 0-2 m."""
     from pyelq.component.error_model import BySensor
     from pyelq.component.offset import PerSensor
     from pyelq.component.source_model import Normal
@@ -152,7 +153,8 @@ def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one")
     group, met, background, origin = inputs
     ref = dict(ref_latitude=origin[0], ref_longitude=origin[1], ref_altitude=0.0)
     np.random.seed(seed)  # noqa: NPY002 (pyELQ and openMCMC draw from NumPy's global generator)
-    site_limits = np.array([[box[0], box[2]], [box[1], box[3]], [0.0, 2.0]])
+    z_limits = [0.0, 2.0] if height is None else [height - 1e-3, height + 1e-3]
+    site_limits = np.array([[box[0], box[2]], [box[1], box[3]], z_limits])
     # the initial source: a seeded uniform draw in the box (pyELQ's own "hypercube" draw is
     # unseeded, and a place no beam sees is screened out at initialise: the next draw is taken)
     draws = np.random.default_rng(seed).uniform(site_limits[:, 0], site_limits[:, 1], size=(50, 3))
@@ -208,13 +210,15 @@ def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one")
     loc = sm.all_source_locations  # ENU, (n_max, n_iter)
     rates = np.asarray(model.mcmc.store[sm.map["source"]])  # kg/h, (n_max, n_iter)
     burn = n_iter // 2
-    positions, qs = [], []
+    positions, qs, heights = [], [], []
     for it in range(burn, n_iter):
         e, n = np.asarray(loc.east)[:, it], np.asarray(loc.north)[:, it]
         ok = np.isfinite(e) & np.isfinite(n)
         positions.append(np.column_stack([e[ok], n[ok]]))
         qs.append(rates[: ok.size, it][ok] / 3.6)  # g/s
-    return positions, qs, wall
+        heights.append(np.asarray(loc.up)[:, it][ok])
+    h = np.concatenate(heights)
+    return positions, qs, wall, float(np.median(h)) if h.size else float("nan")
 
 
 def summarise(positions, rates, seeds, gate):
@@ -270,7 +274,7 @@ def compare_flights(seeds, n_iter: int, log=print):
             box = (x0 - cfg.margin_m, y0 - cfg.margin_m, x1 + cfg.margin_m, y1 + cfg.margin_m)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            positions, qs, t_peer = run_pyelq(
+            positions, qs, t_peer, _ = run_pyelq(
                 flight_inputs(obs, stab, cfg.wind_smoothing_s), box, n_iter, initial_map="coverage"
             )
         diag = float(np.hypot(box[2] - box[0], box[3] - box[1]))
@@ -329,22 +333,26 @@ def _med(v) -> str:
     return f"{np.median(v):.1f}" if v else "-"
 
 
-def compare_beams(data, n_iter: int):
-    """Both estimators on one beam data set: their reported sources (dicts) and wall times."""
+def compare_beams(data, n_iter: int, height: float | None = None):
+    """Both estimators on one beam data set: their reported sources (dicts) and wall times.
+    ``height``: the source height given to both (else each estimates it)."""
+    known = {} if height is None else {"source_height_m": height, "source_height_sd_m": 0.0}
     t0 = time.perf_counter()
-    est = PlumeEstimator(EstimatorConfig()).fit_beams(data, LocalFrame(*ORIGIN))
+    est = PlumeEstimator(EstimatorConfig(**known)).fit_beams(data, LocalFrame(*ORIGIN))
     t_ours = time.perf_counter() - t0
     ours = [
-        {"x": s.x_m, "y": s.y_m, "r90": s.location_ci90_m, "q": s.rate_g_s, "q90": s.rate_g_s_ci90, "p": s.probability}
+        {"x": s.x_m, "y": s.y_m, "r90": s.location_ci90_m, "q": s.rate_g_s, "q90": s.rate_g_s_ci90, "p": s.probability,
+         "h": s.height_m}
         for s in est.sources_
-    ]
+    ]  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        positions, qs, t_peer = run_pyelq(beam_inputs(data), est.box_, n_iter)
+        positions, qs, t_peer, h_peer = run_pyelq(beam_inputs(data), est.box_, n_iter, height=height)
     diag = float(np.hypot(est.box_[2] - est.box_[0], est.box_[3] - est.box_[1]))
     best = max(((len(p), i) for i, p in enumerate(positions)), default=(0, 0))
     seeds = positions[best[1]] if best[0] else None
-    return ours, summarise(positions, qs, seeds, 0.1 * diag), t_ours, t_peer
+    peer = [{**r, "h": h_peer} for r in summarise(positions, qs, seeds, 0.1 * diag)]  # pyELQ's median height
+    return ours, peer, t_ours, t_peer
 
 
 def nearest(res: list[dict], truth: dict):

@@ -152,7 +152,23 @@ def analyze(
     ground_elevation: Annotated[float | None, typer.Option(help="ground elevation (m MSL) for alt_msl_m logs")] = None,
     truth: Annotated[Path | None, typer.Option(help="a simulator truth.json to compare with")] = None,
     seed: Annotated[int, typer.Option(help="random seed of the sampler")] = 0,
-    source_height: Annotated[float, typer.Option(help="prior mean height of the sources above ground (m)")] = 0.5,
+    source_height: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="height of the sources above ground (m): the prior's median, or the known height with "
+            "--source-height-sd 0",
+        ),
+    ] = 0.5,
+    source_height_sd: Annotated[
+        float,
+        typer.Option(
+            "--source-height-sd",
+            min=0.0,
+            help="1-sigma of the source height's prior (m); 0: the height is known (a release or vent of known "
+            "height, ground-level leaks) and fixed at --source-height",
+        ),
+    ] = 1.0,
     sensor_response: Annotated[
         float | None,
         typer.Option(
@@ -217,6 +233,7 @@ def analyze(
                 species=species,
                 seed=seed,
                 source_height_m=source_height,
+                source_height_sd_m=source_height_sd,
                 sensor_response_s=sensor_response,
                 **(
                     {"point_sigma_y_prior_median": width_fraction, "point_sigma_y_prior_log_sd": 0.0}

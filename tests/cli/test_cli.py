@@ -68,6 +68,24 @@ def test_an_impossible_plume_width_fraction_is_refused(value, tmp_path):
     assert "--plume-width-fraction" in res.output and "Traceback" not in res.output
 
 
+def test_a_known_source_height_is_used_not_estimated(single_flight, tmp_path):
+    csv = write_flight_csv(tmp_path / "flight.csv", single_flight.observations)
+    res = runner.invoke(
+        app, ["analyze", str(csv), "--out", str(tmp_path), "--source-height", "2.5", "--source-height-sd", "0"]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "sources.geojson").read_text())
+    assert doc["properties"]["posterior"]["source_height_m"] == 2.5  # fixed: every sample holds it
+    assert doc["features"] and all(f["properties"]["height_m"] == 2.5 for f in doc["features"])
+
+
+@pytest.mark.parametrize("option", ["--source-height", "--source-height-sd"])
+def test_a_negative_source_height_or_spread_is_refused(option, tmp_path):
+    res = runner.invoke(app, ["analyze", str(DATA / "good.csv"), "--out", str(tmp_path), option, "-1"])
+    assert res.exit_code == 2
+    assert option in res.output and "Traceback" not in res.output
+
+
 @pytest.mark.parametrize("option", ["--plume-width-fraction", "--sensor-response-s"])
 def test_point_sample_options_are_refused_for_a_beam_data_set(option, chilbolton_dir, tmp_path):
     res = runner.invoke(

@@ -55,7 +55,11 @@ class EstimatorConfig:
     grid_cells: int = 40
     stability: str | float | None = None
     scheme: str = "briggs_rural"
+    # the sources' height above ground (common to them): an unknown with a normal prior (median
+    # source_height_m, 1-sigma source_height_sd_m, truncated at the ground); sd 0: the height is
+    # known (a release of known height, ground-level leaks) and fixed at source_height_m
     source_height_m: float = 0.5
+    source_height_sd_m: float = 1.0
     point_fluctuation_intensity: float = 1.0
     beam_fluctuation_intensity: float = 0.5
     point_student_nu: float | None = None
@@ -355,6 +359,7 @@ class PlumeEstimator:
             max_sources=c.max_sources,
             expected_sources=c.expected_sources,
             source_height_m=c.source_height_m,
+            height_prior_m=c.source_height_sd_m,
             stability=stability,
             stability_prior_classes=stability_prior,
             grid_cells=c.grid_cells,

@@ -18,11 +18,11 @@ random-walk move of one source, and a random-walk update of theta.
 Priors: number of sources Poisson(``expected_sources``) truncated at ``max_sources``; positions
 uniform over the search box; rates half-Cauchy with scale ``rate_scale_g_s``, below ``max_rate_g_s``;
 bias ~ N(0, 5 deg); log width multiplier ~ N(0, 0.1); source height (common to the sources) ~
-N(h0, 1 m) truncated at the ground; log sensor response time ~ N(log tau0, ``response_prior_log_sd``)
-(point data only: the columns are lagged as the sensor reads them; a prior sd of 0 fixes it at
-tau0, and tau0 = 0 means no lag); log noise scale ~ N(log s0, 1) about the detected noise s0.
-Each data set brings its own fluctuation intensity ``a`` and Student-t degrees of freedom
-(``None``: Gaussian).
+N(h0, ``height_prior_m``) truncated at the ground (sd 0: known, fixed at h0); log sensor response
+time ~ N(log tau0, ``response_prior_log_sd``) (point data only: the columns are lagged as the
+sensor reads them; a prior sd of 0 fixes it at tau0, and tau0 = 0 means no lag); log noise scale
+~ N(log s0, 1) about the detected noise s0. Each data set brings its own fluctuation intensity
+``a`` and Student-t degrees of freedom (``None``: Gaussian).
 
 References
 ----------
@@ -64,7 +64,7 @@ class RJConfig:
     scale_prior_median: float = 1.0
     horizontal_width: bool = False
     source_height_m: float = 1.0
-    height_prior_m: float = 1.0
+    height_prior_m: float = 1.0  # 1-sigma of the height's prior; 0: fixed at source_height_m
     stability: float = 3.0
     # 1-sigma prior of an offset to the stability class index (0: the class is fixed)
     stability_prior_classes: float = 0.0
@@ -162,6 +162,8 @@ class RJSampler:
         fixed = set()
         if c.scale_prior <= 0:
             fixed.add(1)
+        if c.height_prior_m <= 0:
+            fixed.add(2)
         if c.stability_prior_classes <= 0:
             fixed.add(3)
         if c.response_s <= 0 or c.response_prior_log_sd <= 0:
@@ -175,7 +177,8 @@ class RJSampler:
         lp = -0.5 * (th[0] / c.bias_prior_deg) ** 2
         if c.scale_prior > 0:
             lp += -0.5 * ((th[1] - np.log(c.scale_prior_median)) / c.scale_prior) ** 2
-        lp += -0.5 * ((th[2] - c.source_height_m) / c.height_prior_m) ** 2
+        if c.height_prior_m > 0:
+            lp += -0.5 * ((th[2] - c.source_height_m) / c.height_prior_m) ** 2
         if c.stability_prior_classes > 0:
             if not 0.0 <= c.stability + th[3] <= 5.0:
                 return -np.inf
