@@ -355,6 +355,23 @@ def compare_beams(data, n_iter: int, height: float | None = None):
     return ours, peer, t_ours, t_peer
 
 
+def chilbolton_rows(ours, peer, t_ours, t_peer, truth: dict, height: float | None) -> list[str]:
+    """The full record's table rows: each estimator's source nearest the truth."""
+    q_true = truth["q_kg_s"] * 1000.0
+    label = "estimated" if height is None else f"given, {height:g} m"
+    rows = []
+    for name, res, wall in (("plumescout", ours, t_ours), ("pyELQ " + _version(), peer, t_peer)):
+        s, err = nearest(res, truth)
+        if s:
+            rows.append(
+                f"| {name} | {label} | {len(res)} | {err:.1f} | {s['r90']:.1f} | {s['q']:.3f} "
+                f"[{s['q90'][0]:.3f}, {s['q90'][1]:.3f}] | {s['q'] / q_true - 1:+.0%} | {s['h']:.2f} | {wall:.1f} |"
+            )
+        else:
+            rows.append(f"| {name} | {label} | 0 | - | - | - | - | - | {wall:.1f} |")
+    return rows
+
+
 def nearest(res: list[dict], truth: dict):
     """The reported source nearest the truth and its distance (None, nan when none is reported)."""
     if not res:
@@ -363,17 +380,19 @@ def nearest(res: list[dict], truth: dict):
     return s, float(np.hypot(s["x"] - truth["x_m"], s["y"] - truth["y_m"]))
 
 
-def window_section(d: Path, truth: dict, n_windows: int, n_iter: int, log=print) -> list[str]:
+def window_section(
+    d: Path, truth: dict, n_windows: int, n_iter: int, height: float | None = None, log=print
+) -> list[str]:
     """The release cut into ``n_windows`` consecutive time windows, each fitted alone by both: as
     many shorter deployments over the same source, which says whether one full-data difference
-    is more than the spread of either estimator's error."""
+    is more than the spread of either estimator's error. ``height``: given to both."""
     minutes = np.unique(read_beam_dataset(d).reading_time_s) / 60.0
     edges = np.linspace(minutes.min(), minutes.max() + 1.0, n_windows + 1)
     q_true = truth["q_kg_s"] * 1000.0
     rows, errs = [], {"ours": [], "peer": []}
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         data = read_beam_dataset(d, minutes=(a, b - 1e-9))
-        ours, peer, t_ours, t_peer = compare_beams(data, n_iter)
+        ours, peer, t_ours, t_peer = compare_beams(data, n_iter, height)
         cells = []
         for key, res in (("ours", ours), ("peer", peer)):
             s, err = nearest(res, truth)
@@ -387,11 +406,13 @@ def window_section(d: Path, truth: dict, n_windows: int, n_iter: int, log=print)
         log(rows[-1])
     e_o, e_p = np.array(errs["ours"]), np.array(errs["peer"])
     both = np.isfinite(e_o) & np.isfinite(e_p)
+    given = "" if height is None else f", the release height ({height:g} m) given to both"
     return [
         "",
-        f"### The same release in {n_windows} consecutive windows, each fitted alone",
+        f"### The same release in {n_windows} consecutive windows, each fitted alone{given}",
         "",
-        f"`python benchmarks/peer_pyelq.py --iterations {n_iter} --windows {n_windows}`: the readings cut by minute "
+        f"`python benchmarks/peer_pyelq.py --iterations {n_iter} --windows {n_windows}"
+        f"{'' if height is None else ' --given-height'}`: the readings cut by minute "
         "into windows of equal length; each window is a shorter deployment over the same source, fitted from "
         "scratch by both with the same settings as above. Columns per estimator: sources reported, location "
         "error (m) of the one nearest the truth, its 90 % radius (m), rate error.",
@@ -407,10 +428,13 @@ def window_section(d: Path, truth: dict, n_windows: int, n_iter: int, log=print)
     ]
 
 
-def release_section(d: Path, n_releases: int, first_seed: int, n_iter: int, log=print) -> list[str]:
+def release_section(
+    d: Path, n_releases: int, first_seed: int, n_iter: int, given_height: bool = False, log=print
+) -> list[str]:
     """Both estimators on simulated releases seen by the Chilbolton beams (``calibrate_beams.py``'s
     simulator: the real layout, minute winds and noise level; puffs on the Briggs class-D curves,
-    a dispersion law neither estimator assumes): beam data with more than one truth."""
+    a dispersion law neither estimator assumes): beam data with more than one truth.
+    ``given_height``: each release's height is given to both."""
     from calibrate_beams import simulate
 
     from plumescout.inference.data import BeamData
@@ -424,7 +448,7 @@ def release_section(d: Path, n_releases: int, first_seed: int, n_iter: int, log=
             sim["wind_from"], "ch4", tan_sigma_y=sim["tan_y"], tan_sigma_z=sim["tan_z"],
         )  # fmt: skip
         truth = {"x_m": sim["source"][0], "y_m": sim["source"][1]}
-        ours, peer, t_ours, t_peer = compare_beams(data, n_iter)
+        ours, peer, t_ours, t_peer = compare_beams(data, n_iter, sim["source"][2] if given_height else None)
         cells = []
         for key, res in (("ours", ours), ("peer", peer)):
             s, err = nearest(res, truth)
@@ -439,9 +463,11 @@ def release_section(d: Path, n_releases: int, first_seed: int, n_iter: int, log=
     both = np.isfinite(e_o) & np.isfinite(e_p) & (e_o <= 30.0) & (e_p <= 30.0)
     out = [
         "",
-        f"## Simulated releases seen by the same beams: seeds {first_seed}-{first_seed + n_releases - 1}",
+        f"## Simulated releases seen by the same beams: seeds {first_seed}-{first_seed + n_releases - 1}"
+        + (", each release's height given to both" if given_height else ""),
         "",
-        f"`python benchmarks/peer_pyelq.py --iterations {n_iter} --beam-releases {n_releases}`: "
+        f"`python benchmarks/peer_pyelq.py --iterations {n_iter} --beam-releases {n_releases}"
+        f"{' --given-height' if given_height else ''}`: "
         "`calibrate_beams.py`'s simulator (the Chilbolton beam layout, minute winds and noise level only; "
         "a release of 0.1-1 g/s, 0.2-1.5 m high, placed near the beams; puffs on the Briggs class-D "
         "curves, a dispersion law neither estimator assumes); both fitted as on the real record. "
@@ -480,43 +506,49 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--beam-releases", type=int, default=0, help="simulated releases seen by the Chilbolton beams (0: none)"
     )
+    ap.add_argument(
+        "--given-height",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Chilbolton also with the release height (truth.json z_m) given to both",
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "peer_pyelq.md"))
     args = ap.parse_args(argv)
     d = Path(args.data)
     truth = json.loads((d / "truth.json").read_text())["sources"][0]
-    ours, peer, t_ours, t_peer = compare_beams(read_beam_dataset(d), args.iterations)
-
-    q_true = truth["q_kg_s"] * 1000.0
-    rows = []
-    for name, res, wall in (("plumescout", ours, t_ours), ("pyELQ " + _version(), peer, t_peer)):
-        s, err = nearest(res, truth)
-        if s:
-            rows.append(
-                f"| {name} | {len(res)} | {err:.1f} | {s['r90']:.1f} | {s['q']:.3f} "
-                f"[{s['q90'][0]:.3f}, {s['q90'][1]:.3f}] | {s['q'] / q_true - 1:+.0%} | {wall:.1f} |"
-            )
-        else:
-            rows.append(f"| {name} | 0 | - | - | - | - | {wall:.1f} |")
+    heights = [None] + ([truth["z_m"]] if args.given_height else [])
+    rows, ratios = [], []
+    for h in heights:
+        ours, peer, t_ours, t_peer = compare_beams(read_beam_dataset(d), args.iterations, h)
+        rows += chilbolton_rows(ours, peer, t_ours, t_peer, truth, h)
+        ratios.append(f"{t_peer / t_ours:.1f}x" + ("" if h is None else f" (height given: {h:g} m)"))
     lines = [
         "# Peer comparison: pyELQ and plumescout in the same run",
         "",
         "## Real data: Chilbolton 2017 source 1",
         "",
         f"`python benchmarks/peer_pyelq.py --iterations {args.iterations}` on {machine()}. Truth: "
-        f"({truth['x_m']:.1f}, {truth['y_m']:.1f}) m, {q_true:.3f} g/s. Same readings, wind and turbulence for both; "
+        f"({truth['x_m']:.1f}, {truth['y_m']:.1f}) m, {truth['q_kg_s'] * 1000.0:.3f} g/s, released "
+        f"{truth['z_m']:g} m above ground. Same readings, wind and turbulence for both; "
         f"sources reported at existence probability >= {EstimatorConfig().min_probability:g} for both, "
-        "summarised the same way (plumescout's 90 % regions include its calibrated widening).",
+        "summarised the same way (plumescout's 90 % regions include its calibrated widening). Source height: "
+        "estimated by each (plumescout: normal prior, median 0.5 m, sd 1 m, truncated at the ground; pyELQ: "
+        "uniform 0-2 m), or, with `--given-height`, the release's height given to both (plumescout "
+        "`--source-height-sd 0`; pyELQ's site limits pinned to it). The height column is the posterior median.",
         "",
-        "| estimator | sources | location error (m) | 90 % radius (m) | rate g/s [90 %] | rate error | wall time (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| estimator | source height | sources | location error (m) | 90 % radius (m) | rate g/s [90 %] "
+        "| rate error | height (m) | wall time (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
-        f"Wall-time ratio pyELQ / plumescout: {t_peer / t_ours:.1f}x.",
+        f"Wall-time ratio pyELQ / plumescout: {', '.join(ratios)}.",
     ]
     if args.windows:
-        lines += window_section(d, truth, args.windows, args.iterations)
+        for h in heights:
+            lines += window_section(d, truth, args.windows, args.iterations, h)
     if args.beam_releases:
-        lines += release_section(d, args.beam_releases, 0, args.iterations)
+        for h in heights:
+            lines += release_section(d, args.beam_releases, 0, args.iterations, given_height=h is not None)
     if args.flights:
         seeds = range(args.first_seed, args.first_seed + args.flights)
         f_ours, f_peer = compare_flights(seeds, args.iterations)
