@@ -27,6 +27,7 @@ import json
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -137,6 +138,28 @@ def flight_inputs(obs, stability_index: float, smoothing_s: float):
     return group, met, background, origin
 
 
+@contextmanager
+def _seeded_hypercube(seed: int):
+    """pyELQ draws its coverage-map initial sources from a Latin hypercube on an unseeded generator
+    (``pyelq.coordinate_system.make_latin_hypercube``, imported by ``pyelq.source_map``); within
+    this block the same design is drawn from a generator seeded with ``seed``, so runs repeat."""
+    import pyelq.source_map as source_map
+    from scipy.stats import qmc
+
+    rng = np.random.default_rng([seed, 1956])
+
+    def seeded(bounds, nof_samples):
+        sample = qmc.LatinHypercube(d=bounds.shape[0], rng=rng).random(n=nof_samples)
+        return qmc.scale(sample, np.min(bounds, axis=1), np.max(bounds, axis=1))
+
+    original = source_map.make_latin_hypercube
+    source_map.make_latin_hypercube = seeded
+    try:
+        yield
+    finally:
+        source_map.make_latin_hypercube = original
+
+
 def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one", height: float | None = None):
     """pyELQ's RJMCMC. ``initial_map`` "one": one random initial source in the box (the beam
     set-up); "coverage": pyELQ draws its initial sources itself among those the sensors can see.
@@ -195,7 +218,8 @@ def run_pyelq(inputs, box, n_iter: int, seed: int = 0, initial_map: str = "one",
     t0 = time.perf_counter()
     for draw in draws[1:]:
         try:
-            model.initialise()
+            with _seeded_hypercube(seed):
+                model.initialise()
             break
         except ValueError as e:  # "All sources in the source map are screened out by the coverage area"
             if initial_map != "one" or "screened out" not in str(e):

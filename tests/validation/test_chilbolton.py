@@ -65,3 +65,23 @@ def test_truth_inside_both_90_percent_regions(analysed):
     q_true = truth["q_kg_s"] * 1000.0
     assert err <= s.location_ci90_m
     assert s.rate_g_s_ci90[0] <= q_true <= s.rate_g_s_ci90[1]
+
+
+@pytest.mark.slow
+def test_with_the_release_height_given_the_same_targets_hold(chilbolton):
+    """The release's height (truth.json z_m, known to whoever set the release up) given as known
+    (``source_height_sd_m = 0``): the same item-4 targets, and the height is the given one."""
+    from plumescout.geo import LocalFrame
+    from plumescout.inference import EstimatorConfig, PlumeEstimator
+
+    d, truth = chilbolton
+    cfg = EstimatorConfig(source_height_m=truth["z_m"], source_height_sd_m=0.0)
+    est = PlumeEstimator(cfg).fit_beams(read_beam_dataset(d), LocalFrame(51.1445, -1.4370))
+    assert len(est.sources_) == 1
+    s = est.sources_[0]
+    err = float(np.hypot(s.x_m - truth["x_m"], s.y_m - truth["y_m"]))
+    q_true = truth["q_kg_s"] * 1000.0
+    assert s.height_m == truth["z_m"]
+    assert err <= min(5.0, s.location_ci90_m)
+    assert abs(s.rate_g_s / q_true - 1.0) <= 0.30
+    assert s.rate_g_s_ci90[0] <= q_true <= s.rate_g_s_ci90[1]
