@@ -85,3 +85,14 @@ def test_with_the_release_height_given_the_same_targets_hold(chilbolton):
     assert err <= min(5.0, s.location_ci90_m)
     assert abs(s.rate_g_s / q_true - 1.0) <= 0.30
     assert s.rate_g_s_ci90[0] <= q_true <= s.rate_g_s_ci90[1]
+
+
+def test_a_sensor_response_time_is_refused_for_beam_readings(chilbolton):
+    from plumescout.errors import ConfigError
+    from plumescout.geo import LocalFrame
+    from plumescout.inference import EstimatorConfig, PlumeEstimator
+
+    d, _ = chilbolton
+    est = PlumeEstimator(EstimatorConfig(sensor_response_s=1.0))
+    with pytest.raises(ConfigError, match="sensor_response_s"):
+        est.fit_beams(read_beam_dataset(d), LocalFrame(51.1445, -1.4370))

@@ -418,7 +418,14 @@ class PlumeEstimator:
         return self
 
     def fit_beams(self, data: BeamData, frame, progress=None, margin_m: float | None = None) -> PlumeEstimator:
-        """Estimate the sources seen by open-path beams (local metres about ``frame``)."""
+        """Estimate the sources seen by open-path beams (local metres about ``frame``). The settings
+        named ``point_*`` are the flights' and unused here; a sensor response time is refused (it
+        describes a sensor carried through the plume; a beam reading is a minute's path average)."""
+        if self.config.sensor_response_s is not None:
+            raise ConfigError(
+                "sensor_response_s describes a gas sensor carried through the plume (point samples); "
+                "beam readings are path averages over a minute: leave it unset for beam data"
+            )
         t0 = time.perf_counter()
         self.species_, self.frame_ = data.species, frame
         self.detection_ = None
