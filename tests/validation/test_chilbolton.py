@@ -96,3 +96,14 @@ def test_a_sensor_response_time_is_refused_for_beam_readings(chilbolton):
     est = PlumeEstimator(EstimatorConfig(sensor_response_s=1.0))
     with pytest.raises(ConfigError, match="sensor_response_s"):
         est.fit_beams(read_beam_dataset(d), LocalFrame(51.1445, -1.4370))
+
+
+@pytest.mark.parametrize("field", ["source_height_m", "source_height_sd_m"])
+def test_a_negative_height_or_height_spread_is_refused(field, chilbolton):
+    from plumescout.errors import ConfigError
+    from plumescout.geo import LocalFrame
+    from plumescout.inference import EstimatorConfig, PlumeEstimator
+
+    d, _ = chilbolton
+    with pytest.raises(ConfigError, match=field):
+        PlumeEstimator(EstimatorConfig(**{field: -0.5})).fit_beams(read_beam_dataset(d), LocalFrame(51.1445, -1.4370))
