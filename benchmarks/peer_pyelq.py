@@ -365,10 +365,17 @@ def compare_beams(data, n_iter: int, height: float | None = None):
     est = PlumeEstimator(EstimatorConfig(**known)).fit_beams(data, LocalFrame(*ORIGIN))
     t_ours = time.perf_counter() - t0
     ours = [
-        {"x": s.x_m, "y": s.y_m, "r90": s.location_ci90_m, "q": s.rate_g_s, "q90": s.rate_g_s_ci90, "p": s.probability,
-         "h": s.height_m}
+        {
+            "x": s.x_m,
+            "y": s.y_m,
+            "r90": s.location_ci90_m,
+            "q": s.rate_g_s,
+            "q90": s.rate_g_s_ci90,
+            "p": s.probability,
+            "h": s.height_m,
+        }
         for s in est.sources_
-    ]  # fmt: skip
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         positions, qs, t_peer, h_peer = run_pyelq(beam_inputs(data), est.box_, n_iter, height=height)
@@ -534,7 +541,8 @@ def main(argv=None) -> int:
         "--given-height",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="Chilbolton also with the release height (truth.json z_m) given to both",
+        help="each beam section also with the release height given to both (Chilbolton: truth.json z_m; "
+        "simulated releases: their own)",
     )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "peer_pyelq.md"))
     args = ap.parse_args(argv)
