@@ -12,8 +12,13 @@ import json
 import numpy as np
 import pytest
 
+from plumescout.errors import ConfigError
+from plumescout.geo import LocalFrame
+from plumescout.inference import EstimatorConfig, PlumeEstimator
 from plumescout.inference.data import read_beam_dataset
 from plumescout.pipeline import analyze
+
+ORIGIN = (51.1445, -1.4370)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +44,7 @@ def test_reader(chilbolton):
 def analysed(chilbolton, tmp_path_factory):
     d, truth = chilbolton
     out = tmp_path_factory.mktemp("chilbolton")
-    res = analyze(d, out, origin=(51.1445, -1.4370), truth={"sources": [truth]})
+    res = analyze(d, out, origin=ORIGIN, truth={"sources": [truth]})
     return res, truth, out
 
 
@@ -67,16 +72,16 @@ def test_truth_inside_both_90_percent_regions(analysed):
     assert s.rate_g_s_ci90[0] <= q_true <= s.rate_g_s_ci90[1]
 
 
+def _fit_beams(d, **config):
+    return PlumeEstimator(EstimatorConfig(**config)).fit_beams(read_beam_dataset(d), LocalFrame(*ORIGIN))
+
+
 @pytest.mark.slow
 def test_with_the_release_height_given_the_same_targets_hold(chilbolton):
     """The release's height (truth.json z_m, known to whoever set the release up) given as known
     (``source_height_sd_m = 0``): the same item-4 targets, and the height is the given one."""
-    from plumescout.geo import LocalFrame
-    from plumescout.inference import EstimatorConfig, PlumeEstimator
-
     d, truth = chilbolton
-    cfg = EstimatorConfig(source_height_m=truth["z_m"], source_height_sd_m=0.0)
-    est = PlumeEstimator(cfg).fit_beams(read_beam_dataset(d), LocalFrame(51.1445, -1.4370))
+    est = _fit_beams(d, source_height_m=truth["z_m"], source_height_sd_m=0.0)
     assert len(est.sources_) == 1
     s = est.sources_[0]
     err = float(np.hypot(s.x_m - truth["x_m"], s.y_m - truth["y_m"]))
@@ -88,22 +93,13 @@ def test_with_the_release_height_given_the_same_targets_hold(chilbolton):
 
 
 def test_a_sensor_response_time_is_refused_for_beam_readings(chilbolton):
-    from plumescout.errors import ConfigError
-    from plumescout.geo import LocalFrame
-    from plumescout.inference import EstimatorConfig, PlumeEstimator
-
-    d, _ = chilbolton
-    est = PlumeEstimator(EstimatorConfig(sensor_response_s=1.0))
     with pytest.raises(ConfigError, match="sensor_response_s"):
-        est.fit_beams(read_beam_dataset(d), LocalFrame(51.1445, -1.4370))
+        _fit_beams(chilbolton[0], sensor_response_s=1.0)
 
 
-@pytest.mark.parametrize("field", ["source_height_m", "source_height_sd_m"])
-def test_a_negative_height_or_height_spread_is_refused(field, chilbolton):
-    from plumescout.errors import ConfigError
-    from plumescout.geo import LocalFrame
-    from plumescout.inference import EstimatorConfig, PlumeEstimator
-
-    d, _ = chilbolton
-    with pytest.raises(ConfigError, match=field):
-        PlumeEstimator(EstimatorConfig(**{field: -0.5})).fit_beams(read_beam_dataset(d), LocalFrame(51.1445, -1.4370))
+@pytest.mark.parametrize(("field", "other"), [("source_height_m", "source_height_sd_m"), ("source_height_sd_m", None)])
+def test_a_negative_height_or_height_spread_is_refused(field, other, chilbolton):
+    with pytest.raises(ConfigError, match=field) as err:
+        _fit_beams(chilbolton[0], **{field: -0.5})
+    if other:
+        assert other not in str(err.value)  # only the offending field is named

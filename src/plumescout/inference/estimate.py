@@ -344,11 +344,9 @@ class PlumeEstimator:
         self, stability: float, theta_update_prob: float, stability_prior: float = 0.0, point: bool = False
     ) -> RJConfig:
         c = self.config
-        if c.source_height_m < 0 or c.source_height_sd_m < 0:
-            raise ConfigError(
-                f"source_height_m ({c.source_height_m:g}) and source_height_sd_m ({c.source_height_sd_m:g}) "
-                "must not be negative: heights are above ground"
-            )
+        negative = [f"{k} ({v:g})" for k, v in vars(c).items() if k.startswith("source_height") and v < 0]
+        if negative:
+            raise ConfigError(f"{' and '.join(negative)}: must not be negative (heights are above ground)")
         if not point:
             resp, resp_sd = 0.0, 0.0
         elif c.sensor_response_s is None:
