@@ -184,11 +184,10 @@ class BeamData:
         )
         y = ppm_to_g_m3(np.asarray(path_avg_ppm, float), species, temperature_k, pressure_pa)
         # first guess of the noise: robust spread of minute-to-minute changes of each beam
-        d = []
-        for bm in np.unique(reading_beam):
-            v = y[reading_beam == bm]
-            d.append(np.diff(v))
-        dd = np.concatenate(d) if d else np.zeros(1)
+        # (beams read once each have no changes: a placeholder the caller replaces)
+        d = [np.diff(y[reading_beam == bm]) for bm in np.unique(reading_beam)]
+        dd = np.concatenate(d)
+        dd = dd if dd.size else np.zeros(1)
         noise = float(1.4826 * np.median(np.abs(dd - np.median(dd))) / np.sqrt(2)) or 1e-6
         return cls(
             spec,

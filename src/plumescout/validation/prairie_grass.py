@@ -10,6 +10,11 @@ evap.txt factor) integrated along the arc, ``integral C R dtheta`` with azimuths
 Gaussian plume's ``C_y = Q/u F_z`` (see :func:`plumescout.dispersion.crosswind_integrated`) with
 Briggs rural sigma_z and the Pasquill class from the Obukhov length (Golder 1972 as fitted by
 Seinfeld & Pandis 2006) for z0 = 0.006 m, at the measured wind speed.
+
+The same runs are real releases of known place and rate for the source estimator:
+:func:`run_samplers` gives one run's samplers (local metres about the release) and
+:func:`sampler_data` turns them into the estimator's data (each sampler a fixed receptor with
+one 10-minute reading: the beam model with paths of zero length).
 """
 
 from __future__ import annotations
@@ -22,10 +27,20 @@ import numpy as np
 
 from ..dispersion import crosswind_integrated, sigma_yz
 from ..errors import InputError
+from ..inference.data import BeamData
 from ..met import class_index, class_letter, stability_from_obukhov
 from .stats import meets_criteria, model_evaluation_stats
 
-__all__ = ["Arc", "load_prairie_grass", "validate_prairie_grass", "Z0_M"]
+__all__ = [
+    "Arc",
+    "ArcSamplerData",
+    "RunSamplers",
+    "Z0_M",
+    "load_prairie_grass",
+    "run_samplers",
+    "sampler_data",
+    "validate_prairie_grass",
+]
 
 Z0_M = 0.006
 
@@ -131,6 +146,108 @@ def load_prairie_grass(directory) -> tuple[list[Arc], dict, dict]:
     return _read_arcs(d / "PGARCS.txt"), _read_met(d / "modelParamList.txt"), _read_evap(d / "evap.txt")
 
 
+def _evap_factor(evap: dict, run: int, distance_m: float, enabled: bool = True) -> float:
+    """The SO2-loss factor of one arc (1 where missing, off, or outside 0.5-1: e.g. run 12 at
+    200 m reads 0.09, a transcription slip)."""
+    corr = evap.get((run, distance_m), 1.0) if enabled else 1.0
+    return corr if 0.5 <= corr <= 1.0 else 1.0
+
+
+@dataclass
+class RunSamplers:
+    """One run's samplers as the source estimator sees them: local metres, x east, y north, the
+    release at the origin; samplers of an arc together, in the file's (azimuth) order."""
+
+    run: int
+    xyz: np.ndarray  # (n, 3) m
+    conc_g_m3: np.ndarray  # 10-minute means, corrected for the SO2 loss
+    arc: np.ndarray  # the arc each sampler is on, its radius (m)
+    rate_g_s: float
+    release_height_m: float
+    met: dict  # the run's row of modelParamList.txt (see _read_met)
+
+    @property
+    def stability_index(self) -> float:
+        """The continuous Pasquill class index from the Obukhov length (z0 = 0.006 m)."""
+        return float(stability_from_obukhov(self.met["L"], Z0_M))
+
+    def turbulence(self) -> tuple[float, float]:
+        """(tan sigma-theta horizontal, vertical): the horizontal from the measured sigma-theta;
+        the vertical (not measured) as sigma_z / x of the Briggs rural curve at 100 m for the
+        class of the Obukhov length, so that sigma_z ~ x tan(angle) near the first arcs."""
+        sz = float(sigma_yz(100.0, self.stability_index)[1])
+        return float(np.tan(np.deg2rad(self.met["sigma_theta"]))), sz / 100.0
+
+
+def run_samplers(loaded, run: int, evap_correction: bool = True) -> RunSamplers:
+    """The samplers of ``run`` (``loaded``: :func:`load_prairie_grass`'s result); missing
+    readings are left out. Azimuths are bearings of the samplers from the release, clockwise
+    from north."""
+    arcs, met, evap = loaded
+    if run not in met:
+        raise ValueError(f"Prairie Grass run {run} has no meteorology in modelParamList.txt")
+    xyz, conc, arc = [], [], []
+    mine = [a for a in arcs if a.run == run]
+    for a in mine:
+        ok = np.isfinite(a.conc_mg_m3)
+        az = np.deg2rad(a.azimuth_deg[ok])
+        r = a.distance_m
+        xyz.append(np.column_stack([r * np.sin(az), r * np.cos(az), np.full(az.size, a.sampler_height_m)]))
+        conc.append(a.conc_mg_m3[ok] / _evap_factor(evap, run, r, evap_correction) * 1e-3)
+        arc.append(np.full(az.size, r))
+    return RunSamplers(
+        run,
+        np.vstack(xyz),
+        np.concatenate(conc),
+        np.concatenate(arc),
+        mine[0].rate_g_s,
+        mine[0].release_height_m,
+        met[run],
+    )
+
+
+@dataclass
+class ArcSamplerData(BeamData):
+    """Fixed samplers with one time-averaged reading each, on arcs: the beam model's readings
+    with paths of zero length. Residuals are correlated along an arc (neighbours see the same
+    10 minutes of the same plume), so an arc is a residual group; one background for all."""
+
+    arc: np.ndarray | None = None
+
+    def residual_groups(self):
+        return [np.flatnonzero(self.arc == a) for a in np.unique(self.arc)]
+
+    def background_basis(self) -> np.ndarray:
+        return np.ones((self.y.size, 1))
+
+
+def sampler_data(s: RunSamplers, species: str = "so2") -> ArcSamplerData:
+    """The estimator's data for one run: the measured wind and turbulence (:meth:`RunSamplers.turbulence`)
+    for every reading; the first guess of the noise is the robust spread of the differences
+    between neighbouring samplers of an arc, as a beam's is of consecutive minutes."""
+    from ..units import g_m3_to_ppm
+
+    n = s.conc_g_m3.size
+    tan_y, tan_z = s.turbulence()
+    d = ArcSamplerData.from_readings(
+        s.xyz,
+        s.xyz,
+        np.arange(n),
+        np.zeros(n),
+        g_m3_to_ppm(s.conc_g_m3, species),
+        np.full(n, s.met["u"]),
+        np.full(n, s.met["wdir"]),
+        species,
+        tan_sigma_y=np.full(n, tan_y),
+        tan_sigma_z=np.full(n, tan_z),
+        points_per_beam=1,
+    )
+    d.arc = s.arc
+    diffs = np.concatenate([np.diff(d.y[g]) for g in d.residual_groups()])
+    d.noise_g_m3 = float(1.4826 * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2)) or 1e-6
+    return d
+
+
 def validate_prairie_grass(
     directory, scheme: str = "pg_isc3", z0_m: float = Z0_M, continuous_class: bool = True, evap_correction: bool = True
 ) -> dict:
@@ -147,10 +264,7 @@ def validate_prairie_grass(
         m = met.get(arc.run)
         if m is None:
             continue
-        corr = evap.get((arc.run, arc.distance_m), 1.0) if evap_correction else 1.0
-        if not 0.5 <= corr <= 1.0:  # e.g. run 12 at 200 m reads 0.09: a transcription slip
-            corr = 1.0
-        obs = arc.cwic_mg_m2(corr)
+        obs = arc.cwic_mg_m2(_evap_factor(evap, arc.run, arc.distance_m, evap_correction))
         if not np.isfinite(obs) or obs <= 0:
             continue
         idx = float(stability_from_obukhov(m["L"], z0_m))
