@@ -41,6 +41,7 @@ from plumescout.inference import EstimatorConfig, PlumeEstimator  # noqa: E402
 from plumescout.inference.data import read_beam_dataset  # noqa: E402
 from plumescout.inference.estimate import group_sources  # noqa: E402
 from plumescout.units import g_m3_to_ppm  # noqa: E402
+from plumescout.validation.prairie_grass import MATCH_M, RATE_SCALE_G_S  # noqa: E402
 
 ORIGIN = (51.1445, -1.4370)
 
@@ -574,30 +575,20 @@ def release_section(
     return out
 
 
-# Prairie Grass: the releases were tens of g/s (41-92 g/s in the runs with meteorology); both are
-# given a rate prior on that scale instead of their defaults (about 1 g/s): plumescout's
-# half-Cauchy scale and pyELQ's normal sd (kg/h) alike
-PG_RATE_SCALE_G_S = 50.0
-PG_GATE_M = 100.0  # a source is found within this of the release (the suite's matching distance)
-
-
 def prairie_grass_section(directory: Path, n_runs: int, n_iter: int, log=print) -> tuple[list[str], list[dict]]:
     """Both estimators on the Prairie Grass runs with meteorology (the first ``n_runs`` by
     number): real releases of known place (the origin) and rate, seen by fixed samplers on arcs
     50-800 m downwind; each estimator searches the samplers' extent widened by 100 m."""
-    from plumescout.validation.prairie_grass import load_prairie_grass, run_samplers, sampler_data
+    from plumescout.validation.prairie_grass import estimate_run, load_prairie_grass, run_samplers
 
     loaded = load_prairie_grass(directory)
     runs = sorted({a.run for a in loaded[0]} & set(loaded[1]))[:n_runs]
-    cfg = EstimatorConfig(rate_scale_g_s=PG_RATE_SCALE_G_S, max_rate_g_s=1000.0)
     truth = {"x_m": 0.0, "y_m": 0.0}
     out, rows = [], []
     for run in runs:
         s = run_samplers(loaded, run)
-        data = sampler_data(s)
-        t0 = time.perf_counter()
-        est = PlumeEstimator(cfg).fit_beams(data, LocalFrame(42.49, -98.57), margin_m=cfg.margin_m)
-        t_ours = time.perf_counter() - t0
+        mine = estimate_run(loaded, run)  # plumescout with the run's settings (estimator_config())
+        est, t_ours, n = mine["estimator"], mine["wall_s"], mine["samplers"]
         ours = [
             {"x": e.x_m, "y": e.y_m, "r90": e.location_ci90_m, "q": e.rate_g_s, "q90": e.rate_g_s_ci90}
             for e in est.sources_
@@ -605,16 +596,16 @@ def prairie_grass_section(directory: Path, n_runs: int, n_iter: int, log=print) 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             positions, qs, t_peer, _ = run_pyelq(
-                sampler_inputs(s), est.box_, n_iter, initial_map="coverage", rate_sd_kg_h=PG_RATE_SCALE_G_S * 3.6
+                sampler_inputs(s), est.box_, n_iter, initial_map="coverage", rate_sd_kg_h=RATE_SCALE_G_S * 3.6
             )
         diag = float(np.hypot(est.box_[2] - est.box_[0], est.box_[3] - est.box_[1]))
         best = max(((len(p), i) for i, p in enumerate(positions)), default=(0, 0))
         peer = summarise(positions, qs, positions[best[1]] if best[0] else None, 0.1 * diag)
-        rec = {"run": run, "class": float(s.stability_index), "u": s.met["u"], "q_true": s.rate_g_s, "n": len(data)}
+        rec = {"run": run, "class": float(s.stability_index), "u": s.met["u"], "q_true": s.rate_g_s, "n": n}
         cells = []
         for key, res, wall in (("ours", ours, t_ours), ("peer", peer, t_peer)):
             src, err = nearest(res, truth)
-            found = src is not None and err <= PG_GATE_M
+            found = src is not None and err <= MATCH_M
             rec[key] = {
                 "sources": len(res),
                 "error_m": err if found else None,
@@ -631,7 +622,7 @@ def prairie_grass_section(directory: Path, n_runs: int, n_iter: int, log=print) 
             )
         out.append(rec)
         rows.append(
-            f"| {run} | {s.stability_index:.1f} | {s.met['u']:.1f} | {s.rate_g_s:.1f} | {len(data)} | {cells[0]} "
+            f"| {run} | {s.stability_index:.1f} | {s.met['u']:.1f} | {s.rate_g_s:.1f} | {n} | {cells[0]} "
             f"| {cells[1]} | {t_ours:.1f} / {t_peer:.1f} |"
         )
         log(rows[-1])
@@ -652,8 +643,8 @@ def prairie_grass_summary(recs: list[dict], rows: list[str], n_iter: int, n_runs
         "the run's wind speed and direction, its measured sigma-theta as the horizontal spread angle and, as the "
         "vertical one, sigma_z(100 m) / 100 m of the Briggs rural curve for the class of the Obukhov length; "
         f"both search the samplers' extent widened by 100 m, estimate the source height, and are given a rate "
-        f"prior on the releases' scale ({PG_RATE_SCALE_G_S:g} g/s: plumescout's half-Cauchy scale, pyELQ's normal "
-        f"sd). A source within {PG_GATE_M:g} m of the release is found; others reported are false. Columns per "
+        f"prior on the releases' scale ({RATE_SCALE_G_S:g} g/s: plumescout's half-Cauchy scale, pyELQ's normal "
+        f"sd). A source within {MATCH_M:g} m of the release is found; others reported are false. Columns per "
         "estimator: sources reported, error (m) of the one nearest the release, its 90 % radius (m), rate / truth.",
         "",
         "| run | class index | wind m/s | Q g/s | samplers | ours: sources | error | radius | rate ratio "
