@@ -170,6 +170,15 @@ def analyze(
             "height, ground-level leaks) and fixed at --source-height",
         ),
     ] = 1.0,
+    rate_scale: Annotated[
+        float,
+        typer.Option(
+            "--rate-scale",
+            help="the scale of the emission-rate prior (g/s; half-Cauchy): the size of leak expected, e.g. 50 "
+            "for releases of tens of g/s",
+        ),
+    ] = 1.0,
+    max_rate: Annotated[float, typer.Option("--max-rate", help="the largest emission rate allowed (g/s)")] = 100.0,
     sensor_response: Annotated[
         float | None,
         typer.Option(
@@ -205,6 +214,8 @@ def analyze(
 
     truth_doc = normalise_truth(_read_truth(truth)) if truth else None
     org = _parse_origin(origin)
+    if not 0 < rate_scale < max_rate:
+        raise PlumescoutError(f"need 0 < --rate-scale < --max-rate (g/s), got {rate_scale:g} and {max_rate:g}")
     if flight.is_dir():
         from .errors import ConfigError
 
@@ -235,6 +246,8 @@ def analyze(
                 seed=seed,
                 source_height_m=source_height,
                 source_height_sd_m=source_height_sd,
+                rate_scale_g_s=rate_scale,
+                max_rate_g_s=max_rate,
                 sensor_response_s=sensor_response,
                 **(
                     {"point_sigma_y_prior_median": width_fraction, "point_sigma_y_prior_log_sd": 0.0}

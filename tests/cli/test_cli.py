@@ -79,6 +79,28 @@ def test_a_known_source_height_is_used_not_estimated(single_flight, tmp_path):
     assert doc["features"] and all(f["properties"]["height_m"] == 2.5 for f in doc["features"])
 
 
+def test_the_rate_prior_options_reach_the_estimator(single_flight, tmp_path):
+    """--rate-scale / --max-rate set the rate prior: the settings say so, and with the cap below
+    the release's 0.5 g/s (conftest's scenario) no reported rate (posterior median) exceeds it.
+    (The cap is a steep penalty, not a hard wall: the interval's top may pass it a little.)"""
+    csv = write_flight_csv(tmp_path / "flight.csv", single_flight.observations)
+    res = runner.invoke(app, ["analyze", str(csv), "--out", str(tmp_path), "--rate-scale", "0.05", "--max-rate", "0.2"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "sources.geojson").read_text())
+    assert doc["properties"]["settings"]["rate_scale_g_s"] == 0.05
+    assert doc["properties"]["settings"]["max_rate_g_s"] == 0.2
+    assert doc["features"]
+    assert all(f["properties"]["emission_rate_g_s"] <= 0.2 for f in doc["features"])
+
+
+@pytest.mark.parametrize(("scale", "cap"), [("0", "100"), ("-1", "100"), ("5", "5"), ("5", "1")])
+def test_an_impossible_rate_prior_is_refused(scale, cap, tmp_path):
+    args = ["analyze", str(DATA / "good.csv"), "--out", str(tmp_path), "--rate-scale", scale, "--max-rate", cap]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    assert "--rate-scale" in res.output and "Traceback" not in res.output
+
+
 @pytest.mark.parametrize("option", ["--source-height", "--source-height-sd"])
 def test_a_negative_source_height_or_spread_is_refused(option, tmp_path):
     res = runner.invoke(app, ["analyze", str(DATA / "good.csv"), "--out", str(tmp_path), option, "-1"])

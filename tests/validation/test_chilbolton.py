@@ -103,3 +103,10 @@ def test_a_negative_height_or_height_spread_is_refused(field, other, chilbolton)
         _fit_beams(chilbolton[0], **{field: -0.5})
     if other:
         assert other not in str(err.value)  # only the offending field is named
+
+
+@pytest.mark.parametrize(("scale", "cap"), [(0.0, 100.0), (5.0, 5.0)])
+def test_an_impossible_rate_prior_is_refused(scale, cap, chilbolton):
+    """The rate prior needs a positive scale below the cap (else it has no mass)."""
+    with pytest.raises(ConfigError, match="rate_scale_g_s"):
+        _fit_beams(chilbolton[0], rate_scale_g_s=scale, max_rate_g_s=cap)

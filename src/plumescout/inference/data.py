@@ -215,6 +215,8 @@ class BeamData:
         every ``background_knot_s``): it may drift, it is the same for every beam at one time."""
         t = self.reading_time_s
         t0, t1 = float(t.min()), float(t.max())
+        if t1 <= t0:  # every reading at one time (samplers read once): one background
+            return np.ones((t.size, 1))
         nk = max(2, int(np.ceil((t1 - t0) / self.background_knot_s)) + 1)
         knots = np.linspace(t0, t1, nk)
         basis = np.empty((t.size, nk))

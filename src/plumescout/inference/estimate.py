@@ -347,6 +347,10 @@ class PlumeEstimator:
         negative = [f"{k} ({v:g})" for k, v in vars(c).items() if k.startswith("source_height") and v < 0]
         if negative:
             raise ConfigError(f"{' and '.join(negative)}: must not be negative (heights are above ground)")
+        if not 0 < c.rate_scale_g_s < c.max_rate_g_s:
+            raise ConfigError(
+                f"need 0 < rate_scale_g_s < max_rate_g_s, got {c.rate_scale_g_s:g} and {c.max_rate_g_s:g}"
+            )
         if not point:
             resp, resp_sd = 0.0, 0.0
         elif c.sensor_response_s is None:

@@ -218,15 +218,13 @@ def run_samplers(loaded, run: int, evap_correction: bool = True) -> RunSamplers:
 class ArcSamplerData(BeamData):
     """Fixed samplers with one time-averaged reading each, on arcs: the beam model's readings
     with paths of zero length. Residuals are correlated along an arc (neighbours see the same
-    10 minutes of the same plume), so an arc is a residual group; one background for all."""
+    10 minutes of the same plume), so an arc is a residual group; the readings share one time,
+    so one background serves them all."""
 
     arc: np.ndarray | None = None
 
     def residual_groups(self):
         return [np.flatnonzero(self.arc == a) for a in np.unique(self.arc)]
-
-    def background_basis(self) -> np.ndarray:
-        return np.ones((self.y.size, 1))
 
 
 def sampler_data(s: RunSamplers, species: str = "so2") -> ArcSamplerData:
