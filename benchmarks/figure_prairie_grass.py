@@ -26,6 +26,7 @@ from matplotlib import colors  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
 from plumescout.geo import bearing_to_unit  # noqa: E402
+from plumescout.report.maps import posterior_density  # noqa: E402
 from plumescout.validation.prairie_grass import MATCH_M, estimate_run, load_prairie_grass, run_samplers  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -64,18 +65,7 @@ def map_panel(ax, fig, run: int) -> None:
     s = run_samplers(loaded, run)
     est = estimate_run(loaded, run)["estimator"]  # as the benchmark fits it
     half = 120.0  # the first two arcs and the release
-    allp = np.concatenate([p for p in est.chain_.positions if len(p)] or [np.empty((0, 2))])
-    if len(allp):
-        h, xe, ye = np.histogram2d(allp[:, 0], allp[:, 1], bins=96, range=[[-half, half], [-half, half]])
-        h = h / len(est.chain_.positions)
-        ax.pcolormesh(
-            xe,
-            ye,
-            np.ma.masked_less_equal(h.T, 0),
-            cmap="Blues",
-            norm=colors.LogNorm(vmin=max(h[h > 0].min(), 1e-4), vmax=h.max()),
-            zorder=1,
-        )
+    posterior_density(ax, est, (-half, -half, half, half), bins=96)
     c = s.conc_g_m3 * 1e3
     pos = c > 0
     sc = ax.scatter(

@@ -23,7 +23,7 @@ from matplotlib.patches import Circle  # noqa: E402
 from ..geo import bearing_to_unit  # noqa: E402
 from ..units import g_m3_to_ppm  # noqa: E402
 
-__all__ = ["write_png", "write_html_map", "ReportView"]
+__all__ = ["write_png", "write_html_map", "ReportView", "posterior_density"]
 
 
 class ReportView:
@@ -75,6 +75,28 @@ def _wind_arrow(ax, view):
     ax.text(cx, cy - 0.7 * L, f"wind {speed:.1f} m/s from {from_deg:.0f}°", ha="center", fontsize=9)
 
 
+def posterior_density(ax, est, extent, bins: int = 120):
+    """Shade the posterior density of the sampled source positions of a fitted estimator over
+    ``extent`` (x0, y0, x1, y1; probability of a source per cell, log colours). Returns the mesh
+    (for a colour bar), or None when the chain holds no source."""
+    allp = np.concatenate([p for p in est.chain_.positions if len(p)] or [np.empty((0, 2))])
+    if not len(allp):
+        return None
+    x0, y0, x1, y1 = extent
+    h, xe, ye = np.histogram2d(allp[:, 0], allp[:, 1], bins=bins, range=[[x0, x1], [y0, y1]])
+    h = h / len(est.chain_.positions)
+    if not (h > 0).any():
+        return None
+    return ax.pcolormesh(
+        xe,
+        ye,
+        np.ma.masked_less_equal(h.T, 0),
+        cmap="Blues",
+        norm=colors.LogNorm(vmin=max(h[h > 0].min(), 1e-4), vmax=h.max()),
+        zorder=1,
+    )
+
+
 def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     """The report figure: posterior map, rate posteriors, residuals of the fit."""
     fig = plt.figure(figsize=(13, 11), constrained_layout=True)
@@ -84,20 +106,10 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     pad = 0.05 * max(x1 - x0, y1 - y0, 1.0)
     est = view.estimator
     # posterior density of sampled source positions
-    if est is not None and getattr(est, "chain_", None) is not None and est.chain_.positions:
-        allp = np.concatenate([p for p in est.chain_.positions if len(p)] or [np.empty((0, 2))])
-        if len(allp):
-            bx0, by0, bx1, by1 = est.box_
-            h, xe, ye = np.histogram2d(allp[:, 0], allp[:, 1], bins=120, range=[[bx0, bx1], [by0, by1]])
-            h = h / len(est.chain_.positions)
-            im = ax.pcolormesh(
-                xe,
-                ye,
-                np.ma.masked_less_equal(h.T, 0),
-                cmap="Blues",
-                norm=colors.LogNorm(vmin=max(h[h > 0].min(), 1e-4), vmax=h.max()),
-                zorder=1,
-            )
+    if est is not None and getattr(est, "chain_", None) is not None:
+        bx0, by0, bx1, by1 = est.box_
+        im = posterior_density(ax, est, (bx0, by0, bx1, by1), bins=120)
+        if im is not None:
             fig.colorbar(im, ax=ax, label="posterior: probability of a source per cell", shrink=0.7, pad=0.01)
             x0, y0 = min(x0, bx0), min(y0, by0)
             x1, y1 = max(x1, bx1), max(y1, by1)
