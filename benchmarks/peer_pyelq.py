@@ -575,7 +575,9 @@ def release_section(
     return out
 
 
-def prairie_grass_section(directory: Path, n_runs: int, n_iter: int, log=print) -> tuple[list[str], list[dict]]:
+def prairie_grass_section(
+    directory: Path, n_runs: int, n_iter: int, peer_rate_sd_g_s: float = RATE_SCALE_G_S, log=print
+) -> tuple[list[str], list[dict]]:
     """Both estimators on the Prairie Grass runs with meteorology (the first ``n_runs`` by
     number): real releases of known place (the origin) and rate, seen by fixed samplers on arcs
     50-800 m downwind; each estimator searches the samplers' extent widened by 100 m."""
@@ -596,7 +598,7 @@ def prairie_grass_section(directory: Path, n_runs: int, n_iter: int, log=print) 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             positions, qs, t_peer, _ = run_pyelq(
-                sampler_inputs(s), est.box_, n_iter, initial_map="coverage", rate_sd_kg_h=RATE_SCALE_G_S * 3.6
+                sampler_inputs(s), est.box_, n_iter, initial_map="coverage", rate_sd_kg_h=peer_rate_sd_g_s * 3.6
             )
         diag = float(np.hypot(est.box_[2] - est.box_[0], est.box_[3] - est.box_[1]))
         best = max(((len(p), i) for i, p in enumerate(positions)), default=(0, 0))
@@ -626,25 +628,31 @@ def prairie_grass_section(directory: Path, n_runs: int, n_iter: int, log=print) 
             f"| {cells[1]} | {t_ours:.1f} / {t_peer:.1f} |"
         )
         log(rows[-1])
-    return prairie_grass_summary(out, rows, n_iter, len(runs)), out
+    return prairie_grass_summary(out, rows, n_iter, len(runs), peer_rate_sd_g_s), out
 
 
-def prairie_grass_summary(recs: list[dict], rows: list[str], n_iter: int, n_runs: int) -> list[str]:
+def prairie_grass_summary(
+    recs: list[dict], rows: list[str], n_iter: int, n_runs: int, peer_rate_sd_g_s: float = RATE_SCALE_G_S
+) -> list[str]:
     from scipy.stats import wilcoxon
 
     lines = [
         "",
-        f"## Real releases: Project Prairie Grass (1956), {n_runs} runs",
+        f"## Real releases: Project Prairie Grass (1956), {n_runs} runs"
+        + ("" if peer_rate_sd_g_s == RATE_SCALE_G_S else f"; pyELQ's rate prior sd {peer_rate_sd_g_s:g} g/s"),
         "",
-        f"`python benchmarks/peer_pyelq.py --iterations {n_iter} --prairie-grass {n_runs}`: the runs of "
+        f"`python benchmarks/peer_pyelq.py --iterations {n_iter} --prairie-grass {n_runs}"
+        + ("" if peer_rate_sd_g_s == RATE_SCALE_G_S else f" --prairie-grass-peer-rate-sd {peer_rate_sd_g_s:g}")
+        + "`: the runs of "
         "`../shared/datasets/prairie-grass-1956` with meteorology (SO2 released 10 minutes at 0.46 m; samplers "
         "at 1.5 m on arcs 50-800 m downwind; US Air Force Cambridge Research Center, Barad 1958, public domain). "
         "Each sampler's 10-minute mean (corrected for the SO2 loss) is one reading of a fixed receptor. Both get "
         "the run's wind speed and direction, its measured sigma-theta as the horizontal spread angle and, as the "
         "vertical one, sigma_z(100 m) / 100 m of the Briggs rural curve for the class of the Obukhov length; "
         f"both search the samplers' extent widened by 100 m, estimate the source height, and are given a rate "
-        f"prior on the releases' scale ({RATE_SCALE_G_S:g} g/s: plumescout's half-Cauchy scale, pyELQ's normal "
-        f"sd). A source within {MATCH_M:g} m of the release is found; others reported are false. Columns per "
+        f"prior on the releases' scale ({RATE_SCALE_G_S:g} g/s: plumescout's half-Cauchy scale; pyELQ's normal "
+        f"sd {peer_rate_sd_g_s:g} g/s). A source within {MATCH_M:g} m of the release is found; others reported "
+        "are false. Columns per "
         "estimator: sources reported, error (m) of the one nearest the release, its 90 % radius (m), rate / truth.",
         "",
         "| run | class index | wind m/s | Q g/s | samplers | ours: sources | error | radius | rate ratio "
@@ -714,13 +722,25 @@ def main(argv=None) -> int:
         "--prairie-grass-data",
         default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "prairie-grass-1956"),
     )
+    ap.add_argument(
+        "--prairie-grass-peer-rate-sd",
+        type=float,
+        default=RATE_SCALE_G_S,
+        help="the sd (g/s) of pyELQ's rate prior on Prairie Grass (default: plumescout's half-Cauchy scale)",
+    )
+    ap.add_argument(
+        "--chilbolton",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the Chilbolton full-record comparison at the top (--no-chilbolton: skip it)",
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "peer_pyelq.md"))
     args = ap.parse_args(argv)
     d = Path(args.data)
     truth = json.loads((d / "truth.json").read_text())["sources"][0]
     heights = [None] + ([truth["z_m"]] if args.given_height else [])
     rows, ratios = [], []
-    for h in heights:
+    for h in heights if args.chilbolton else []:
         ours, peer, t_ours, t_peer = compare_beams(read_beam_dataset(d), args.iterations, h)
         rows += chilbolton_rows(ours, peer, t_ours, t_peer, truth, h)
         ratios.append(f"{t_peer / t_ours:.1f}x" + ("" if h is None else f" (height given: {h:g} m)"))
@@ -745,6 +765,8 @@ def main(argv=None) -> int:
         "",
         f"Wall-time ratio pyELQ / plumescout: {', '.join(ratios)}.",
     ]
+    if not args.chilbolton:
+        lines = lines[:1]
     if args.windows:
         for h in heights:
             lines += window_section(d, truth, args.windows, args.iterations, h)
@@ -754,7 +776,7 @@ def main(argv=None) -> int:
     record = {}
     if args.prairie_grass:
         pg_lines, record["prairie_grass"] = prairie_grass_section(
-            Path(args.prairie_grass_data), args.prairie_grass, args.iterations
+            Path(args.prairie_grass_data), args.prairie_grass, args.iterations, args.prairie_grass_peer_rate_sd
         )
         lines += pg_lines
     if args.flights:
