@@ -581,10 +581,15 @@ def prairie_grass_section(
     """Both estimators on the Prairie Grass runs with meteorology (the first ``n_runs`` by
     number): real releases of known place (the origin) and rate, seen by fixed samplers on arcs
     50-800 m downwind; each estimator searches the samplers' extent widened by 100 m."""
-    from plumescout.validation.prairie_grass import estimate_run, load_prairie_grass, run_samplers
+    from plumescout.validation.prairie_grass import (
+        estimate_run,
+        load_prairie_grass,
+        run_samplers,
+        runs_with_meteorology,
+    )
 
     loaded = load_prairie_grass(directory)
-    runs = sorted({a.run for a in loaded[0]} & set(loaded[1]))[:n_runs]
+    runs = runs_with_meteorology(loaded)[:n_runs]
     truth = {"x_m": 0.0, "y_m": 0.0}
     out, rows = [], []
     for run in runs:

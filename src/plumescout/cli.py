@@ -635,11 +635,12 @@ def validate_prairie_grass_sources_cmd(
     """The source estimator on Project Prairie Grass: each run a real release of known place and
     rate seen by fixed samplers on arcs 50-800 m downwind. Per run: sources reported, location
     error, 90 % radius, rate / truth, whether the 90 % regions hold the truth."""
-    from .validation.prairie_grass import MATCH_M, estimate_run, load_prairie_grass
+    from .validation.prairie_grass import MATCH_M, estimate_run, load_prairie_grass, runs_with_meteorology
 
     loaded = load_prairie_grass(directory)
+    usable = runs_with_meteorology(loaded)
     if runs is None:
-        chosen = sorted({a.run for a in loaded[0]} & set(loaded[1]))
+        chosen = usable
     else:
         try:
             chosen = [int(v) for v in runs.split(",") if v.strip()]
@@ -647,9 +648,9 @@ def validate_prairie_grass_sources_cmd(
             raise PlumescoutError(f"--runs must be run numbers separated by commas, got '{runs}'") from None
         if not chosen:
             raise PlumescoutError("--runs names no run")
-        missing = [r for r in chosen if r not in loaded[1]]
+        missing = [r for r in chosen if r not in usable]
         if missing:
-            have = ", ".join(str(r) for r in sorted(loaded[1]))
+            have = ", ".join(str(r) for r in usable)
             raise PlumescoutError(f"--runs: no meteorology for run(s) {missing} (runs with it: {have})")
     results = []
     with _progress() if not as_json else contextlib.nullcontext() as progress:

@@ -40,6 +40,7 @@ __all__ = [
     "estimator_config",
     "load_prairie_grass",
     "run_samplers",
+    "runs_with_meteorology",
     "sampler_data",
     "validate_prairie_grass",
 ]
@@ -186,13 +187,18 @@ class RunSamplers:
         return float(np.tan(np.deg2rad(self.met["sigma_theta"]))), sz / 100.0
 
 
+def runs_with_meteorology(loaded) -> list[int]:
+    """The runs that have arcs and a row of meteorology (53 in the shared data set)."""
+    return sorted({a.run for a in loaded[0]} & set(loaded[1]))
+
+
 def run_samplers(loaded, run: int, evap_correction: bool = True) -> RunSamplers:
     """The samplers of ``run`` (``loaded``: :func:`load_prairie_grass`'s result); missing
     readings are left out. Azimuths are bearings of the samplers from the release, clockwise
     from north."""
     arcs, met, evap = loaded
     if run not in met:
-        have = ", ".join(str(r) for r in sorted(met))
+        have = ", ".join(str(r) for r in runs_with_meteorology(loaded))
         raise ConfigError(f"Prairie Grass run {run} has no meteorology in modelParamList.txt (runs with it: {have})")
     xyz, conc, arc = [], [], []
     mine = [a for a in arcs if a.run == run]
