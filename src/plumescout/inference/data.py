@@ -183,23 +183,19 @@ class BeamData:
             min_sigma_m=min_sigma_m,
         )
         y = ppm_to_g_m3(np.asarray(path_avg_ppm, float), species, temperature_k, pressure_pa)
-        # first guess of the noise: robust spread of minute-to-minute changes of each beam
-        # (beams read once each have no changes: a placeholder the caller replaces)
-        d = [np.diff(y[reading_beam == bm]) for bm in np.unique(reading_beam)]
-        dd = np.concatenate(d)
-        dd = dd if dd.size else np.zeros(1)
-        noise = float(1.4826 * np.median(np.abs(dd - np.median(dd))) / np.sqrt(2)) or 1e-6
-        return cls(
+        out = cls(
             spec,
             k,
             y,
-            noise,
+            1e-6,  # replaced by noise_guess() below
             species,
             np.asarray(beam_start, float),
             np.asarray(beam_end, float),
             np.asarray(reading_beam),
             np.asarray(reading_time_s, float),
         )
+        out.noise_g_m3 = out.noise_guess()
+        return out
 
     @property
     def extent(self):
@@ -225,6 +221,14 @@ class BeamData:
             e[j] = 1.0
             basis[:, j] = np.interp(t, knots, e)
         return basis
+
+    def noise_guess(self) -> float:
+        """First guess of the noise: the robust spread (MAD / sqrt 2) of the changes between
+        consecutive readings of each residual group (a beam's minute-to-minute changes); 1e-6
+        g/m3 where there are none (every group read once)."""
+        d = np.concatenate([np.diff(self.y[g]) for g in self.residual_groups()])
+        d = d if d.size else np.zeros(1)
+        return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)) or 1e-6
 
     def residual_groups(self):
         """Residuals per beam in time order (for the autocorrelation)."""

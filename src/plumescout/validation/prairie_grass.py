@@ -230,6 +230,8 @@ class ArcSamplerData(BeamData):
     arc: np.ndarray | None = None
 
     def residual_groups(self):
+        if self.arc is None:  # not yet set (while being built): per receptor
+            return super().residual_groups()
         return [np.flatnonzero(self.arc == a) for a in np.unique(self.arc)]
 
 
@@ -255,8 +257,7 @@ def sampler_data(s: RunSamplers, species: str = "so2") -> ArcSamplerData:
         points_per_beam=1,
     )
     d.arc = s.arc
-    diffs = np.concatenate([np.diff(d.y[g]) for g in d.residual_groups()])
-    d.noise_g_m3 = float(1.4826 * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2)) or 1e-6
+    d.noise_g_m3 = d.noise_guess()  # now along the arcs
     return d
 
 
