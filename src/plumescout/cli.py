@@ -179,6 +179,16 @@ def analyze(
         ),
     ] = 1.0,
     max_rate: Annotated[float, typer.Option("--max-rate", help="the largest emission rate allowed (g/s)")] = 100.0,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            "--margin",
+            min=0.0,
+            help="the search area: the sensors' extent widened by this (m) on every side; default 100 for a "
+            "flight, 30 for a beam data set (sources among the beams); more where every sensor stands "
+            "downwind of the sources, e.g. samplers on arcs",
+        ),
+    ] = None,
     sensor_response: Annotated[
         float | None,
         typer.Option(
@@ -249,6 +259,7 @@ def analyze(
                 rate_scale_g_s=rate_scale,
                 max_rate_g_s=max_rate,
                 sensor_response_s=sensor_response,
+                **({"margin_m": margin, "beam_margin_m": margin} if margin is not None else {}),
                 **(
                     {"point_sigma_y_prior_median": width_fraction, "point_sigma_y_prior_log_sd": 0.0}
                     if width_fraction is not None
@@ -270,6 +281,14 @@ def analyze(
     else:
         console.print(f"{res.provenance['readings']} beam readings")
     console.print(_sources_table(res.sources, truth_doc))
+    area = res.provenance["search_area"]
+    if area["sources_at_edge"]:
+        console.print(
+            f"[yellow]warning:[/] the 90 % region of {', '.join(area['sources_at_edge'])} reaches the edge of the "
+            f"search area ({area['margin_m']:g} m beyond the sensors): the source may lie outside it; "
+            "run again with a larger --margin",
+            highlight=False,
+        )
     for k, p in res.outputs.items():
         console.print(f"  {k:8s} {p}")
 

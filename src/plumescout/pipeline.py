@@ -173,6 +173,12 @@ def analyze(
                 src.id = f"S{len(est.sources_) + 1}"
                 est.sources_.append(src)
     wall = time.perf_counter() - t0
+    box = est.info_.get("box")
+    search_area = {
+        "box_m": None if box is None else [round(float(v), 2) for v in box],  # x0, y0, x1, y1 in the local frame
+        "margin_m": cfg.beam_margin_m if beams is not None else cfg.margin_m,
+        "sources_at_edge": est.info_.get("sources_at_edge", []),
+    }
     prov = provenance(
         inputs,
         model=model,
@@ -180,6 +186,7 @@ def analyze(
         wall_time_s=wall,
         origin={"lat": frame.lat0, "lon": frame.lon0},
         crs="EPSG:4326 (RFC 7946 lon, lat); local frame: azimuthal equidistant about origin",
+        search_area=search_area,
         posterior={
             k: v
             for k, v in est.info_.items()

@@ -26,7 +26,7 @@ from .detect import Detection
 from .forward import ForwardSpec, coupling, lag_coefficients, sensor_lag
 from .linear import group_mean
 
-__all__ = ["PointData", "BeamData", "read_beam_dataset"]
+__all__ = ["PointData", "BeamData", "point_sensors", "read_beam_dataset", "spatial_order"]
 
 
 def _smooth_wind(time_s, speed, from_deg, window_s: float):
@@ -230,15 +230,76 @@ class BeamData:
         d = d if d.size else np.zeros(1)
         return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)) or 1e-6
 
+    @property
+    def time_series(self) -> bool:
+        """Whether the beams are read repeatedly (a median of at least :data:`MIN_SERIES`
+        readings a beam), so that each beam's readings form a time series."""
+        counts = np.unique(self.reading_beam, return_counts=True)[1]
+        return bool(np.median(counts) >= MIN_SERIES)
+
     def residual_groups(self):
-        """Residuals per beam in time order (for the autocorrelation)."""
-        return [np.flatnonzero(self.reading_beam == b) for b in np.unique(self.reading_beam)]
+        """Groups of readings, each in an order along which neighbouring residuals are
+        correlated (for the autocorrelation and the first noise guess). Beams read repeatedly:
+        per beam, in time order (consecutive minutes see the same plume). A network read once or
+        a few times (samplers, paths of zero length): per reading time, in spatial order
+        (:func:`spatial_order` of the beams' midpoints), since neighbouring sensors see the same
+        plume at the same time and share its error."""
+        if self.time_series:
+            return [np.flatnonzero(self.reading_beam == b) for b in np.unique(self.reading_beam)]
+        mid = 0.5 * (self.beam_start + self.beam_end)[self.reading_beam]
+        out = []
+        for t in np.unique(self.reading_time_s):
+            idx = np.flatnonzero(self.reading_time_s == t)
+            out.append(idx[spatial_order(mid[idx, :2])])
+        return out
 
     def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0, response_s=0.0, sigma_y_scale=1.0):
         """(n, m) coupling of the path-averaged readings; ``response_s`` is unused (a reading is
         a minute's average: a sensor lag of seconds does not change it)."""
         c = coupling(self.spec, src, stability, bias_deg, sigma_scale, sigma_y_scale)
         return group_mean(np.ascontiguousarray(c), self.points_per_reading)
+
+
+def point_sensors(start, end) -> np.ndarray:
+    """Which beams are point sensors (a path of zero length: start = end)."""
+    return np.all(np.asarray(start) == np.asarray(end), axis=1)
+
+
+MIN_SERIES = 8
+"""Readings a beam needs (median over the beams) for its readings to be treated as a time series."""
+
+
+def spatial_order(xy: np.ndarray, neighbours: int = 8) -> np.ndarray:
+    """An order of the points in which consecutive points are mostly neighbours: the depth-first
+    walk of the minimum spanning tree of their ``neighbours``-nearest-neighbour graph, each
+    connected piece in turn (pieces in the order of their first point's index), each walk starting
+    from the piece's point farthest from its centre (an end of a line or arc of sensors)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components, depth_first_order, minimum_spanning_tree
+    from scipy.spatial import cKDTree
+
+    xy = np.asarray(xy, float)
+    n = len(xy)
+    if n <= 2:
+        return np.arange(n)
+    k = min(neighbours + 1, n)
+    dist, nb = cKDTree(xy).query(xy, k=k)
+    rows = np.repeat(np.arange(n), k - 1)
+    cols = nb[:, 1:].ravel()
+    w = dist[:, 1:].ravel() + 1e-9  # coincident points: an edge of (almost) zero length, not none
+    graph = coo_matrix((w, (rows, cols)), shape=(n, n)).tocsr()
+    tree = minimum_spanning_tree(graph.maximum(graph.T))
+    tree = tree + tree.T
+    _, label = connected_components(tree, directed=False)
+    order = []
+    for c in np.unique(label):
+        members = np.flatnonzero(label == c)
+        # start at an end: the member farthest from the piece's centre (to the centimetre, so a
+        # symmetric layout starts at the same end whatever the last digits of its coordinates)
+        reach = np.round(np.hypot(*(xy[members] - xy[members].mean(axis=0)).T), 2)
+        start = int(members[np.argmax(reach)])
+        order.append(depth_first_order(tree, start, directed=False, return_predecessors=False))
+    return np.concatenate(order)
 
 
 def _read_csv_table(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -274,7 +335,9 @@ def read_beam_dataset(
     """Read a beam data set laid out like Chilbolton 2017 source_1: ``beams.csv`` (beam, start
     and end x/y/z), ``measurements.csv`` (minute, beam, <species>_path_avg_ppm), ``wind.csv``
     (minute, wind_speed_m_s, wind_from_deg, optional tan_sigma_theta_h/_v). Local metres.
-    ``minutes``: keep only the readings of minutes ``first <= minute <= last``."""
+    ``minutes``: keep only the readings of minutes ``first <= minute <= last``. Point sensors
+    (fixed samplers, continuous monitors) are beams of zero length (start = end); a network read
+    once or a few times has its residuals grouped in space (:meth:`BeamData.residual_groups`)."""
     d = Path(directory)
     beams = _read_csv_table(d / "beams.csv", ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"))
     col = f"{species}_path_avg_ppm"
@@ -314,6 +377,8 @@ def read_beam_dataset(
     wi = wi[good]
     start = np.column_stack([beams["x0_m"], beams["y0_m"], beams["z0_m"]])
     end = np.column_stack([beams["x1_m"], beams["y1_m"], beams["z1_m"]])
+    if point_sensors(start, end).all():  # every path of zero length: point sensors, one point each
+        points_per_beam = 1
     return BeamData.from_readings(
         start,
         end,

@@ -51,7 +51,11 @@ class EstimatorConfig:
     # "Four chains"); beams keep two (the Chilbolton fit stays fast). None: ``chains`` for beams too
     chains: int = 4
     beam_chains: int | None = 2
+    # the search area: the sensors' extent widened by this on every side (flights), by
+    # ``beam_margin_m`` for beams (sources among the beams, as at Chilbolton); a network whose
+    # sensors all stand downwind of the source (samplers on arcs) needs more: ``analyze --margin``
     margin_m: float = 100.0
+    beam_margin_m: float = 30.0
     grid_cells: int = 40
     stability: str | float | None = None
     scheme: str = "briggs_rural"
@@ -160,6 +164,13 @@ def integrated_autocorr_time(z: np.ndarray, max_lag: int = 200) -> float:
             break
         tau += 2.0 * rho
     return max(tau, 1.0)
+
+
+def _edge_distance(box, x: float, y: float) -> float:
+    """Distance (m) from (x, y) to the nearest side of the search box (x0, y0, x1, y1). A source
+    whose 90 % region reaches a side may lie outside the area searched: the region is cut there."""
+    x0, y0, x1, y1 = box
+    return float(min(x - x0, x1 - x, y - y0, y1 - y))
 
 
 def _widen(q: np.ndarray, factor: float) -> tuple[float, float]:
@@ -437,7 +448,7 @@ class PlumeEstimator:
         self.species_, self.frame_ = data.species, frame
         self.detection_ = None
         self.sources_ = []
-        m = 30.0 if margin_m is None else margin_m
+        m = self.config.beam_margin_m if margin_m is None else margin_m
         data.fluctuation_intensity = self.config.beam_fluctuation_intensity
         data.student_nu = self.config.beam_student_nu
         x0, y0, x1, y1 = data.extent
@@ -541,6 +552,7 @@ class PlumeEstimator:
         for i, s in enumerate(out):
             s.id = f"S{i + 1}"
         self.sources_ = out
+        self.info_["sources_at_edge"] = [s.id for s in out if _edge_distance(box, s.x_m, s.y_m) < s.location_ci90_m]
 
     def _tempers(self, sampler: RJSampler) -> list[float]:
         """Per data set, 1 / (design effect) of the standardised residuals of the best single-cell
@@ -560,7 +572,7 @@ class PlumeEstimator:
             groups = d.residual_groups()
             tau = float(np.median([integrated_autocorr_time(z[g]) for g in groups]))
             deff = 1.0
-            if len(groups) > 1 and isinstance(d, BeamData):
+            if len(groups) > 1 and isinstance(d, BeamData) and d.time_series:
                 times = np.unique(d.reading_time_s)
                 mat = np.full((times.size, len(groups)), np.nan)
                 for j, g in enumerate(groups):

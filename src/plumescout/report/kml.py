@@ -13,6 +13,8 @@ import pygeoif.geometry as pg
 from fastkml import containers, features, geometry, kml, styles
 from fastkml.enums import AltitudeMode
 
+from ..inference.data import point_sensors
+
 __all__ = ["write_kml", "circle_lonlat"]
 
 
@@ -59,16 +61,18 @@ def write_kml(
         )
     if beams is not None and frame is not None:
         a, b = beams
+        point = point_sensors(a, b)
         for i in range(len(a)):
             lat, lon = frame.to_wgs84(np.array([a[i, 0], b[i, 0]]), np.array([a[i, 1], b[i, 1]]))
+            if point[i]:  # a path of zero length: a point sensor, a Point (a LineString needs two points)
+                shape = geometry.Point(geometry=pg.Point(lon[0], lat[0]))
+                name, style = f"sensor {i + 1}", "#style-sensor"
+            else:
+                shape = geometry.LineString(geometry=pg.LineString(list(zip(lon.tolist(), lat.tolist(), strict=True))))
+                name, style = f"beam {i + 1}", "#style-track"
             items.append(
                 features.Placemark(
-                    id=f"beam-{i + 1}",
-                    name=f"beam {i + 1}",
-                    style_url=styles.StyleUrl(url="#style-track"),
-                    kml_geometry=geometry.LineString(
-                        geometry=pg.LineString(list(zip(lon.tolist(), lat.tolist(), strict=True)))
-                    ),
+                    id=f"beam-{i + 1}", name=name, style_url=styles.StyleUrl(url=style), kml_geometry=shape
                 )
             )
     for s in sources:
@@ -102,6 +106,7 @@ def write_kml(
         styles=[
             _style("style-track", line="ffc85a28"),
             _style("style-source", icon="ff0000ff"),
+            _style("style-sensor", icon="ff0e7fff"),
             _style("style-region", line="ff0000ff", poly="3c0000ff"),
         ],
         features=items,

@@ -21,6 +21,7 @@ from matplotlib import colors  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
 from ..geo import bearing_to_unit  # noqa: E402
+from ..inference.data import point_sensors  # noqa: E402
 from ..units import g_m3_to_ppm  # noqa: E402
 
 __all__ = ["write_png", "write_html_map", "ReportView", "posterior_density"]
@@ -55,6 +56,10 @@ class ReportView:
             ys.append(np.array([t["y_m"]]))
         x, y = np.concatenate(xs), np.concatenate(ys)
         return float(x.min()), float(y.min()), float(x.max()), float(y.max())
+
+
+MAX_LEGEND_BEAMS = 10
+"""Up to this many beams the residual plot colours and names each; more are a network, one colour."""
 
 
 def _wind_arrow(ax, view):
@@ -123,15 +128,19 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
         fig.colorbar(sc, ax=ax, label=f"{view.detection.species} enhancement (ppm)", shrink=0.7, pad=0.01)
     if view.beams is not None:
         a, b = view.beams
-        for i in range(len(a)):
+        point = point_sensors(a, b)
+        lines = np.flatnonzero(~point)
+        for n, i in enumerate(lines):
             ax.plot(
                 [a[i, 0], b[i, 0]],
                 [a[i, 1], b[i, 1]],
                 color="tab:orange",
                 lw=2,
                 zorder=2,
-                label="beams" if i == 0 else None,
+                label="beams" if n == 0 else None,
             )
+        if point.any():
+            ax.plot(a[point, 0], a[point, 1], "^", color="tab:orange", ms=4, zorder=2, label="point sensors")
     for s in view.sources:
         ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=1.5, zorder=4))
         ax.plot(s.x_m, s.y_m, "o", color="navy", ms=6, zorder=5)
@@ -189,13 +198,18 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
             ax3.set_xlabel("time (s)")
             ax3.set_ylabel("ppm")
         else:
-            for bm in np.unique(f["group"]):
-                m = f["group"] == bm
-                ax3.scatter(fit_ppm[m], obs_ppm[m], s=6, label=f"beam {bm + 1}")
+            groups = np.unique(f["group"])
+            if groups.size <= MAX_LEGEND_BEAMS:
+                for bm in groups:
+                    m = f["group"] == bm
+                    ax3.scatter(fit_ppm[m], obs_ppm[m], s=6, label=f"beam {bm + 1}")
+            else:  # a network: one colour, one legend entry
+                ax3.scatter(fit_ppm, obs_ppm, s=6, label=f"{obs_ppm.size} readings of {groups.size} sensors")
             lim = [min(obs_ppm.min(), fit_ppm.min()), max(obs_ppm.max(), fit_ppm.max())]
             ax3.plot(lim, lim, "k--", lw=1)
-            ax3.set_xlabel("fitted path-average (ppm)")
-            ax3.set_ylabel("observed (ppm)")
+            what = "reading" if view.beams is not None and point_sensors(*view.beams).all() else "path-average"
+            ax3.set_xlabel(f"fitted {what} (ppm)")
+            ax3.set_ylabel(f"observed {what} (ppm)")
         ax3.legend(fontsize=7, ncol=2)
         rms = float(np.sqrt(np.mean((obs_ppm - fit_ppm) ** 2)))
         ax3.set_title(f"residuals of the fit (rms {rms:.3g} ppm)")
@@ -252,12 +266,19 @@ def write_html_map(
         legend = f"Track coloured by {html.escape(det.species)} enhancement (0 {bar} {vmax:.3g} ppm). "
     if view.beams is not None:
         a, b = view.beams
+        point = point_sensors(a, b)
         for i in range(len(a)):
-            parts.append(
-                f'<line class="beam" x1="{px(a[i, 0]):.1f}" y1="{py(a[i, 1]):.1f}" x2="{px(b[i, 0]):.1f}" '
-                f'y2="{py(b[i, 1]):.1f}" stroke="#ff7f0e" stroke-width="3"><title>beam {i + 1}</title></line>'
-            )
-        legend = "Open-path beams in orange. "
+            if point[i]:
+                parts.append(
+                    f'<circle class="sensor" cx="{px(a[i, 0]):.1f}" cy="{py(a[i, 1]):.1f}" r="3" fill="#ff7f0e">'
+                    f"<title>sensor {i + 1}</title></circle>"
+                )
+            else:
+                parts.append(
+                    f'<line class="beam" x1="{px(a[i, 0]):.1f}" y1="{py(a[i, 1]):.1f}" x2="{px(b[i, 0]):.1f}" '
+                    f'y2="{py(b[i, 1]):.1f}" stroke="#ff7f0e" stroke-width="3"><title>beam {i + 1}</title></line>'
+                )
+        legend = "Point sensors in orange. " if point.all() else "Open-path beams in orange. "
     for s in view.sources:
         parts.append(
             f'<circle cx="{px(s.x_m):.1f}" cy="{py(s.y_m):.1f}" r="{s.location_ci90_m * scale:.1f}" '

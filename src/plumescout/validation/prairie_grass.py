@@ -14,7 +14,8 @@ Seinfeld & Pandis 2006) for z0 = 0.006 m, at the measured wind speed.
 The same runs are real releases of known place and rate for the source estimator:
 :func:`run_samplers` gives one run's samplers (local metres about the release) and
 :func:`sampler_data` turns them into the estimator's data (each sampler a fixed receptor with
-one 10-minute reading: the beam model with paths of zero length).
+one 10-minute reading: the beam model with paths of zero length; :func:`write_beam_dataset` writes
+the same as a beam data set for ``plumescout analyze``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from .stats import meets_criteria, model_evaluation_stats
 
 __all__ = [
     "Arc",
-    "ArcSamplerData",
     "RunSamplers",
     "Z0_M",
     "estimate_run",
@@ -43,6 +43,7 @@ __all__ = [
     "runs_with_meteorology",
     "sampler_data",
     "validate_prairie_grass",
+    "write_beam_dataset",
 ]
 
 Z0_M = 0.006
@@ -220,30 +221,17 @@ def run_samplers(loaded, run: int, evap_correction: bool = True) -> RunSamplers:
     )
 
 
-@dataclass
-class ArcSamplerData(BeamData):
-    """Fixed samplers with one time-averaged reading each, on arcs: the beam model's readings
-    with paths of zero length. Residuals are correlated along an arc (neighbours see the same
-    10 minutes of the same plume), so an arc is a residual group; the readings share one time,
-    so one background serves them all."""
-
-    arc: np.ndarray | None = None
-
-    def residual_groups(self):
-        if self.arc is None:  # not yet set (while being built): per receptor
-            return super().residual_groups()
-        return [np.flatnonzero(self.arc == a) for a in np.unique(self.arc)]
-
-
-def sampler_data(s: RunSamplers, species: str = "so2") -> ArcSamplerData:
-    """The estimator's data for one run: the measured wind and turbulence (:meth:`RunSamplers.turbulence`)
-    for every reading; the first guess of the noise is the robust spread of the differences
-    between neighbouring samplers of an arc, as a beam's is of consecutive minutes."""
+def sampler_data(s: RunSamplers, species: str = "so2") -> BeamData:
+    """The estimator's data for one run: each sampler a beam of zero length read once, with the
+    run's measured wind and turbulence (:meth:`RunSamplers.turbulence`). The readings share one
+    time, so the residuals are grouped in space (neighbouring samplers see the same 10 minutes of
+    the same plume) and one background serves them all: what ``analyze`` does with the same run
+    written as a beam data set (:func:`write_beam_dataset`)."""
     from ..units import g_m3_to_ppm
 
     n = s.conc_g_m3.size
     tan_y, tan_z = s.turbulence()
-    d = ArcSamplerData.from_readings(
+    return BeamData.from_readings(
         s.xyz,
         s.xyz,
         np.arange(n),
@@ -256,8 +244,34 @@ def sampler_data(s: RunSamplers, species: str = "so2") -> ArcSamplerData:
         tan_sigma_z=np.full(n, tan_z),
         points_per_beam=1,
     )
-    d.arc = s.arc
-    d.noise_g_m3 = d.noise_guess()  # now along the arcs
+
+
+def write_beam_dataset(s: RunSamplers, directory, species: str = "so2") -> Path:
+    """Write one run as a beam data set (``beams.csv`` with each sampler a beam of zero length,
+    ``measurements.csv`` with its reading at minute 0, ``wind.csv`` with the run's wind and
+    turbulence) for ``plumescout analyze DIR --origin LAT,LON --species so2``; the release at
+    (0, 0) m. Returns the directory."""
+    import csv
+
+    from ..units import g_m3_to_ppm
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    tan_y, tan_z = s.turbulence()
+    with (d / "beams.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"])
+        for i, (x, y, z) in enumerate(s.xyz, start=1):
+            w.writerow([i, f"{x:.3f}", f"{y:.3f}", f"{z:.3f}", f"{x:.3f}", f"{y:.3f}", f"{z:.3f}"])
+    with (d / "measurements.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["minute", "beam", f"{species}_path_avg_ppm"])
+        for i, c in enumerate(g_m3_to_ppm(s.conc_g_m3, species), start=1):
+            w.writerow([0, i, f"{c:.9g}"])
+    with (d / "wind.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["minute", "wind_speed_m_s", "wind_from_deg", "tan_sigma_theta_h", "tan_sigma_theta_v"])
+        w.writerow([0, s.met["u"], s.met["wdir"], f"{tan_y:.6g}", f"{tan_z:.6g}"])
     return d
 
 
