@@ -101,3 +101,56 @@ def test_detection_reported_for_every_species(tmp_path):
     assert set(by_species) == {"ch4", "c2h6"}
     for summary in by_species.values():
         assert summary["false_alarms_per_hour"] == 0.1 and summary["noise_ppm"] >= 0
+
+
+@pytest.fixture(scope="module")
+def point_network(tmp_path_factory):
+    """A small network of point sensors read once (beams of zero length) on two arcs downwind
+    of a 1 g/s ground source, their readings from the forward model; one open-path beam besides."""
+    from plumescout.inference.data import BeamData
+    from plumescout.units import g_m3_to_ppm
+
+    d = tmp_path_factory.mktemp("network")
+    az = np.deg2rad(np.arange(-30.0, 31.0, 5.0))
+    xy = np.vstack([np.column_stack([r * np.sin(az), r * np.cos(az)]) for r in (60.0, 120.0)])
+    start = np.column_stack([xy, np.full(len(xy), 1.5)])
+    end = start.copy()
+    start = np.vstack([start, [[-40.0, 90.0, 1.5]]])
+    end = np.vstack([end, [[40.0, 90.0, 1.5]]])
+    n = len(start)
+    wind = dict(tan_sigma_y=np.full(n, 0.15), tan_sigma_z=np.full(n, 0.08))
+    one = BeamData.from_readings(
+        start, end, np.arange(n), np.zeros(n), np.zeros(n), np.full(n, 3.0), np.full(n, 180.0), **wind
+    )
+    ppm = 2.0 + g_m3_to_ppm(one.coupling(np.array([[0.0, 0.0, 0.5]]))[:, 0] * 1.0, "ch4")
+    rows = "\n".join(
+        f"{i + 1},{a[0]},{a[1]},{a[2]},{b[0]},{b[1]},{b[2]}" for i, (a, b) in enumerate(zip(start, end, strict=True))
+    )
+    (d / "beams.csv").write_text("beam,x0_m,y0_m,z0_m,x1_m,y1_m,z1_m\n" + rows + "\n")
+    meas = "\n".join(f"0,{i + 1},{v:.9g}" for i, v in enumerate(ppm))
+    (d / "measurements.csv").write_text("minute,beam,ch4_path_avg_ppm\n" + meas + "\n")
+    (d / "wind.csv").write_text(
+        "minute,wind_speed_m_s,wind_from_deg,tan_sigma_theta_h,tan_sigma_theta_v\n0,3,180,0.15,0.08\n"
+    )
+    res = analyze(
+        d, d / "products", EstimatorConfig(iterations=1500, burn_in=600, beam_margin_m=100.0), origin=(40.0, -105.0)
+    )
+    return res, int(np.all(start == end, axis=1).sum())
+
+
+def test_point_sensors_are_points_in_every_product(point_network):
+    """Beams of zero length are drawn as points (a KML LineString of one repeated point is no
+    line), the open-path beam as a line; the GeoJSON says where the search area was."""
+    res, n_points = point_network
+    k = fkml.KML.parse(str(res.outputs["kml"]), strict=True, validate=True)
+    doc = next(iter(k.features))
+    sensors = [f for f in doc.features if f.name.startswith("sensor ")]
+    beams = [f for f in doc.features if f.name.startswith("beam ")]
+    assert len(sensors) == n_points and len(beams) == 1
+    assert all(type(f.kml_geometry).__name__ == "Point" for f in sensors)
+    assert type(beams[0].kml_geometry).__name__ == "LineString"
+    html = res.outputs["html"].read_text()
+    assert html.count('class="sensor"') == n_points and html.count('class="beam"') == 1
+    prov = json.loads(res.outputs["geojson"].read_text())["properties"]
+    assert prov["search_area"]["margin_m"] == 100.0 and prov["settings"]["beam_margin_m"] == 100.0
+    assert res.outputs["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
