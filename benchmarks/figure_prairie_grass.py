@@ -79,9 +79,17 @@ def map_panel(ax, fig, run: int) -> None:
     )
     ax.scatter(s.xyz[~pos, 0], s.xyz[~pos, 1], s=8, facecolor="none", edgecolor="0.5", zorder=2)
     fig.colorbar(sc, ax=ax, label="SO2, 10-minute mean (mg/m3)", shrink=0.75, pad=0.01)
-    for src in est.sources_:
+    for i, src in enumerate(est.sources_):
         ax.add_patch(Circle((src.x_m, src.y_m), src.location_ci90_m, fill=False, ec="navy", lw=1.5, zorder=4))
-        ax.plot(src.x_m, src.y_m, "o", color="navy", ms=6, zorder=5, label="plumescout: median, 90 % region")
+        ax.plot(
+            src.x_m,
+            src.y_m,
+            "o",
+            color="navy",
+            ms=6,
+            zorder=5,
+            label="plumescout: median, 90 % region" if i == 0 else None,
+        )
         ax.annotate(
             f"{src.rate_g_s:.0f} g/s [{src.rate_g_s_ci90[0]:.0f}, {src.rate_g_s_ci90[1]:.0f}], "
             f"{np.hypot(src.x_m, src.y_m):.1f} m off",
