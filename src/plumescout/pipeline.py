@@ -176,7 +176,7 @@ def analyze(
     box = est.info_.get("box")
     search_area = {
         "box_m": None if box is None else [round(float(v), 2) for v in box],  # x0, y0, x1, y1 in the local frame
-        "margin_m": cfg.beam_margin_m if beams is not None else cfg.margin_m,
+        "margin_m": est.info_["margin_m"],
         "sources_at_edge": est.info_.get("sources_at_edge", []),
     }
     prov = provenance(

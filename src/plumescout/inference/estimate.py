@@ -411,6 +411,7 @@ class PlumeEstimator:
             "species": species,
             "crossings": det.n_crossings,
             "data": "point",
+            "margin_m": cfg.margin_m,
         }
         self.sources_ = []
         if det.n_crossings == 0:
@@ -435,7 +436,7 @@ class PlumeEstimator:
         self.info_["wall_time_s"] = time.perf_counter() - t0
         return self
 
-    def fit_beams(self, data: BeamData, frame, progress=None, margin_m: float | None = None) -> PlumeEstimator:
+    def fit_beams(self, data: BeamData, frame, progress=None) -> PlumeEstimator:
         """Estimate the sources seen by open-path beams (local metres about ``frame``). The settings
         named ``point_*`` are the flights' and unused here; a sensor response time is refused (it
         describes a sensor carried through the plume; a beam reading is a minute's path average)."""
@@ -448,12 +449,12 @@ class PlumeEstimator:
         self.species_, self.frame_ = data.species, frame
         self.detection_ = None
         self.sources_ = []
-        m = self.config.beam_margin_m if margin_m is None else margin_m
+        m = self.config.beam_margin_m
         data.fluctuation_intensity = self.config.beam_fluctuation_intensity
         data.student_nu = self.config.beam_student_nu
         x0, y0, x1, y1 = data.extent
         stab = class_index(self.config.stability) if self.config.stability is not None else 3.0
-        self.info_ = {"readings": len(data), "species": data.species, "data": "beam"}
+        self.info_ = {"readings": len(data), "species": data.species, "data": "beam", "margin_m": m}
         # the source height trades off against the rate near the beams: update it every iteration
         self._run([data], (x0 - m, y0 - m, x1 + m, y1 + m), stab, progress, self.config.beam_theta_update_prob)
         self.info_["wall_time_s"] = time.perf_counter() - t0
