@@ -92,6 +92,14 @@ def _estimate_progress(progress: Progress):
     return task, cb
 
 
+def _margins_text(area: dict) -> str:
+    """The search area's margins as 'west 30, south 120, east 30, north 30 m' (or one figure)."""
+    m = area.get("margins_m") or [area["margin_m"]] * 4
+    if len(set(m)) == 1:
+        return f"{m[0]:g} m"
+    return ", ".join(f"{side} {v:g}" for side, v in zip(("west", "south", "east", "north"), m, strict=True)) + " m"
+
+
 def _sources_table(sources, truth=None) -> Table:
     tab = Table(title="Estimated sources" + (" vs truth" if truth else ""))
     for col in ("id", "lat, lon", "rate g/s [90 %]", "r90 m", "p"):
@@ -185,10 +193,20 @@ def analyze(
             "--margin",
             min=0.0,
             help="the search area: the sensors' extent widened by this (m) on every side; default 100 for a "
-            "flight, 30 for a beam data set (sources among the beams); more where every sensor stands "
-            "downwind of the sources, e.g. samplers on arcs",
+            "flight, 30 for a beam data set (sources among the beams). A side that a source's 90 % region "
+            "reaches is widened (doubled, refitted) up to --max-margin",
         ),
     ] = None,
+    max_margin: Annotated[
+        float,
+        typer.Option(
+            "--max-margin",
+            min=0.0,
+            help="how far (m) beyond the sensors the search area may grow where a source's 90 % region "
+            "reaches its edge (every sensor downwind of the source, e.g. samplers on arcs); at or below "
+            "--margin: the area is not grown",
+        ),
+    ] = 500.0,
     sensor_response: Annotated[
         float | None,
         typer.Option(
@@ -259,6 +277,7 @@ def analyze(
                 rate_scale_g_s=rate_scale,
                 max_rate_g_s=max_rate,
                 sensor_response_s=sensor_response,
+                max_margin_m=max_margin,
                 **({"margin_m": margin, "beam_margin_m": margin} if margin is not None else {}),
                 **(
                     {"point_sigma_y_prior_median": width_fraction, "point_sigma_y_prior_log_sd": 0.0}
@@ -285,8 +304,8 @@ def analyze(
     if area["sources_at_edge"]:
         console.print(
             f"[yellow]warning:[/] the 90 % region of {', '.join(area['sources_at_edge'])} reaches the edge of the "
-            f"search area ({area['margin_m']:g} m beyond the sensors): the source may lie outside it; "
-            "run again with a larger --margin",
+            f"search area ({_margins_text(area)} beyond the sensors): the source may lie outside it; "
+            "run again with a larger --max-margin",
             highlight=False,
         )
     for k, p in res.outputs.items():

@@ -168,15 +168,20 @@ def analyze(
             for e, kept in extra:
                 _attribute_sources(obs, e, library, dets)
                 e.sources_[:] = kept
-        for _e, kept in extra:  # the report lists them with the primary species' sources
+        for e, kept in extra:  # the report lists them with the primary species' sources
             for src in kept:
+                at_edge = src.id in e.info_.get("sources_at_edge", [])
                 src.id = f"S{len(est.sources_) + 1}"
                 est.sources_.append(src)
+                if at_edge:
+                    est.info_.setdefault("sources_at_edge", []).append(src.id)
     wall = time.perf_counter() - t0
     box = est.info_.get("box")
     search_area = {
         "box_m": None if box is None else [round(float(v), 2) for v in box],  # x0, y0, x1, y1 in the local frame
-        "margin_m": est.info_["margin_m"],
+        "margin_m": est.info_["margin_m"],  # where the search started, on every side
+        "margins_m": est.info_.get("margins_m"),  # where it ended: west, south, east, north (grown)
+        "search_refits": est.info_.get("search_refits", 0),
         "sources_at_edge": est.info_.get("sources_at_edge", []),
     }
     prov = provenance(

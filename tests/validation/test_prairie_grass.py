@@ -203,21 +203,43 @@ def test_analyze_on_a_run_written_as_a_beam_data_set(loaded, tmp_path):
     assert lo <= s.rate_g_s <= hi
     area = doc["properties"]["search_area"]
     assert area["margin_m"] == 100 and area["sources_at_edge"] == [] and "warning" not in said
+    assert area["margins_m"] == [100, 100, 100, 100] and area["search_refits"] == 0  # nothing at an edge
     x0, y0, x1, y1 = area["box_m"]
     assert y0 == pytest.approx(float(s.xyz[:, 1].min()) - 100, abs=0.01)
 
 
 @pytest.mark.slow
-def test_a_source_at_the_edge_of_the_search_area_is_flagged(loaded, tmp_path):
+def test_the_search_area_grows_toward_a_source_at_its_edge(loaded, tmp_path):
     """Beam data's default search area reaches 30 m beyond the sensors; run 6's nearest samplers
-    stand 45 m downwind of the release, which is thus outside it. The estimate cannot go there,
-    and its 90 % region is cut by the area's edge: the output says so (the region is not to be
-    trusted), in the GeoJSON provenance and on the console, naming the option that widens it."""
+    stand 45 m downwind (north) of the release, which is thus outside it. The first fit's source
+    sits against the south side, its 90 % region cut there; the estimator doubles that side's
+    margin and fits again until no region reaches a side: no option needed, the release inside the
+    area and inside the region, the other three sides left at 30 m."""
     s, doc, said = _analyze_run(loaded, tmp_path, 6)
     area = doc["properties"]["search_area"]
-    assert area["margin_m"] == 30 and area["box_m"][1] > 0  # the release (y = 0) is outside the area
+    west, south, east, north = area["margins_m"]
+    assert area["margin_m"] == 30 and (west, east, north) == (30, 30, 30)
+    assert south in (60, 120, 240) and area["search_refits"] == int(np.log2(south / 30))
+    x0, y0, x1, y1 = area["box_m"]
+    assert y0 == pytest.approx(float(s.xyz[:, 1].min()) - south, abs=0.01) and y0 < 0  # the release, y = 0
+    assert area["sources_at_edge"] == [] and "warning" not in said
+    (f,) = doc["features"]
+    lon, lat = f["geometry"]["coordinates"][:2]
+    x, y = LocalFrame(*ORIGIN).to_local(lat, lon)
+    assert np.hypot(x, y) <= f["properties"]["location_ci90_m"]
+
+
+@pytest.mark.slow
+def test_a_source_at_the_edge_of_an_area_not_grown_is_flagged(loaded, tmp_path):
+    """The same run with the area held at 30 m (``--max-margin 30``): the estimate cannot reach the
+    release and its 90 % region is cut by the area's edge; the output says so (the region is not
+    to be trusted), in the GeoJSON provenance and on the console, naming the option that widens it."""
+    s, doc, said = _analyze_run(loaded, tmp_path, 6, "--max-margin", "30")
+    area = doc["properties"]["search_area"]
+    assert area["margins_m"] == [30, 30, 30, 30] and area["search_refits"] == 0
+    assert area["box_m"][1] > 0  # the release (y = 0) is outside the area
     assert area["sources_at_edge"] == ["S1"]
-    assert "reaches the edge of the search area" in said and "--margin" in said
+    assert "reaches the edge of the search area" in said and "--max-margin" in said
 
 
 @pytest.mark.parametrize(

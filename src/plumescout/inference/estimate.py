@@ -52,10 +52,14 @@ class EstimatorConfig:
     chains: int = 4
     beam_chains: int | None = 2
     # the search area: the sensors' extent widened by this on every side (flights), by
-    # ``beam_margin_m`` for beams (sources among the beams, as at Chilbolton); a network whose
-    # sensors all stand downwind of the source (samplers on arcs) needs more: ``analyze --margin``
+    # ``beam_margin_m`` for beams (sources among the beams, as at Chilbolton). Where a source's
+    # 90 % region reaches a side (the source may lie beyond it: a network whose sensors all stand
+    # downwind of the source), that side's margin is doubled and the data fitted again, up to
+    # ``max_margin_m`` and ``max_search_refits`` times; max_margin_m <= the margin: never grown
     margin_m: float = 100.0
     beam_margin_m: float = 30.0
+    max_margin_m: float = 500.0
+    max_search_refits: int = 3
     grid_cells: int = 40
     stability: str | float | None = None
     scheme: str = "briggs_rural"
@@ -166,11 +170,17 @@ def integrated_autocorr_time(z: np.ndarray, max_lag: int = 200) -> float:
     return max(tau, 1.0)
 
 
-def _edge_distance(box, x: float, y: float) -> float:
-    """Distance (m) from (x, y) to the nearest side of the search box (x0, y0, x1, y1). A source
-    whose 90 % region reaches a side may lie outside the area searched: the region is cut there."""
+def _side_distances(box, x: float, y: float) -> tuple[float, float, float, float]:
+    """Distances (m) from (x, y) to the west, south, east and north sides of the search box
+    (x0, y0, x1, y1)."""
     x0, y0, x1, y1 = box
-    return float(min(x - x0, x1 - x, y - y0, y1 - y))
+    return (float(x - x0), float(y - y0), float(x1 - x), float(y1 - y))
+
+
+def _edge_distance(box, x: float, y: float) -> float:
+    """Distance (m) from (x, y) to the nearest side of the search box. A source whose 90 % region
+    reaches a side may lie outside the area searched: the region is cut there."""
+    return min(_side_distances(box, x, y))
 
 
 def _widen(q: np.ndarray, factor: float) -> tuple[float, float]:
@@ -430,9 +440,7 @@ class PlumeEstimator:
             cfg.decimate,
         )
         data.fluctuation_intensity, data.student_nu = cfg.point_fluctuation_intensity, cfg.point_student_nu
-        x0, y0, x1, y1 = data.extent
-        box = (x0 - cfg.margin_m, y0 - cfg.margin_m, x1 + cfg.margin_m, y1 + cfg.margin_m)
-        self._run([data], box, stab, progress, cfg.point_theta_update_prob)
+        self._search([data], data.extent, cfg.margin_m, stab, progress, cfg.point_theta_update_prob)
         self.info_["wall_time_s"] = time.perf_counter() - t0
         return self
 
@@ -452,13 +460,36 @@ class PlumeEstimator:
         m = self.config.beam_margin_m
         data.fluctuation_intensity = self.config.beam_fluctuation_intensity
         data.student_nu = self.config.beam_student_nu
-        x0, y0, x1, y1 = data.extent
         stab = class_index(self.config.stability) if self.config.stability is not None else 3.0
         self.info_ = {"readings": len(data), "species": data.species, "data": "beam", "margin_m": m}
         # the source height trades off against the rate near the beams: update it every iteration
-        self._run([data], (x0 - m, y0 - m, x1 + m, y1 + m), stab, progress, self.config.beam_theta_update_prob)
+        self._search([data], data.extent, m, stab, progress, self.config.beam_theta_update_prob)
         self.info_["wall_time_s"] = time.perf_counter() - t0
         return self
+
+    def _search(self, datasets, extent, margin: float, stability, progress, theta_update_prob: float):
+        """Fit within the sensors' ``extent`` widened by ``margin``; while a source's 90 % region
+        reaches a side of the area, double that side's margin (up to ``max_margin_m``) and fit
+        again. Records the margins per side (west, south, east, north) and the refits."""
+        cfg = self.config
+        x0, y0, x1, y1 = extent
+        margins = [float(margin)] * 4
+        top = max(cfg.max_margin_m, float(margin))
+        refits = 0
+        while True:
+            box = (x0 - margins[0], y0 - margins[1], x1 + margins[2], y1 + margins[3])
+            self._run(datasets, box, stability, progress, theta_update_prob)
+            sides = set()
+            for s in self.sources_:
+                d = _side_distances(box, s.x_m, s.y_m)
+                sides.update(i for i in range(4) if d[i] < s.location_ci90_m and margins[i] < top)
+            if not sides or refits >= cfg.max_search_refits:
+                break
+            for i in sides:
+                margins[i] = min(2.0 * margins[i], top)
+            refits += 1
+        self.info_["margins_m"] = margins
+        self.info_["search_refits"] = refits
 
     def _run(self, datasets, box, stability, progress, theta_update_prob: float):
         cfg = self.config
