@@ -168,13 +168,7 @@ def analyze(
             for e, kept in extra:
                 _attribute_sources(obs, e, library, dets)
                 e.sources_[:] = kept
-        for e, kept in extra:  # the report lists them with the primary species' sources
-            for src in kept:
-                at_edge = src.id in e.info_.get("sources_at_edge", [])
-                src.id = f"S{len(est.sources_) + 1}"
-                est.sources_.append(src)
-                if at_edge:
-                    est.info_.setdefault("sources_at_edge", []).append(src.id)
+        _append_secondary(est, extra)
     wall = time.perf_counter() - t0
     box = est.info_.get("box")
     search_area = {
@@ -221,6 +215,20 @@ def analyze(
         )
         res.outputs["png"] = write_png(out / "report.png", view, title=name)
     return res
+
+
+def _append_secondary(est, extra) -> None:
+    """List the sources other species found (``[(estimator, kept sources)]``) after the primary
+    species' ones, renumbered after them; one at the edge of its own search area is flagged
+    under its new name in ``est.info_["sources_at_edge"]``."""
+    edge = est.info_.setdefault("sources_at_edge", [])
+    for e, kept in extra:
+        for src in kept:
+            at_edge = src.id in e.info_.get("sources_at_edge", [])
+            src.id = f"S{len(est.sources_) + 1}"
+            est.sources_.append(src)
+            if at_edge:
+                edge.append(src.id)
 
 
 def _secondary_estimates(obs, est, cfg, dets, library, progress=None) -> list:

@@ -115,3 +115,22 @@ def test_a_site_without_methane_is_located_from_its_own_reference_species(tmp_pa
     assert len(set(ids)) == len(ids)
     doc = json.loads((tmp_path / "sources.geojson").read_text())
     assert "co2" in {f["properties"]["species"] for f in doc["features"]}
+
+
+def test_a_secondary_species_source_at_the_edge_keeps_its_flag_under_its_new_name():
+    """A source another species found is renumbered after the primary species' sources; the flag
+    that its 90 % region reaches the edge of its search area follows it to the new name (before,
+    the flags were the primary estimate's alone and the renamed source lost its own)."""
+    from types import SimpleNamespace
+
+    from plumescout.inference import SourceEstimate
+    from plumescout.pipeline import _append_secondary
+
+    def src(i):
+        return SourceEstimate(f"S{i}", "co2", 0.0, 0.0, 51.0, -1.0, 0.5, 1.0, (0.5, 2.0), 10.0, 0.9)
+
+    primary = SimpleNamespace(sources_=[src(1), src(2)], info_={"sources_at_edge": ["S2"]})
+    fire = SimpleNamespace(sources_=[src(1), src(2)], info_={"sources_at_edge": ["S2"]})
+    _append_secondary(primary, [(fire, list(fire.sources_))])
+    assert [s.id for s in primary.sources_] == ["S1", "S2", "S3", "S4"]
+    assert primary.info_["sources_at_edge"] == ["S2", "S4"]  # fire's S2 is now S4; its S1 (S3) is not at an edge
