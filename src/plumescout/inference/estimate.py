@@ -479,14 +479,16 @@ class PlumeEstimator:
         while True:
             box = (x0 - margins[0], y0 - margins[1], x1 + margins[2], y1 + margins[3])
             self._run(datasets, box, stability, progress, theta_update_prob)
-            sides = set()
+            reach = {}  # side -> the largest 90 % radius of a source reaching it
             for s in self.sources_:
                 d = _side_distances(box, s.x_m, s.y_m)
-                sides.update(i for i in range(4) if d[i] < s.location_ci90_m and margins[i] < top)
-            if not sides or refits >= cfg.max_search_refits:
+                for i in range(4):
+                    if d[i] < s.location_ci90_m and margins[i] < top:
+                        reach[i] = max(reach.get(i, 0.0), s.location_ci90_m)
+            if not reach or refits >= cfg.max_search_refits:
                 break
-            for i in sides:
-                margins[i] = min(2.0 * margins[i], top)
+            for i, r90 in reach.items():  # doubled; from a margin of 0, one region's radius
+                margins[i] = min(2.0 * margins[i] if margins[i] > 0 else r90, top)
             refits += 1
         self.info_["margins_m"] = margins
         self.info_["search_refits"] = refits
