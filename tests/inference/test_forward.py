@@ -5,7 +5,13 @@ import pytest
 
 from plumescout.dispersion import plume_coupling, sigma_yz
 from plumescout.inference import forward
-from plumescout.inference.forward import ForwardSpec, coupling_numba, coupling_numpy, serial_kernel
+from plumescout.inference.forward import (
+    GROWTH_LENGTH_M,
+    ForwardSpec,
+    coupling_numba,
+    coupling_numpy,
+    serial_kernel,
+)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +125,38 @@ def test_horizontal_scale_narrows_the_plume_and_keeps_its_crosswind_integral():
         integral = fz / (np.sqrt(2 * np.pi) * sz * 3.0)
         assert np.trapezoid(narrow, yc) == pytest.approx(integral, rel=1e-6)
         assert np.trapezoid(full, yc) == pytest.approx(integral, rel=1e-6)
+
+
+@pytest.mark.parametrize("g", [-0.4, 0.3, 0.7])
+def test_vertical_growth_exponent_bends_sigma_z_alone(g):
+    # sigma_z = x tan(sigma_theta_v) (1 + x / X)^g (X = GROWTH_LENGTH_M), the horizontal untouched.
+    # Closed form on the axis of a ground source read at the ground: c = 2 / (2 pi u sy sz), so
+    # the coupling scales by (1 + x / X)^-g exactly; a receptor off the ground sees the new
+    # sigma_z in the reflected Gaussian; numba = NumPy; g = 0 is the linear width.
+    x = np.array([20.0, 100.0, 400.0, 800.0])
+    n = x.size
+    spec = ForwardSpec(
+        x=x,
+        y=np.zeros(n),
+        z=np.zeros(n),
+        t=np.zeros(n),
+        speed=np.full(n, 3.0),
+        from_deg=np.full(n, 270.0),
+        scheme="turbulence",
+        tan_sigma_y=np.full(n, 0.2),
+        tan_sigma_z=np.full(n, 0.1),
+    )
+    src = [[0.0, 0.0, 0.0]]
+    flat = coupling_numba(spec, src)[:, 0]
+    bent = coupling_numba(spec, src, z_growth=g)[:, 0]
+    np.testing.assert_allclose(bent, flat * (1.0 + x / GROWTH_LENGTH_M) ** -g, rtol=1e-12)
+    np.testing.assert_allclose(coupling_numpy(spec, src, z_growth=g)[:, 0], bent, rtol=1e-12)
+    np.testing.assert_allclose(coupling_numpy(spec, src, z_growth=0.0)[:, 0], flat, rtol=1e-12)
+    spec.z[:] = 1.5  # a receptor 1.5 m up, a source 0.5 m up: the reflected Gaussian in full
+    sy, sz = 0.2 * x, 0.1 * x * (1.0 + x / GROWTH_LENGTH_M) ** g
+    expected = (np.exp(-0.5 * (1.0 / sz) ** 2) + np.exp(-0.5 * (2.0 / sz) ** 2)) / (2 * np.pi * 3.0 * sy * sz)
+    for fn in (coupling_numba, coupling_numpy):
+        np.testing.assert_allclose(fn(spec, [[0.0, 0.0, 0.5]], z_growth=g)[:, 0], expected, rtol=1e-12)
 
 
 def test_wind_bias_rotates_the_plume():

@@ -52,3 +52,18 @@ def test_the_width_prior_is_centred_on_its_median_and_a_zero_spread_fixes_it(dat
     fixed = RJSampler([data], box, RJConfig(scale_prior=0.0, scale_prior_median=0.7))
     assert 1 not in fixed.free_theta()
     assert np.isfinite(fixed.log_prior_theta(fixed.theta0()))
+
+
+def test_the_vertical_growth_exponent_is_fixed_at_0_unless_given_a_prior(data):
+    box = (-200, -200, 200, 200)
+    fixed = RJSampler([data], box, RJConfig())
+    assert fixed.theta_names()[fixed.GROWTH] == "vertical growth exponent"
+    assert fixed.theta0()[fixed.GROWTH] == 0.0 and fixed.GROWTH not in fixed.free_theta()
+    free = RJSampler([data], box, RJConfig(z_growth_prior=0.3))
+    th = free.theta0()
+    assert free.GROWTH in free.free_theta()
+    lp0 = free.log_prior_theta(th)
+    for step in (0.3, -0.3):  # one prior sigma either side of 0 costs 1/2 in log density
+        moved = th.copy()
+        moved[free.GROWTH] += step
+        assert free.log_prior_theta(moved) == pytest.approx(lp0 - 0.5)

@@ -108,10 +108,12 @@ class PointData:
     def __len__(self) -> int:
         return self.y.size
 
-    def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0, response_s=0.0, sigma_y_scale=1.0):
+    def coupling(
+        self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0, response_s=0.0, sigma_y_scale=1.0, z_growth=0.0
+    ):
         """(n, m) coupling of the readings to sources ``src``, as a sensor with a first-order
         response time ``response_s`` reports it (:func:`~.forward.sensor_lag`)."""
-        k = coupling(self.spec, src, stability, bias_deg, sigma_scale, sigma_y_scale)
+        k = coupling(self.spec, src, stability, bias_deg, sigma_scale, sigma_y_scale, z_growth)
         if response_s <= 0:
             return k
         # the coefficients per response time, kept for the few values the chains (threads) hold
@@ -253,10 +255,12 @@ class BeamData:
             out.append(idx[spatial_order(mid[idx, :2])])
         return out
 
-    def coupling(self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0, response_s=0.0, sigma_y_scale=1.0):
+    def coupling(
+        self, src, stability=3.0, bias_deg=0.0, sigma_scale=1.0, response_s=0.0, sigma_y_scale=1.0, z_growth=0.0
+    ):
         """(n, m) coupling of the path-averaged readings; ``response_s`` is unused (a reading is
         a minute's average: a sensor lag of seconds does not change it)."""
-        c = coupling(self.spec, src, stability, bias_deg, sigma_scale, sigma_y_scale)
+        c = coupling(self.spec, src, stability, bias_deg, sigma_scale, sigma_y_scale, z_growth)
         return group_mean(np.ascontiguousarray(c), self.points_per_reading)
 
 

@@ -34,7 +34,7 @@ __all__ = ["EstimatorConfig", "SourceEstimate", "PlumeEstimator", "group_sources
 
 
 # the fitted nuisance values an estimate reports beside its sources (``info_``; posterior medians)
-FITTED_NUISANCE = ("source_height_m", "sensor_response_s", "horizontal_width_factor")
+FITTED_NUISANCE = ("source_height_m", "sensor_response_s", "horizontal_width_factor", "vertical_growth_exponent")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,10 @@ class EstimatorConfig:
     beam_theta_update_prob: float = 1.0
     # beams: the log sd of a multiplier of both plume widths (median 1)
     sigma_scale_prior: float = 0.1
+    # beams (measured turbulence): 1-sigma of the normal prior (mean 0) of the vertical width's
+    # far-field growth exponent, sigma_z = x tan(sigma_theta_v) (1 + x / 100 m)^g; 0: g fixed at 0
+    # (linear in distance, the near-field limit). An experiment (session 15), off by default
+    beam_z_growth_prior: float = 0.0
     # point data: the horizontal plume width as a fraction of the tabulated (time-averaged) one,
     # an unknown with a log-normal prior. The model follows the measured meander (Lagrangian
     # wind), so the spread about the followed centreline is the relative dispersion, narrower
@@ -397,6 +401,7 @@ class PlumeEstimator:
             scale_prior=c.point_sigma_y_prior_log_sd if point else c.sigma_scale_prior,
             scale_prior_median=c.point_sigma_y_prior_median if point else 1.0,
             horizontal_width=point,
+            z_growth_prior=0.0 if point else c.beam_z_growth_prior,
         )
 
     def fit(self, obs: Observations, progress=None) -> PlumeEstimator:
@@ -559,6 +564,8 @@ class PlumeEstimator:
         if point:
             self.info_["sensor_response_s"] = float(np.median([sampler.response_s(t) for t in th]))
             self.info_["horizontal_width_factor"] = float(np.exp(np.median(th[:, 1])))
+        elif sampler.cfg.z_growth_prior > 0:
+            self.info_["vertical_growth_exponent"] = float(np.median(th[:, sampler.GROWTH]))
         out = []
         for xy, q, p in groups:
             if p < cfg.min_probability:

@@ -13,7 +13,11 @@ The formula is the reflected Gaussian plume of :mod:`plumescout.dispersion.plume
   the spread about the followed centreline is the relative dispersion, narrower than the
   time-averaged plume's);
 * widths from the Briggs tables at a (fractional) class index, or from turbulence,
-  ``sigma_y = x tan(sigma_theta_h)``, ``sigma_z = x tan(sigma_theta_v)`` (near-field Taylor limit).
+  ``sigma_y = x tan(sigma_theta_h)``, ``sigma_z = x tan(sigma_theta_v) (1 + x / X)^g`` with
+  ``X`` = :data:`GROWTH_LENGTH_M`: the near-field Taylor limit, linear in distance, and a vertical
+  growth exponent ``g`` (``z_growth``; 0: linear throughout) for the far field, where a surface
+  plume's vertical spread grows faster than linearly in convective air and more slowly in stable
+  air (Prairie Grass's arcs, benchmarks/results/experiments/README.md, "Session 15").
 
 :func:`sensor_lag` then passes each column (a time series along the flight) through the gas
 sensor's first-order response, ``tau dy/dt = x - y``: a sensor with a response time of a second or
@@ -163,6 +167,7 @@ def coupling_numpy(
     bias_deg: float = 0.0,
     sigma_scale: float = 1.0,
     sigma_y_scale: float = 1.0,
+    z_growth: float = 0.0,
 ) -> np.ndarray:
     """(n, m) coupling in s/m3 — the straightforward NumPy implementation."""
     src = np.atleast_2d(np.asarray(sources_xyz, dtype=float))
@@ -178,6 +183,8 @@ def coupling_numpy(
     if spec.scheme == "turbulence":
         sig_y = xp * spec.tan_sigma_y[:, None]
         sig_z = xp * spec.tan_sigma_z[:, None]
+        if z_growth != 0.0:
+            sig_z = sig_z * (1.0 + xp / GROWTH_LENGTH_M) ** z_growth
     else:
         co, w = spec.class_coefficients(stability)
 
@@ -200,6 +207,11 @@ try:  # numba is a dependency; the NumPy path stays as the reference and the fal
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
+
+GROWTH_LENGTH_M = 100.0
+"""The distance beyond which the vertical growth exponent bends the turbulence scheme's vertical
+width: (1 + x / 100 m)^g is within 10 % of 1 for x < 20 m at |g| <= 0.5 (Chilbolton's nearest beams)
+and (9)^g at Prairie Grass's 800 m arc."""
 
 CUT2 = 81.0  # (9 sigma)^2: the compiled kernel returns 0 beyond 9 crosswind sigmas
 
@@ -272,6 +284,7 @@ if HAVE_NUMBA:
         bias,
         scale,
         scale_y,
+        z_growth,
         out,
     ):
         n = x.size
@@ -320,6 +333,8 @@ if HAVE_NUMBA:
                 if turbulence:
                     sgy = xd * tan_y[i]
                     sgz = xd * tan_z[i]
+                    if z_growth != 0.0:
+                        sgz *= (1.0 + xd / GROWTH_LENGTH_M) ** z_growth
                 else:
                     y0 = _briggs(co[0, 0], co[0, 1], co[0, 2], xd)
                     if w > 0.0:
@@ -374,6 +389,7 @@ def coupling_numba(
     bias_deg: float = 0.0,
     sigma_scale: float = 1.0,
     sigma_y_scale: float = 1.0,
+    z_growth: float = 0.0,
 ) -> np.ndarray:
     """(n, m) coupling in s/m3 — compiled; same numbers as :func:`coupling_numpy`."""
     src = np.ascontiguousarray(np.atleast_2d(np.asarray(sources_xyz, dtype=float)))
@@ -407,6 +423,7 @@ def coupling_numba(
         float(np.deg2rad(bias_deg)),
         float(sigma_scale),
         float(sigma_scale * sigma_y_scale),
+        float(z_growth),
         out,
     )
     return out
@@ -419,10 +436,11 @@ def coupling(
     bias_deg: float = 0.0,
     sigma_scale: float = 1.0,
     sigma_y_scale: float = 1.0,
+    z_growth: float = 0.0,
 ) -> np.ndarray:
     """The fast path: numba where available, else NumPy."""
     fn = coupling_numba if HAVE_NUMBA else coupling_numpy
-    return fn(spec, sources_xyz, stability, bias_deg, sigma_scale, sigma_y_scale)
+    return fn(spec, sources_xyz, stability, bias_deg, sigma_scale, sigma_y_scale, z_growth)
 
 
 def lag_coefficients(t, response_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -72,6 +72,9 @@ class RJConfig:
     # response_prior_log_sd is 0; 0: no lag modelled
     response_s: float = 0.0
     response_prior_log_sd: float = 0.0
+    # 1-sigma prior (normal, mean 0) of the vertical growth exponent of the turbulence scheme's
+    # vertical width (see :mod:`.forward`); 0: fixed at 0, the width linear in distance
+    z_growth_prior: float = 0.0
     grid_cells: int = 40
     birth_temper: float = 0.3
     uniform_birth_weight: float = 0.3
@@ -132,7 +135,8 @@ class RJSampler:
     # -- model ----------------------------------------------------------------------------------
     # theta: the components :meth:`theta_names` lists, in that order
     RESPONSE = 4
-    NOISE = 5
+    GROWTH = 5
+    NOISE = 6
 
     def theta_names(self) -> list[str]:
         """What each theta component is, in order (theta[1] depends on ``horizontal_width``)."""
@@ -143,6 +147,7 @@ class RJSampler:
             "source height m",
             "stability class offset",
             "log sensor response s",
+            "vertical growth exponent",
             *(f"log noise g/m3 (data set {i})" for i in range(len(self.data))),
         ]
 
@@ -150,7 +155,7 @@ class RJSampler:
         c = self.cfg
         log_resp = np.log(c.response_s) if c.response_s > 0 else 0.0
         log_scale = np.log(c.scale_prior_median)
-        return np.concatenate([[0.0, log_scale, c.source_height_m, 0.0, log_resp], np.log(self.s0)])
+        return np.concatenate([[0.0, log_scale, c.source_height_m, 0.0, log_resp, 0.0], np.log(self.s0)])
 
     def response_s(self, th) -> float:
         """The sensor response time (s) of state ``th`` (0: no lag modelled)."""
@@ -168,6 +173,8 @@ class RJSampler:
             fixed.add(3)
         if c.response_s <= 0 or c.response_prior_log_sd <= 0:
             fixed.add(self.RESPONSE)
+        if c.z_growth_prior <= 0:
+            fixed.add(self.GROWTH)
         return np.array([i for i in range(self.NOISE + len(self.data)) if i not in fixed])
 
     def log_prior_theta(self, th) -> float:
@@ -185,6 +192,8 @@ class RJSampler:
             lp += -0.5 * (th[3] / c.stability_prior_classes) ** 2
         if c.response_s > 0 and c.response_prior_log_sd > 0:
             lp += -0.5 * ((th[self.RESPONSE] - np.log(c.response_s)) / c.response_prior_log_sd) ** 2
+        if c.z_growth_prior > 0:
+            lp += -0.5 * (th[self.GROWTH] / c.z_growth_prior) ** 2
         lp += float(np.sum(-0.5 * (th[self.NOISE :] - np.log(self.s0)) ** 2))
         return lp
 
@@ -193,7 +202,7 @@ class RJSampler:
         resp = self.response_s(th)
         scale, scale_y = (1.0, np.exp(th[1])) if self.cfg.horizontal_width else (np.exp(th[1]), 1.0)
         return [
-            d.coupling(src, self.cfg.stability + th[3], th[0], scale, resp, scale_y)
+            d.coupling(src, self.cfg.stability + th[3], th[0], scale, resp, scale_y, th[self.GROWTH])
             if len(xy)
             else np.empty((len(d), 0))
             for d in self.data
@@ -385,7 +394,7 @@ class RJSampler:
         lp = self.log_post(xy, ks, th)[0]
         step_xy = 0.02 * max(self.box[2] - self.box[0], self.box[3] - self.box[1])
         free = self.free_theta()  # the others draw no step (z = 0 below): they stay at theta0
-        step_th = np.concatenate([[2.0, 0.05, 0.2, 0.3, 0.15], np.full(len(self.data), 0.05)])
+        step_th = np.concatenate([[2.0, 0.05, 0.2, 0.3, 0.15, 0.05], np.full(len(self.data), 0.05)])
         win = {"move": [0, 0], "theta": [0, 0]}
         for it in range(c.iterations):
             if progress and it % 100 == 0:
