@@ -86,7 +86,7 @@ def _estimate_progress(progress: Progress):
         progress.update(
             task,
             description=f"estimating sources ({stage})",
-            completed=0.3 * frac if stage == "search" else 0.3 + 0.7 * frac,
+            completed=frac,
         )
 
     return task, cb

@@ -9,7 +9,7 @@ from plumescout.inference.estimate import _edge_distance
 EXTENT = (0.0, 0.0, 100.0, 100.0)  # the sensors' extent (x0, y0, x1, y1), m
 
 
-def _search(config, source_xy, r90=10.0, margin=30.0):
+def _search(config, source_xy, r90=10.0, margin=30.0, progress=None):
     """Run the growth loop with a 'fit' that always reports one source at ``source_xy`` (its 90 %
     radius ``r90``, cut by the box as a real region would be: placed at the nearest point inside
     the box when the true place is outside it). Returns the estimator and the boxes fitted."""
@@ -19,6 +19,8 @@ def _search(config, source_xy, r90=10.0, margin=30.0):
 
     def fit(datasets, box, stability, progress, theta_update_prob):
         boxes.append(box)
+        if progress:
+            progress("posterior", 1, 1)
         x = min(max(source_xy[0], box[0]), box[2])
         y = min(max(source_xy[1], box[1]), box[3])
         est.sources_ = [SourceEstimate("S1", "ch4", x, y, 0.0, 0.0, 0.5, 1.0, (0.5, 2.0), r90, 1.0)]
@@ -26,7 +28,7 @@ def _search(config, source_xy, r90=10.0, margin=30.0):
         est.info_["sources_at_edge"] = cut
 
     est._run = fit
-    est._search([], EXTENT, margin, 3.0, None, 1.0)
+    est._search([], EXTENT, margin, 3.0, progress, 1.0)
     return est, boxes
 
 
@@ -72,3 +74,10 @@ def test_from_a_margin_of_zero_the_side_grows_by_the_regions_radius(r90):
     # doubling 0 would never grow: the first step is the region's radius, then doubling
     est, boxes = _search(EstimatorConfig(), (50.0, -1000.0), r90=r90, margin=0.0)
     assert [b[1] for b in boxes] == [0.0, -r90, -2 * r90, -4 * r90]
+
+
+def test_each_refit_is_named_in_the_progress_stage():
+    # a refit starts the sampler's count again; the stage says so, so a bar going back is explained
+    stages = []
+    _search(EstimatorConfig(), (50.0, -100.0), progress=lambda stage, done, total: stages.append(stage))
+    assert stages == ["posterior", "posterior, area widened, fit 2", "posterior, area widened, fit 3"]

@@ -481,9 +481,13 @@ class PlumeEstimator:
         margins = [float(margin)] * 4
         top = max(cfg.max_margin_m, float(margin))
         refits = 0
+
+        def staged(stage, done, total):  # a refit starts the count again: say why
+            progress(stage if refits == 0 else f"{stage}, area widened, fit {refits + 1}", done, total)
+
         while True:
             box = (x0 - margins[0], y0 - margins[1], x1 + margins[2], y1 + margins[3])
-            self._run(datasets, box, stability, progress, theta_update_prob)
+            self._run(datasets, box, stability, staged if progress else None, theta_update_prob)
             reach = {}  # side -> the largest 90 % radius of a source reaching it
             for s in self.sources_:
                 d = _side_distances(box, s.x_m, s.y_m)
