@@ -298,7 +298,11 @@ def analyze(
             f"threshold {det.threshold_ppm:.4g} ppm ({det.false_alarms_per_hour:g} false alarms/h by design)"
         )
     else:
-        console.print(f"{res.provenance['readings']} beam readings")
+        skipped = res.provenance.get("readings_skipped", 0)
+        console.print(
+            f"{res.provenance['readings']} beam readings"
+            + (f"; {skipped} left out (nan, or no wind that minute)" if skipped else "")
+        )
     console.print(_sources_table(res.sources, truth_doc))
     area = res.provenance["search_area"]
     if area["sources_at_edge"]:

@@ -133,7 +133,7 @@ def analyze(
     if beams is not None:
         frame = LocalFrame(*origin)
         est.fit_beams(beams, frame, progress=progress)
-        model, n = MODEL_BEAM, {"readings": len(beams)}
+        model, n = MODEL_BEAM, {"readings": len(beams), "readings_skipped": beams.readings_skipped}
         # one wind per reading time (the spec repeats it for every point of every beam)
         times, first = np.unique(beams.spec.t, return_index=True)
         wind = WindSeries(times, beams.spec.speed[first], beams.spec.from_deg[first]).mean()

@@ -144,6 +144,7 @@ class BeamData:
     fluctuation_intensity: float = 0.5
     student_nu: float | None = 4.0
     background_knot_s: float = 1200.0
+    readings_skipped: int = 0  # readings of the file left out: nan, or a minute whose wind is nan
 
     @classmethod
     def from_readings(
@@ -306,7 +307,12 @@ def spatial_order(xy: np.ndarray, neighbours: int = 8) -> np.ndarray:
     return np.concatenate(order)
 
 
-def _read_csv_table(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _read_csv_table(
+    path: Path, required: tuple[str, ...], limits: dict[str, tuple[float, float, str]] | None = None
+) -> dict[str, np.ndarray]:
+    """The ``required`` columns of a CSV file with a header row, as float arrays, and under
+    ``"line"`` each row's line number in the file (blank lines skipped). ``limits``: per column
+    ``(lo, hi, what)``, a finite value outside ``[lo, hi]`` is refused (``nan`` passes: a gap)."""
     if not path.exists():
         raise InputError(path, "missing: a beam data set needs beams.csv, measurements.csv and wind.csv")
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -317,7 +323,7 @@ def _read_csv_table(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarr
     for r in required:
         if r not in head:
             raise InputError(path, f"required column '{r}' is missing; found: {', '.join(head)}", line=1, column=r)
-    out: dict[str, list[float]] = {h: [] for h in required}
+    out: dict[str, list[float]] = {h: [] for h in (*required, "line")}
     for n, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
@@ -325,12 +331,26 @@ def _read_csv_table(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarr
             raise InputError(path, f"has {len(row)} fields, the header has {len(head)}", line=n)
         for r in required:
             try:
-                out[r].append(float(row[head.index(r)]))
+                v = float(row[head.index(r)])
             except ValueError:
                 raise InputError(path, f"not a number: '{row[head.index(r)]}'", line=n, column=r) from None
+            if limits and r in limits and np.isfinite(v) and not limits[r][0] <= v <= limits[r][1]:
+                lo, hi, what = limits[r]
+                raise InputError(path, f"{v:g} is not {what}", line=n, column=r)
+            out[r].append(v)
+        out["line"].append(n)
     if not out[required[0]]:
         raise InputError(path, "the file has a header but no rows", line=2)
     return {k: np.array(v) for k, v in out.items()}
+
+
+def _refuse_repeats(path: Path, table: dict[str, np.ndarray], column: str, what: str) -> None:
+    """Refuse a value of ``column`` given twice, naming the second line that gives it."""
+    seen: dict[float, int] = {}
+    for v, n in zip(table[column], table["line"], strict=True):
+        if v in seen:
+            raise InputError(path, f"{what} {v:g} is given twice (first on line {seen[v]})", line=int(n), column=column)
+        seen[v] = int(n)
 
 
 def read_beam_dataset(
@@ -343,21 +363,31 @@ def read_beam_dataset(
     (fixed samplers, continuous monitors) are beams of zero length (start = end); a network read
     once or a few times has its residuals grouped in space (:meth:`BeamData.residual_groups`)."""
     d = Path(directory)
-    beams = _read_csv_table(d / "beams.csv", ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"))
+    beams_path, meas_path, wind_path = d / "beams.csv", d / "measurements.csv", d / "wind.csv"
+    beams = _read_csv_table(beams_path, ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"))
+    for name in ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"):
+        bad = np.flatnonzero(~np.isfinite(beams[name]))
+        if bad.size:
+            line = int(beams["line"][bad[0]])
+            raise InputError(beams_path, "a beam's id and ends must be numbers", line=line, column=name)
+    _refuse_repeats(beams_path, beams, "beam", "beam")
     col = f"{species}_path_avg_ppm"
-    meas = _read_csv_table(d / "measurements.csv", ("minute", "beam", col))
-    wind_path = d / "wind.csv"
-    wind = _read_csv_table(wind_path, ("minute", "wind_speed_m_s", "wind_from_deg"))
+    meas = _read_csv_table(meas_path, ("minute", "beam", col))
+    limits = {"wind_speed_m_s": (1e-9, 100.0, "a wind speed above 0 m/s (a calm minute: write nan to leave it out)")}
+    limits["wind_from_deg"] = (-360.0, 720.0, "a direction in degrees")
+    wind = _read_csv_table(wind_path, ("minute", "wind_speed_m_s", "wind_from_deg"), limits)
+    _refuse_repeats(wind_path, wind, "minute", "minute")
     with wind_path.open(encoding="utf-8-sig") as fh:
         has_turb = {"tan_sigma_theta_h", "tan_sigma_theta_v"} <= {h.strip().lower() for h in fh.readline().split(",")}
     if has_turb:
-        wind.update(_read_csv_table(wind_path, ("minute", "tan_sigma_theta_h", "tan_sigma_theta_v")))
-    beam_ids = beams["beam"].astype(int)
-    index = {b: i for i, b in enumerate(beam_ids)}
+        tan = (1e-9, 10.0, "a tangent of a turbulence angle, above 0")
+        turb = ("minute", "tan_sigma_theta_h", "tan_sigma_theta_v")
+        wind.update(_read_csv_table(wind_path, turb, {"tan_sigma_theta_h": tan, "tan_sigma_theta_v": tan}))
+    index = {b: i for i, b in enumerate(beams["beam"])}
     rb = []
-    for n, b in enumerate(meas["beam"].astype(int), start=2):
+    for b, n in zip(meas["beam"], meas["line"], strict=True):
         if b not in index:
-            raise InputError(d / "measurements.csv", f"beam {b} is not in beams.csv", line=n, column="beam")
+            raise InputError(meas_path, f"beam {b:g} is not in beams.csv", line=int(n), column="beam")
         rb.append(index[b])
     wmin = wind["minute"]
     order = np.argsort(wmin)
@@ -367,9 +397,9 @@ def read_beam_dataset(
     if not exact.all():
         first = int(np.flatnonzero(~exact)[0])
         raise InputError(
-            d / "measurements.csv",
+            meas_path,
             f"minute {meas['minute'][first]:g} has no wind in wind.csv",
-            line=first + 2,
+            line=int(meas["line"][first]),
             column="minute",
         )
     wi = order[pos]
@@ -378,12 +408,15 @@ def read_beam_dataset(
         good &= (meas["minute"] >= minutes[0]) & (meas["minute"] <= minutes[1])
     if has_turb:
         good &= np.isfinite(wind["tan_sigma_theta_h"][wi]) & np.isfinite(wind["tan_sigma_theta_v"][wi])
+    if not good.any():
+        window = f" in minutes {minutes[0]:g}-{minutes[1]:g}" if minutes is not None else ""
+        raise InputError(meas_path, f"no usable reading{window}: every {col} or its minute's wind is nan")
     wi = wi[good]
     start = np.column_stack([beams["x0_m"], beams["y0_m"], beams["z0_m"]])
     end = np.column_stack([beams["x1_m"], beams["y1_m"], beams["z1_m"]])
     if point_sensors(start, end).all():  # every path of zero length: point sensors, one point each
         points_per_beam = 1
-    return BeamData.from_readings(
+    data = BeamData.from_readings(
         start,
         end,
         np.array(rb)[good],
@@ -396,3 +429,6 @@ def read_beam_dataset(
         tan_sigma_z=wind["tan_sigma_theta_v"][wi] if has_turb else None,
         points_per_beam=points_per_beam,
     )
+    in_window = (meas["minute"] >= minutes[0]) & (meas["minute"] <= minutes[1]) if minutes is not None else True
+    data.readings_skipped = int(np.sum(in_window & ~good))
+    return data
