@@ -408,12 +408,13 @@ def _med(v) -> str:
     return f"{np.median(v):.1f}" if v else "-"
 
 
-def compare_beams(data, n_iter: int, height: float | None = None):
+def compare_beams(data, n_iter: int, height: float | None = None, seed: int = 0):
     """Both estimators on one beam data set: their reported sources (dicts) and wall times.
-    ``height``: the source height given to both (else each estimates it)."""
+    ``height``: the source height given to both (else each estimates it). ``seed``: both
+    samplers' seed."""
     known = {} if height is None else {"source_height_m": height, "source_height_sd_m": 0.0}
     t0 = time.perf_counter()
-    est = PlumeEstimator(EstimatorConfig(**known)).fit_beams(data, LocalFrame(*ORIGIN))
+    est = PlumeEstimator(EstimatorConfig(seed=seed, **known)).fit_beams(data, LocalFrame(*ORIGIN))
     t_ours = time.perf_counter() - t0
     ours = [
         {
@@ -429,7 +430,7 @@ def compare_beams(data, n_iter: int, height: float | None = None):
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        positions, qs, t_peer, h_peer = run_pyelq(beam_inputs(data), est.box_, n_iter, height=height)
+        positions, qs, t_peer, h_peer = run_pyelq(beam_inputs(data), est.box_, n_iter, seed=seed, height=height)
     diag = float(np.hypot(est.box_[2] - est.box_[0], est.box_[3] - est.box_[1]))
     best = max(((len(p), i) for i, p in enumerate(positions)), default=(0, 0))
     seeds = positions[best[1]] if best[0] else None
@@ -462,6 +463,58 @@ def nearest(res: list[dict], truth: dict):
     return s, float(np.hypot(s["x"] - truth["x_m"], s["y"] - truth["y_m"]))
 
 
+def _paired_cells(ours, peer, truth: dict, errs: dict, with_height: bool = False) -> list[str]:
+    """Table cells of both estimators' source nearest the truth (sources reported, location error,
+    90 % radius, rate error[, height]); each error is appended to ``errs["ours"|"peer"]``."""
+    q_true = truth["q_kg_s"] * 1000.0
+    cells = []
+    for key, res in (("ours", ours), ("peer", peer)):
+        s, err = nearest(res, truth)
+        errs[key].append(err)
+        if s:
+            cells.append(
+                f"{len(res)} | {err:.1f} | {s['r90']:.1f} | {s['q'] / q_true - 1:+.0%}"
+                + (f" | {s['h']:.2f}" if with_height else "")
+            )
+        else:
+            cells.append(f"{len(res)} | - | - | -" + (" | -" if with_height else ""))
+    return cells
+
+
+def seed_section(d: Path, truth: dict, n_seeds: int, n_iter: int, height: float | None = None, log=print) -> list[str]:
+    """The full record fitted again by both under seeds 0 .. n_seeds - 1 (each sampler's own
+    seed; seed 0 is the table above): how much of one full-record difference is Monte Carlo."""
+    rows, errs = [], {"ours": [], "peer": []}
+    for seed in range(n_seeds):
+        ours, peer, t_ours, t_peer = compare_beams(read_beam_dataset(d), n_iter, height, seed)
+        cells = _paired_cells(ours, peer, truth, errs, with_height=True)
+        rows.append(f"| {seed} | {cells[0]} | {cells[1]} | {t_ours:.1f} / {t_peer:.1f} |")
+        log(rows[-1])
+    e_o, e_p = np.array(errs["ours"]), np.array(errs["peer"])
+    both = np.isfinite(e_o) & np.isfinite(e_p)
+    given = "estimated by each" if height is None else f"given to both ({height:g} m)"
+    return [
+        "",
+        f"### The full record under {n_seeds} seeds (source height {given})",
+        "",
+        f"`python benchmarks/peer_pyelq.py --iterations {n_iter} --chilbolton-seeds {n_seeds}"
+        f"{'' if height is not None else ' --no-given-height'}`: the same fit as the table above, repeated with "
+        "each estimator's sampler seeded 0, 1, ... (plumescout's chains and pyELQ's NumPy generator and initial "
+        "source). Seeds and their number fixed before the runs. Columns per estimator: sources reported, "
+        "location error (m) of the one nearest the truth, its 90 % radius (m), rate error, height (m).",
+        "",
+        "| seed | ours: sources | error | radius | rate | height | pyELQ: sources | error | radius | rate | height "
+        "| wall s (ours / pyELQ) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Median location error over the seeds: plumescout {np.nanmedian(e_o):.1f} m (range "
+        f"{np.nanmin(e_o):.1f}-{np.nanmax(e_o):.1f}), pyELQ {np.nanmedian(e_p):.1f} m (range "
+        f"{np.nanmin(e_p):.1f}-{np.nanmax(e_p):.1f}); plumescout closer at {int(np.sum(e_o[both] < e_p[both]))} "
+        f"of {int(both.sum())} seeds where both report a source.",
+    ]
+
+
 def window_section(
     d: Path, truth: dict, n_windows: int, n_iter: int, height: float | None = None, log=print
 ) -> list[str]:
@@ -470,20 +523,11 @@ def window_section(
     is more than the spread of either estimator's error. ``height``: given to both."""
     minutes = np.unique(read_beam_dataset(d).reading_time_s) / 60.0
     edges = np.linspace(minutes.min(), minutes.max() + 1.0, n_windows + 1)
-    q_true = truth["q_kg_s"] * 1000.0
     rows, errs = [], {"ours": [], "peer": []}
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         data = read_beam_dataset(d, minutes=(a, b - 1e-9))
         ours, peer, t_ours, t_peer = compare_beams(data, n_iter, height)
-        cells = []
-        for key, res in (("ours", ours), ("peer", peer)):
-            s, err = nearest(res, truth)
-            errs[key].append(err)
-            cells.append(
-                f"{len(res)} | {err:.1f} | {s['r90']:.1f} | {s['q'] / q_true - 1:+.0%}"
-                if s
-                else f"{len(res)} | - | - | -"
-            )
+        cells = _paired_cells(ours, peer, truth, errs)
         rows.append(f"| {a:.0f}-{b - 1:.0f} ({len(data)}) | {cells[0]} | {cells[1]} | {t_ours:.1f} / {t_peer:.1f} |")
         log(rows[-1])
     e_o, e_p = np.array(errs["ours"]), np.array(errs["peer"])
@@ -712,6 +756,9 @@ def main(argv=None) -> int:
     ap.add_argument("--first-seed", type=int, default=3000)
     ap.add_argument("--windows", type=int, default=4, help="Chilbolton also cut into this many time windows (0: not)")
     ap.add_argument(
+        "--chilbolton-seeds", type=int, default=0, help="Chilbolton's full record again under seeds 0..N-1 (0: not)"
+    )
+    ap.add_argument(
         "--beam-releases", type=int, default=0, help="simulated releases seen by the Chilbolton beams (0: none)"
     )
     ap.add_argument(
@@ -779,6 +826,9 @@ def main(argv=None) -> int:
     if args.windows:
         for h in heights:
             lines += window_section(d, truth, args.windows, args.iterations, h)
+    if args.chilbolton_seeds:
+        for h in heights:
+            lines += seed_section(d, truth, args.chilbolton_seeds, args.iterations, h)
     if args.beam_releases:
         for h in heights:
             lines += release_section(d, args.beam_releases, 0, args.iterations, given_height=h is not None)
