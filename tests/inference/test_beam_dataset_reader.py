@@ -43,6 +43,7 @@ MALFORMED = {
     "a beam id given twice": ("beams.csv", BEAMS + "2,0,80,1.5,100,80,1.5\n", 4, "beam", "given twice"),
     "a beam end not a number": ("beams.csv", BEAMS.replace("100,50", "100,north"), 3, "y1_m", "not a number"),
     "a beam end nan": ("beams.csv", BEAMS.replace("100,50", "100,nan"), 3, "y1_m", "must be numbers"),
+    "a beam end under the ground": ("beams.csv", BEAMS.replace("1,0,0,1.5", "1,0,0,-1"), 2, "z0_m", "above the"),
     "a column missing": ("beams.csv", BEAMS.replace(",z1_m", ""), 1, "z1_m", "is missing"),
     "a row too short": ("measurements.csv", MEASUREMENTS + "3,1\n", 8, None, "2 fields"),
     "a reading of a beam not in beams.csv": (

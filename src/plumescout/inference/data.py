@@ -364,7 +364,10 @@ def read_beam_dataset(
     once or a few times has its residuals grouped in space (:meth:`BeamData.residual_groups`)."""
     d = Path(directory)
     beams_path, meas_path, wind_path = d / "beams.csv", d / "measurements.csv", d / "wind.csv"
-    beams = _read_csv_table(beams_path, ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"))
+    above = (0.0, 10000.0, "a height above the ground (0-10000 m)")
+    beams = _read_csv_table(
+        beams_path, ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"), {"z0_m": above, "z1_m": above}
+    )
     for name in ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"):
         bad = np.flatnonzero(~np.isfinite(beams[name]))
         if bad.size:
