@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +18,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from . import __version__
-from .errors import PlumescoutError
+from .errors import ConfigError, PlumescoutError
 
 app = typer.Typer(
     add_completion=False,
@@ -90,6 +91,33 @@ def _estimate_progress(progress: Progress):
         )
 
     return task, cb
+
+
+# the estimator settings that analyze's options set, to name the option in a refusal
+_OPTION_OF = {
+    "rate_scale_g_s": "--rate-scale",
+    "max_rate_g_s": "--max-rate",
+    "source_height_m": "--source-height",
+    "source_height_sd_m": "--source-height-sd",
+    "margin_m": "--margin",
+    "beam_margin_m": "--margin",
+    "max_margin_m": "--max-margin",
+    "sensor_response_s": "--sensor-response-s",
+    "point_sigma_y_prior_median": "--plume-width-fraction",
+}
+
+
+def _estimator_config(**values):
+    """:class:`EstimatorConfig` from analyze's options: a refusal names the options, not the fields."""
+    from .inference import EstimatorConfig
+
+    try:
+        return EstimatorConfig(**values)
+    except ConfigError as exc:
+        text = str(exc)
+        for name, option in _OPTION_OF.items():
+            text = re.sub(rf"\b{name}\b", option, text)
+        raise ConfigError(text) from None
 
 
 def _margins_text(area: dict) -> str:
@@ -236,17 +264,28 @@ def analyze(
     FLIGHT is a flight log in the open CSV, or a directory with an open-path beam data set
     (beams.csv, measurements.csv, wind.csv in local metres: give --origin)."""
     from .attribution import load_library
-    from .inference import EstimatorConfig
     from .pipeline import analyze as run_analyze
     from .pipeline import load_observations, normalise_truth
 
     truth_doc = normalise_truth(_read_truth(truth)) if truth else None
     org = _parse_origin(origin)
-    if not 0 < rate_scale < max_rate:
-        raise PlumescoutError(f"need 0 < --rate-scale < --max-rate (g/s), got {rate_scale:g} and {max_rate:g}")
+    config = _estimator_config(
+        species=species,
+        seed=seed,
+        source_height_m=source_height,
+        source_height_sd_m=source_height_sd,
+        rate_scale_g_s=rate_scale,
+        max_rate_g_s=max_rate,
+        sensor_response_s=sensor_response,
+        max_margin_m=max_margin,
+        **({"margin_m": margin, "beam_margin_m": margin} if margin is not None else {}),
+        **(
+            {"point_sigma_y_prior_median": width_fraction, "point_sigma_y_prior_log_sd": 0.0}
+            if width_fraction is not None
+            else {}
+        ),
+    )
     if flight.is_dir():
-        from .errors import ConfigError
-
         given = [o for o, v in (("--sensor-response-s", sensor_response), ("--plume-width-fraction", width_fraction))
                  if v is not None]  # fmt: skip
         if given:
@@ -269,22 +308,7 @@ def analyze(
         res = run_analyze(
             data,
             out,
-            EstimatorConfig(
-                species=species,
-                seed=seed,
-                source_height_m=source_height,
-                source_height_sd_m=source_height_sd,
-                rate_scale_g_s=rate_scale,
-                max_rate_g_s=max_rate,
-                sensor_response_s=sensor_response,
-                max_margin_m=max_margin,
-                **({"margin_m": margin, "beam_margin_m": margin} if margin is not None else {}),
-                **(
-                    {"point_sigma_y_prior_median": width_fraction, "point_sigma_y_prior_log_sd": 0.0}
-                    if width_fraction is not None
-                    else {}
-                ),
-            ),
+            config,
             truth_doc,
             origin=org,
             progress=cb,

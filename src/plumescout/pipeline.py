@@ -240,8 +240,6 @@ def _secondary_estimates(obs, est, cfg, dets, library, progress=None) -> list:
     such crossings the estimator runs again on that species, and the sources it finds away from
     every primary source (farther than both 90 % radii, and 30 m) are kept.
     Returns ``[(estimator, kept sources)]``."""
-    from dataclasses import replace
-
     from .attribution import default_library
 
     lib = library or default_library()
@@ -256,7 +254,7 @@ def _secondary_estimates(obs, est, cfg, dets, library, progress=None) -> list:
         ]
         if len(unexplained) < 2:
             continue
-        e2 = PlumeEstimator(replace(cfg, species=sp))
+        e2 = PlumeEstimator(cfg.model_copy(update={"species": sp}))
         e2.fit(obs, progress=progress)
         kept = [
             s

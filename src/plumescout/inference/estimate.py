@@ -17,9 +17,11 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import Annotated
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import ConfigError
@@ -37,54 +39,62 @@ __all__ = ["EstimatorConfig", "SourceEstimate", "PlumeEstimator", "group_sources
 FITTED_NUISANCE = ("source_height_m", "sensor_response_s", "horizontal_width_factor", "vertical_growth_exponent")
 
 
-@dataclass(frozen=True)
-class EstimatorConfig:
-    """Settings of :class:`PlumeEstimator` (all have defaults)."""
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class EstimatorConfig(BaseModel):
+    """Settings of :class:`PlumeEstimator` (all have defaults), validated when made: a value out
+    of its range, an unknown name or settings that contradict each other raise a
+    :class:`~plumescout.errors.ConfigError` naming the fields (``.fields``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     species: str | None = None
-    max_sources: int = 5
-    expected_sources: float = 1.0
-    iterations: int = 3000
-    burn_in: int = 1000
+    max_sources: Annotated[int, Field(ge=1)] = 5
+    expected_sources: Positive = 1.0
+    iterations: Annotated[int, Field(ge=1)] = 3000
+    burn_in: Annotated[int, Field(ge=0)] = 1000
     # independent chains pooled. Four for flights: every suite metric moves the right way and
     # the estimate depends less on the sampler's seed (benchmarks/results/experiments/README.md,
     # "Four chains"); beams keep two (the Chilbolton fit stays fast). None: ``chains`` for beams too
-    chains: int = 4
-    beam_chains: int | None = 2
+    chains: Annotated[int, Field(ge=1)] = 4
+    beam_chains: Annotated[int, Field(ge=1)] | None = 2
     # the search area: the sensors' extent widened by this on every side (flights), by
     # ``beam_margin_m`` for beams (sources among the beams, as at Chilbolton). Where a source's
     # 90 % region reaches a side (the source may lie beyond it: a network whose sensors all stand
     # downwind of the source), that side's margin is doubled and the data fitted again, up to
     # ``max_margin_m`` and ``max_search_refits`` times; max_margin_m <= the margin: never grown
-    margin_m: float = 100.0
-    beam_margin_m: float = 30.0
-    max_margin_m: float = 500.0
-    max_search_refits: int = 3
-    grid_cells: int = 40
+    margin_m: NonNegative = 100.0
+    beam_margin_m: NonNegative = 30.0
+    max_margin_m: NonNegative = 500.0
+    max_search_refits: Annotated[int, Field(ge=0)] = 3
+    grid_cells: Annotated[int, Field(ge=2)] = 40
     stability: str | float | None = None
     scheme: str = "briggs_rural"
     # the sources' height above ground (common to them): an unknown with a normal prior (median
     # source_height_m, 1-sigma source_height_sd_m, truncated at the ground); sd 0: the height is
     # known (a release of known height, ground-level leaks) and fixed at source_height_m
-    source_height_m: float = 0.5
-    source_height_sd_m: float = 1.0
-    point_fluctuation_intensity: float = 1.0
-    beam_fluctuation_intensity: float = 0.5
-    point_student_nu: float | None = None
-    beam_student_nu: float | None = 4.0
+    source_height_m: NonNegative = 0.5
+    source_height_sd_m: NonNegative = 1.0
+    point_fluctuation_intensity: NonNegative = 1.0
+    beam_fluctuation_intensity: NonNegative = 0.5
+    point_student_nu: Positive | None = None
+    beam_student_nu: Positive | None = 4.0
     lagrangian_wind: bool = True
-    wind_smoothing_s: float = 10.0
-    false_alarms_per_hour: float = 0.1
-    background_window_s: float = 180.0
-    min_sigma_m: float = 1.0
+    wind_smoothing_s: NonNegative = 10.0
+    false_alarms_per_hour: Positive = 0.1
+    background_window_s: Positive = 180.0
+    min_sigma_m: NonNegative = 1.0
     # two groups at the same place whose rates correlate below this over the posterior are one
     # source split in two (the data fix their sum) and are merged; None: never
-    split_rate_correlation: float | None = None
-    min_probability: float = 0.3  # report a source when p(exists) >= 0.3 (benchmarks/results/estimator_suite.md)
-    rate_scale_g_s: float = 1.0
-    max_rate_g_s: float = 100.0
-    wind_bias_prior_deg: float = 5.0
-    temper_scale: float = 1.0
+    split_rate_correlation: Annotated[float, Field(ge=-1.0, le=1.0)] | None = None
+    min_probability: Fraction = 0.3  # report a source when p(exists) >= 0.3 (benchmarks/results/estimator_suite.md)
+    rate_scale_g_s: Positive = 1.0
+    max_rate_g_s: Positive = 100.0
+    wind_bias_prior_deg: NonNegative = 5.0
+    temper_scale: Positive = 1.0
     # 90 % location radius = posterior radius x this factor, calibrated on simulated flights
     # (benchmarks/calibrate_regions.py on seeds 2000-2029, with the sensor lag and the horizontal
     # width modelled: kappa 0.914 of 0.81 -> 0.74, checked on seeds 1000-1029 and 3000-3029.
@@ -92,48 +102,84 @@ class EstimatorConfig:
     # model, 2.15 with two chains);
     # beams: benchmarks/calibrate_beams.py (60 simulated releases in the Chilbolton beam layout and
     # minute winds, never its readings or truth) -> 1.84
-    point_location_inflation: float = 0.74
-    beam_location_inflation: float = 1.84
+    point_location_inflation: Positive = 0.74
+    beam_location_inflation: Positive = 1.84
     # the 90 % rate interval widened (narrowed, below 1) about the median on the log scale by this
     # factor, calibrated as above: point data 0.66 (the sampled intervals, tempered and carrying
     # the width's uncertainty, held 97 % of the truths of seeds 2000-2029); beams 2.66
-    point_rate_inflation: float = 0.66
-    beam_rate_inflation: float = 2.66
-    point_theta_update_prob: float = 0.5
-    beam_theta_update_prob: float = 1.0
+    point_rate_inflation: Positive = 0.66
+    beam_rate_inflation: Positive = 2.66
+    point_theta_update_prob: Fraction = 0.5
+    beam_theta_update_prob: Fraction = 1.0
     # beams: the log sd of a multiplier of both plume widths (median 1)
-    sigma_scale_prior: float = 0.1
+    sigma_scale_prior: NonNegative = 0.1
     # beams (measured turbulence): 1-sigma of the normal prior (mean 0) of the vertical width's
     # far-field growth exponent, sigma_z = x tan(sigma_theta_v) (1 + x / 100 m)^g; 0: g fixed at 0
     # (linear in distance, the near-field limit). An experiment (session 15), off by default
-    beam_z_growth_prior: float = 0.0
+    beam_z_growth_prior: NonNegative = 0.0
     # point data: the horizontal plume width as a fraction of the tabulated (time-averaged) one,
     # an unknown with a log-normal prior. The model follows the measured meander (Lagrangian
     # wind), so the spread about the followed centreline is the relative dispersion, narrower
     # than the mean plume's
-    point_sigma_y_prior_median: float = 0.7
-    point_sigma_y_prior_log_sd: float = 0.35
+    point_sigma_y_prior_median: Positive = 0.7
+    point_sigma_y_prior_log_sd: NonNegative = 0.35
     # the stability class from sigma-theta (horizontal turbulence) says little about the vertical
     # mixing; point data sample an offset to it with this 1-sigma prior (in classes; 0 = fixed).
     # 1 class: holdout seeds 2000-2029 recall 0.83 -> 0.87, precision 0.74 -> 0.84, single-pass
     # median error 46 -> 26 m; seeds 1000-1029 still meet every target (estimator_suite.md)
-    point_stability_prior_classes: float = 1.0
+    point_stability_prior_classes: NonNegative = 1.0
     # the gas sensor's first-order response time (s), which delays and smears each plume crossing
     # along the track (the flight log does not say it). None: an unknown with a log-normal prior
     # (median response_prior_median_s, log sd response_prior_log_sd: 1-sigma 0.45-2.2 s, covering
     # the 0.1-3 s of the fast laser analysers drones carry); a number: known and fixed; 0: no lag.
     # Point data only (a beam reading is a minute's average). Ignoring a 0.5-3 s lag placed the
     # sources of seeds 3000-3011 a median 20 m upwind (benchmarks/results/experiments/README.md)
-    sensor_response_s: float | None = None
-    response_prior_median_s: float = 1.0
-    response_prior_log_sd: float = 0.8
-    decimate: int = 1
-    temperature_k: float = 288.15
-    pressure_pa: float = 101325.0
+    sensor_response_s: NonNegative | None = None
+    response_prior_median_s: Positive = 1.0
+    response_prior_log_sd: NonNegative = 0.8
+    decimate: Annotated[int, Field(ge=1)] = 1
+    temperature_k: Positive = 288.15
+    pressure_pa: Positive = 101325.0
     seed: int = 0
     # threads running the chains side by side (None: one per chain, up to the cores; 1: in turn).
     # The chains are independent and seeded alike either way, so the estimate does not change
-    chain_threads: int | None = None
+    chain_threads: Annotated[int, Field(ge=1)] | None = None
+
+    def __init__(self, **values):
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EstimatorConfig:
+        if self.burn_in >= self.iterations:
+            raise ValueError(f"burn_in ({self.burn_in}) must be below iterations ({self.iterations})")
+        if self.rate_scale_g_s >= self.max_rate_g_s:
+            raise ValueError(
+                f"need rate_scale_g_s < max_rate_g_s (the prior's scale below the cap), got "
+                f"{self.rate_scale_g_s:g} and {self.max_rate_g_s:g}"
+            )
+        return self
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    """One :class:`ConfigError` for a failed validation: each offending field with its reason, the
+    fields named in ``.fields`` (settings that contradict each other name themselves in the text)."""
+    parts, fields = [], []
+    for e in exc.errors():
+        name = ".".join(str(v) for v in e["loc"] if not isinstance(v, int))
+        reason = e["msg"].removeprefix("Value error, ")
+        if name:
+            fields.append(name)
+            got = e.get("input")
+            parts.append(f"{name}: {reason}" + (f" (got {got!r})" if e["type"] != "extra_forbidden" else " (unknown)"))
+        else:
+            fields += [f for f in EstimatorConfig.model_fields if f in reason]
+            parts.append(reason)
+    err = ConfigError("estimator settings: " + "; ".join(parts))
+    err.fields = fields
+    return err
 
 
 @dataclass
@@ -369,13 +415,6 @@ class PlumeEstimator:
         self, stability: float, theta_update_prob: float, stability_prior: float = 0.0, point: bool = False
     ) -> RJConfig:
         c = self.config
-        negative = [f"{k} ({v:g})" for k, v in vars(c).items() if k.startswith("source_height") and v < 0]
-        if negative:
-            raise ConfigError(f"{' and '.join(negative)}: must not be negative (heights are above ground)")
-        if not 0 < c.rate_scale_g_s < c.max_rate_g_s:
-            raise ConfigError(
-                f"need 0 < rate_scale_g_s < max_rate_g_s, got {c.rate_scale_g_s:g} and {c.max_rate_g_s:g}"
-            )
         if not point:
             resp, resp_sd = 0.0, 0.0
         elif c.sensor_response_s is None:
@@ -655,4 +694,4 @@ class PlumeEstimator:
 
     def settings(self) -> dict:
         """The configuration as plain data (for provenance)."""
-        return asdict(self.config)
+        return self.config.model_dump()
