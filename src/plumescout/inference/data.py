@@ -335,8 +335,7 @@ def _read_csv_table(
             except ValueError:
                 raise InputError(path, f"not a number: '{row[head.index(r)]}'", line=n, column=r) from None
             if limits and r in limits and np.isfinite(v) and not limits[r][0] <= v <= limits[r][1]:
-                lo, hi, what = limits[r]
-                raise InputError(path, f"{v:g} is not {what}", line=n, column=r)
+                raise InputError(path, f"{v:g} is not {limits[r][2]}", line=n, column=r)
             out[r].append(v)
         out["line"].append(n)
     if not out[required[0]]:
@@ -365,10 +364,9 @@ def read_beam_dataset(
     d = Path(directory)
     beams_path, meas_path, wind_path = d / "beams.csv", d / "measurements.csv", d / "wind.csv"
     above = (0.0, 10000.0, "a height above the ground (0-10000 m)")
-    beams = _read_csv_table(
-        beams_path, ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"), {"z0_m": above, "z1_m": above}
-    )
-    for name in ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m"):
+    beam_columns = ("beam", "x0_m", "y0_m", "z0_m", "x1_m", "y1_m", "z1_m")
+    beams = _read_csv_table(beams_path, beam_columns, {"z0_m": above, "z1_m": above})
+    for name in beam_columns:
         bad = np.flatnonzero(~np.isfinite(beams[name]))
         if bad.size:
             line = int(beams["line"][bad[0]])
@@ -406,9 +404,11 @@ def read_beam_dataset(
             column="minute",
         )
     wi = order[pos]
-    good = np.isfinite(meas[col]) & np.isfinite(wind["wind_speed_m_s"][wi]) & np.isfinite(wind["wind_from_deg"][wi])
+    in_window = np.ones(meas["minute"].size, bool)
     if minutes is not None:
-        good &= (meas["minute"] >= minutes[0]) & (meas["minute"] <= minutes[1])
+        in_window = (meas["minute"] >= minutes[0]) & (meas["minute"] <= minutes[1])
+    good = in_window & np.isfinite(meas[col])
+    good &= np.isfinite(wind["wind_speed_m_s"][wi]) & np.isfinite(wind["wind_from_deg"][wi])
     if has_turb:
         good &= np.isfinite(wind["tan_sigma_theta_h"][wi]) & np.isfinite(wind["tan_sigma_theta_v"][wi])
     if not good.any():
@@ -432,6 +432,5 @@ def read_beam_dataset(
         tan_sigma_z=wind["tan_sigma_theta_v"][wi] if has_turb else None,
         points_per_beam=points_per_beam,
     )
-    in_window = (meas["minute"] >= minutes[0]) & (meas["minute"] <= minutes[1]) if minutes is not None else True
     data.readings_skipped = int(np.sum(in_window & ~good))
     return data
