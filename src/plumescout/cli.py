@@ -336,6 +336,14 @@ def analyze(
             "run again with a larger --max-margin",
             highlight=False,
         )
+    cap = res.provenance["rate_prior"]
+    if cap["sources_at_cap"]:
+        console.print(
+            f"[yellow]warning:[/] the rate of {', '.join(cap['sources_at_cap'])} presses against the rate prior's cap "
+            f"({cap['max_g_s']:g} g/s): the source may be stronger than reported; run again with a larger "
+            "--max-rate (and --rate-scale near the rates expected)",
+            highlight=False,
+        )
     for k, p in res.outputs.items():
         console.print(f"  {k:8s} {p}")
 

@@ -178,6 +178,11 @@ def analyze(
         "search_refits": est.info_.get("search_refits", 0),
         "sources_at_edge": est.info_.get("sources_at_edge", []),
     }
+    rate_prior = {
+        "scale_g_s": cfg.rate_scale_g_s,
+        "max_g_s": cfg.max_rate_g_s,
+        "sources_at_cap": est.info_.get("sources_at_rate_cap", []),  # their rates held by the cap
+    }
     prov = provenance(
         inputs,
         model=model,
@@ -186,6 +191,7 @@ def analyze(
         origin={"lat": frame.lat0, "lon": frame.lon0},
         crs="EPSG:4326 (RFC 7946 lon, lat); local frame: azimuthal equidistant about origin",
         search_area=search_area,
+        rate_prior=rate_prior,
         posterior={
             k: v
             for k, v in est.info_.items()
@@ -217,18 +223,23 @@ def analyze(
     return res
 
 
+SOURCE_FLAGS = ("sources_at_edge", "sources_at_rate_cap")
+"""The lists of source ids an estimate flags in ``info_`` (a region at the edge of the search
+area, a rate held by the prior's cap)."""
+
+
 def _append_secondary(est, extra) -> None:
     """List the sources other species found (``[(estimator, kept sources)]``) after the primary
-    species' ones, renumbered after them; one at the edge of its own search area is flagged
-    under its new name in ``est.info_["sources_at_edge"]``."""
-    edge = est.info_.setdefault("sources_at_edge", [])
+    species' ones, renumbered after them; one flagged by its own estimate (at the edge of its
+    search area, its rate at the cap) is flagged under its new name in ``est.info_``."""
+    flags = {k: est.info_.setdefault(k, []) for k in SOURCE_FLAGS}
     for e, kept in extra:
         for src in kept:
-            at_edge = src.id in e.info_.get("sources_at_edge", [])
+            own = [k for k in SOURCE_FLAGS if src.id in e.info_.get(k, [])]
             src.id = f"S{len(est.sources_) + 1}"
             est.sources_.append(src)
-            if at_edge:
-                edge.append(src.id)
+            for k in own:
+                flags[k].append(src.id)
 
 
 def _secondary_estimates(obs, est, cfg, dets, library, progress=None) -> list:

@@ -130,7 +130,8 @@ def test_a_secondary_species_source_at_the_edge_keeps_its_flag_under_its_new_nam
         return SourceEstimate(f"S{i}", "co2", 0.0, 0.0, 51.0, -1.0, 0.5, 1.0, (0.5, 2.0), 10.0, 0.9)
 
     primary = SimpleNamespace(sources_=[src(1), src(2)], info_={"sources_at_edge": ["S2"]})
-    fire = SimpleNamespace(sources_=[src(1), src(2)], info_={"sources_at_edge": ["S2"]})
+    fire = SimpleNamespace(sources_=[src(1), src(2)], info_={"sources_at_edge": ["S2"], "sources_at_rate_cap": ["S1"]})
     _append_secondary(primary, [(fire, list(fire.sources_))])
     assert [s.id for s in primary.sources_] == ["S1", "S2", "S3", "S4"]
     assert primary.info_["sources_at_edge"] == ["S2", "S4"]  # fire's S2 is now S4; its S1 (S3) is not at an edge
+    assert primary.info_["sources_at_rate_cap"] == ["S3"]  # fire's S1, its rate at the cap, is now S3

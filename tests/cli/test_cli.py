@@ -26,6 +26,8 @@ def test_analyze_writes_every_product(single_flight, tmp_path):
     doc = json.loads((out / "sources.geojson").read_text())
     assert doc["properties"]["inputs"][0]["file"] == "flight.csv"
     assert len(doc["features"]) == 1
+    assert doc["properties"]["rate_prior"]["sources_at_cap"] == []  # 0.5 g/s, far below the 100 g/s cap
+    assert "rate prior's cap" not in res.output
 
 
 @pytest.mark.parametrize(
@@ -91,6 +93,10 @@ def test_the_rate_prior_options_reach_the_estimator(single_flight, tmp_path):
     assert doc["properties"]["settings"]["max_rate_g_s"] == 0.2
     assert doc["features"]
     assert all(f["properties"]["emission_rate_g_s"] <= 0.2 for f in doc["features"])
+    # the release (0.5 g/s) wants more than the cap allows: said in the GeoJSON and on the console
+    cap = doc["properties"]["rate_prior"]
+    assert cap["max_g_s"] == 0.2 and "S1" in cap["sources_at_cap"]
+    assert "presses against the rate prior's cap (0.2 g/s)" in " ".join(res.output.split())
 
 
 @pytest.mark.parametrize(("scale", "cap"), [("0", "100"), ("-1", "100"), ("5", "5"), ("5", "1")])

@@ -102,3 +102,14 @@ def test_the_horizontal_width_is_learnt_from_the_crossings():
         assert np.sign(fitted[rd] - prior) == np.sign(rd - prior)
         assert abs(np.log10(s.rate_g_s / truth["rate_g_s"])) <= 0.2
     assert fitted[0.4] < fitted[0.9]
+
+
+def test_a_rate_is_at_the_cap_when_its_top_samples_reach_it():
+    # the rule alone: the 95th percentile of the rate samples at >= 90 % of the cap
+    from plumescout.inference.estimate import RATE_CAP_FRACTION, at_rate_cap
+
+    below = np.linspace(0.0, 0.8, 101)  # 95th percentile 0.76 of a cap of 1
+    held = np.concatenate([np.linspace(0.5, 0.9, 90), np.full(11, 1.0)])  # the top 10 % piled on the cap
+    assert not at_rate_cap(below, 1.0) and at_rate_cap(held, 1.0)
+    assert at_rate_cap(below, 0.75 / RATE_CAP_FRACTION) and not at_rate_cap(below, 0.77 / RATE_CAP_FRACTION)
+    assert not at_rate_cap(np.array([]), 1.0)

@@ -233,6 +233,16 @@ def _edge_distance(box, x: float, y: float) -> float:
     return min(_side_distances(box, x, y))
 
 
+RATE_CAP_FRACTION = 0.9
+"""A source's rate is held by the prior's cap when the top 5 % of its samples reach this fraction
+of ``max_rate_g_s``: the data may want more than the cap allows."""
+
+
+def at_rate_cap(q: np.ndarray, max_rate_g_s: float) -> bool:
+    """Whether rate samples ``q`` press against the cap (see :data:`RATE_CAP_FRACTION`)."""
+    return bool(len(q)) and float(np.quantile(q, 0.95)) >= RATE_CAP_FRACTION * max_rate_g_s
+
+
 def _widen(q: np.ndarray, factor: float) -> tuple[float, float]:
     """The 5-95 % interval of the rate samples, widened about the median by ``factor`` on the log
     scale (the rate is positive and its errors multiplicative)."""
@@ -637,6 +647,7 @@ class PlumeEstimator:
             s.id = f"S{i + 1}"
         self.sources_ = out
         self.info_["sources_at_edge"] = [s.id for s in out if _edge_distance(box, s.x_m, s.y_m) < s.location_ci90_m]
+        self.info_["sources_at_rate_cap"] = [s.id for s in out if at_rate_cap(s.samples_rate, cfg.max_rate_g_s)]
 
     def _tempers(self, sampler: RJSampler) -> list[float]:
         """Per data set, 1 / (design effect) of the standardised residuals of the best single-cell
