@@ -28,6 +28,7 @@ def test_analyze_writes_every_product(single_flight, tmp_path):
     assert len(doc["features"]) == 1
     assert doc["properties"]["rate_prior"]["sources_at_cap"] == []  # 0.5 g/s, far below the 100 g/s cap
     assert "rate prior's cap" not in res.output
+    assert "Warning:" not in (out / "report.html").read_text()
 
 
 @pytest.mark.parametrize(
@@ -97,6 +98,8 @@ def test_the_rate_prior_options_reach_the_estimator(single_flight, tmp_path):
     cap = doc["properties"]["rate_prior"]
     assert cap["max_g_s"] == 0.2 and "S1" in cap["sources_at_cap"]
     assert "presses against the rate prior's cap (0.2 g/s)" in " ".join(res.output.split())
+    page = (tmp_path / "report.html").read_text()  # the page the service shows says it too
+    assert "<strong>Warning:</strong> the rate of S1" in page and "rate prior&#x27;s cap" in page
 
 
 @pytest.mark.parametrize(("scale", "cap"), [("0", "100"), ("-1", "100"), ("5", "5"), ("5", "1")])

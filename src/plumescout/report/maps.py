@@ -222,6 +222,22 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     return path
 
 
+def _warnings(info: dict) -> list[str]:
+    """What the reader of a report must not miss: sources flagged by the estimate (``info_``)."""
+    out = []
+    if edge := info.get("sources_at_edge"):
+        out.append(
+            f"the 90 % region of {', '.join(edge)} reaches the edge of the search area: the source may lie "
+            "outside it (analyze --max-margin widens the area)."
+        )
+    if cap := info.get("sources_at_rate_cap"):
+        out.append(
+            f"the rate of {', '.join(cap)} presses against the rate prior's cap: the source may be stronger "
+            "than reported (analyze --max-rate raises the cap)."
+        )
+    return out
+
+
 def write_html_map(
     path, view: ReportView, title: str = "plumescout report", max_points: int = 6000, figures=()
 ) -> Path:
@@ -339,6 +355,7 @@ def write_html_map(
             f"{info.get('source_height_m', float('nan')):.2g} m; plume width "
             f"{info.get('horizontal_width_factor', float('nan')):.2g} of the tabulated (posterior medians).</p>"
         )
+    foot += "".join(f'<p class="warning"><strong>Warning:</strong> {html.escape(w)}</p>' for w in _warnings(info))
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:20px;color:#222}} table{{border-collapse:collapse}}
