@@ -98,7 +98,7 @@ def test_the_rate_prior_options_reach_the_estimator(single_flight, tmp_path):
     cap = doc["properties"]["rate_prior"]
     assert cap["max_g_s"] == 0.2 and "S1" in cap["sources_at_cap"]
     assert "presses against the rate prior's cap (0.2 g/s)" in " ".join(res.output.split())
-    page = (tmp_path / "report.html").read_text()  # the page the service shows says it too
+    page = (tmp_path / "report.html").read_text()  # the report page says it too
     assert "<strong>Warning:</strong> the rate of S1" in page and "rate prior&#x27;s cap" in page
 
 

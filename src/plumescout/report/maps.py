@@ -167,6 +167,8 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     ax.set_title(f"{title}: {len(view.sources)} source(s); shading = posterior density, circles = 90 % regions")
     if view.truth or view.beams is not None:
         ax.legend(loc="lower right")
+    if warn := _warnings(getattr(est, "info_", None) or {}):  # this figure is what the service shows
+        fig.suptitle("\n".join(f"warning: {w}" for w in warn), color="#b00000", fontsize=10)
     ax.grid(alpha=0.3)
 
     # rate posteriors
