@@ -21,7 +21,7 @@ from .geo import LocalFrame
 from .inference import EstimatorConfig, PlumeEstimator
 from .inference.data import read_beam_dataset
 from .inference.detect import detect_plumes
-from .inference.estimate import FITTED_NUISANCE
+from .inference.estimate import FITTED_NUISANCE, SOURCE_FLAGS, flagged
 from .met import WindSeries
 from .observations import Observations
 from .report import provenance, write_geojson, write_html_map, write_kml, write_png
@@ -223,23 +223,16 @@ def analyze(
     return res
 
 
-SOURCE_FLAGS = ("sources_at_edge", "sources_at_rate_cap")
-"""The lists of source ids an estimate flags in ``info_`` (a region at the edge of the search
-area, a rate held by the prior's cap)."""
-
-
 def _append_secondary(est, extra) -> None:
     """List the sources other species found (``[(estimator, kept sources)]``) after the primary
-    species' ones, renumbered after them; one flagged by its own estimate (at the edge of its
-    search area, its rate at the cap) is flagged under its new name in ``est.info_``."""
-    flags = {k: est.info_.setdefault(k, []) for k in SOURCE_FLAGS}
-    for e, kept in extra:
+    species' ones, renumbered after them; each keeps its flags (from its own estimate), and the
+    estimate's lists of flagged sources (``info_``) name them under their new names."""
+    for _, kept in extra:
         for src in kept:
-            own = [k for k in SOURCE_FLAGS if src.id in e.info_.get(k, [])]
             src.id = f"S{len(est.sources_) + 1}"
             est.sources_.append(src)
-            for k in own:
-                flags[k].append(src.id)
+    for flag, key in SOURCE_FLAGS.items():
+        est.info_[key] = flagged(est.sources_, flag)
 
 
 def _secondary_estimates(obs, est, cfg, dets, library, progress=None) -> list:

@@ -126,12 +126,16 @@ def test_a_secondary_species_source_at_the_edge_keeps_its_flag_under_its_new_nam
     from plumescout.inference import SourceEstimate
     from plumescout.pipeline import _append_secondary
 
-    def src(i):
-        return SourceEstimate(f"S{i}", "co2", 0.0, 0.0, 51.0, -1.0, 0.5, 1.0, (0.5, 2.0), 10.0, 0.9)
+    def src(i, *flags):
+        s = SourceEstimate(f"S{i}", "co2", 0.0, 0.0, 51.0, -1.0, 0.5, 1.0, (0.5, 2.0), 10.0, 0.9)
+        s.flags.extend(flags)
+        return s
 
-    primary = SimpleNamespace(sources_=[src(1), src(2)], info_={"sources_at_edge": ["S2"]})
-    fire = SimpleNamespace(sources_=[src(1), src(2)], info_={"sources_at_edge": ["S2"], "sources_at_rate_cap": ["S1"]})
+    # as each estimate flags them (its info_ lists the same ids)
+    primary = SimpleNamespace(sources_=[src(1), src(2, "region_at_search_edge")], info_={})
+    fire = SimpleNamespace(sources_=[src(1, "rate_at_prior_cap"), src(2, "region_at_search_edge")], info_={})
     _append_secondary(primary, [(fire, list(fire.sources_))])
     assert [s.id for s in primary.sources_] == ["S1", "S2", "S3", "S4"]
     assert primary.info_["sources_at_edge"] == ["S2", "S4"]  # fire's S2 is now S4; its S1 (S3) is not at an edge
     assert primary.info_["sources_at_rate_cap"] == ["S3"]  # fire's S1, its rate at the cap, is now S3
+    assert primary.sources_[2].flags == ["rate_at_prior_cap"] and primary.sources_[0].flags == []

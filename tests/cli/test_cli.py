@@ -27,6 +27,7 @@ def test_analyze_writes_every_product(single_flight, tmp_path):
     assert doc["properties"]["inputs"][0]["file"] == "flight.csv"
     assert len(doc["features"]) == 1
     assert doc["properties"]["rate_prior"]["sources_at_cap"] == []  # 0.5 g/s, far below the 100 g/s cap
+    assert doc["features"][0]["properties"]["flags"] == []
     assert "rate prior's cap" not in res.output
     assert "Warning:" not in (out / "report.html").read_text()
 
@@ -97,6 +98,9 @@ def test_the_rate_prior_options_reach_the_estimator(single_flight, tmp_path):
     # the release (0.5 g/s) wants more than the cap allows: said in the GeoJSON and on the console
     cap = doc["properties"]["rate_prior"]
     assert cap["max_g_s"] == 0.2 and "S1" in cap["sources_at_cap"]
+    s1 = next(f["properties"] for f in doc["features"] if f["id"] == "S1")  # the feature a partner gets
+    assert "rate_at_prior_cap" in s1["flags"]
+    assert "warning: rate at prior cap" in (tmp_path / "sources.kml").read_text()
     assert "presses against the rate prior's cap (0.2 g/s)" in " ".join(res.output.split())
     page = (tmp_path / "report.html").read_text()  # the report page says it too
     assert "<strong>Warning:</strong> the rate of S1" in page and "rate prior&#x27;s cap" in page

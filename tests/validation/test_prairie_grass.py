@@ -240,6 +240,7 @@ def test_a_source_at_the_edge_of_an_area_not_grown_is_flagged(loaded, tmp_path):
     assert area["margins_m"] == [30, 30, 30, 30] and area["search_refits"] == 0
     assert area["box_m"][1] > 0  # the release (y = 0) is outside the area
     assert area["sources_at_edge"] == ["S1"]
+    assert doc["features"][0]["properties"]["flags"] == ["region_at_search_edge"]  # on the feature shared
     assert "reaches the edge of the search area" in said and "--max-margin" in said
     page = (tmp_path / "out" / "report.html").read_text()  # the report page says it too
     assert "<strong>Warning:</strong> the 90 % region of S1 reaches the edge" in page

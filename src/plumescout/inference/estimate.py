@@ -202,6 +202,18 @@ class SourceEstimate:
     # what kind of site (plumescout.attribution): source_class, class_probabilities, evidence
     attribution: dict | None = None
     attribution_detail: object | None = field(repr=False, default=None)
+    # what the reader must know before trusting it (see SOURCE_FLAGS): its 90 % region reaches
+    # the edge of the search area; its rate presses against the rate prior's cap
+    flags: list[str] = field(default_factory=list)
+
+
+SOURCE_FLAGS = {"region_at_search_edge": "sources_at_edge", "rate_at_prior_cap": "sources_at_rate_cap"}
+"""Each flag a source can carry, and the ``info_`` list of the estimate that names its sources."""
+
+
+def flagged(sources, flag: str) -> list[str]:
+    """The ids of the ``sources`` that carry ``flag``."""
+    return [s.id for s in sources if flag in s.flags]
 
 
 def integrated_autocorr_time(z: np.ndarray, max_lag: int = 200) -> float:
@@ -646,8 +658,13 @@ class PlumeEstimator:
         for i, s in enumerate(out):
             s.id = f"S{i + 1}"
         self.sources_ = out
-        self.info_["sources_at_edge"] = [s.id for s in out if _edge_distance(box, s.x_m, s.y_m) < s.location_ci90_m]
-        self.info_["sources_at_rate_cap"] = [s.id for s in out if at_rate_cap(s.samples_rate, cfg.max_rate_g_s)]
+        for s in out:
+            if _edge_distance(box, s.x_m, s.y_m) < s.location_ci90_m:
+                s.flags.append("region_at_search_edge")
+            if at_rate_cap(s.samples_rate, cfg.max_rate_g_s):
+                s.flags.append("rate_at_prior_cap")
+        for flag, key in SOURCE_FLAGS.items():
+            self.info_[key] = flagged(out, flag)
 
     def _tempers(self, sampler: RJSampler) -> list[float]:
         """Per data set, 1 / (design effect) of the standardised residuals of the best single-cell

@@ -57,6 +57,7 @@ def source_features(sources) -> list[dict]:
                     "x_m": _r(s.x_m, 2),
                     "y_m": _r(s.y_m, 2),
                     "height_m": _r(s.height_m, 2),
+                    "flags": list(getattr(s, "flags", [])),  # what to know before trusting it
                     **(getattr(s, "attribution", None) or {}),
                 },
             }

@@ -80,6 +80,7 @@ def write_kml(
             f"species {s.species}; rate {s.rate_g_s:.4g} g/s ({s.rate_g_s * 3.6:.4g} kg/h), "
             f"90 % interval {s.rate_g_s_ci90[0]:.4g}-{s.rate_g_s_ci90[1]:.4g} g/s; "
             f"90 % location radius {s.location_ci90_m:.1f} m; probability {s.probability:.3f}"
+            + "".join(f"; warning: {f.replace('_', ' ')}" for f in getattr(s, "flags", []))
         )
         items.append(
             features.Placemark(
