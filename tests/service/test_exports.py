@@ -31,6 +31,7 @@ def test_the_job_runs_the_estimator_with_progress_log_and_reports(analysed, sing
     )
     x, y = frame.to_local(best["lat"], best["lon"])
     assert math.hypot(x - truth["x_m"], y - truth["y_m"]) <= best["location_ci90_m"] + 20.0
+    assert best["flags"] == []  # inside the search area, 0.5 g/s far below the rate cap
     assert run["provenance"]["inputs"][0]["file"] == "flight.csv"
 
 

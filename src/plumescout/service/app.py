@@ -185,6 +185,7 @@ def _report(r: Report) -> dict:
         "probability": r.probability,
         "source_class": r.source_class,
         "class_probabilities": props.get("class_probabilities"),
+        "flags": props.get("flags", []),  # what to know before trusting it (region at the edge, rate at the cap)
         "created_at": _iso(r.created_at),
         "updated_at": _iso(r.updated_at),
     }

@@ -141,6 +141,7 @@ async function select(id) {
     <tr><td>position</td><td>${r.lat.toFixed(7)}, ${r.lon.toFixed(7)} (90 % within ${r.location_ci90_m.toFixed(1)} m)</td></tr>
     <tr><td>emission rate</td><td>${r.emission_rate_g_s.toPrecision(3)} g/s, 90 % [${r.emission_rate_g_s_ci90.map((v) => v.toPrecision(3)).join(", ")}]</td></tr>
     <tr><td>exists</td><td>probability ${r.probability.toFixed(3)}</td></tr>
+    ${(r.flags || []).length ? `<tr class="warning"><td>warning</td><td>${r.flags.map((f) => esc(f.replaceAll("_", " "))).join("; ")}</td></tr>` : ""}
     <tr><td>species</td><td>${esc(r.species)}</td></tr>
     <tr><td>kind of site</td><td>${esc(r.source_class || "–")}<br><small>${probs}</small></td></tr>
     <tr><td>report</td><td>${esc(r.uid)} v${r.version}</td></tr>
