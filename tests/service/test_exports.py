@@ -78,6 +78,21 @@ def test_ce_is_one_sigma_of_the_90_percent_region():
     assert sigma == pytest.approx(100.0 / rayleigh.ppf(0.9), rel=1e-12)
 
 
+@pytest.mark.parametrize("flags", [[], ["region_at_search_edge", "rate_at_prior_cap"]])
+def test_a_sources_flags_reach_the_tak_remarks(flags):
+    # what a TAK user must know before trusting the marker travels in its remarks
+    from types import SimpleNamespace
+
+    report = SimpleNamespace(
+        uid="r1", status="candidate", lat=51.0, lon=-1.0, location_ci90_m=20.0, title="S1", species="ch4",
+        rate_g_s=1.0, rate_g_s_lo=0.5, rate_g_s_hi=2.0, probability=0.9, source_class=None,
+        feature={"properties": {"flags": flags}},
+    )  # fmt: skip
+    remarks = ET.fromstring(cot.report_event(report)).find("detail/remarks").text
+    said = [part.removeprefix(" warning: ") for part in remarks.split(";") if part.startswith(" warning: ")]
+    assert said == [f.replace("_", " ") for f in flags]
+
+
 def _report_row(w, rid):
     from plumescout.service.db import Report, make_engine, sessions
 

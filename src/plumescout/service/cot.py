@@ -67,9 +67,11 @@ def report_event(report, stale_s: float = 86400.0, when: datetime | None = None)
     ET.SubElement(detail, "contact", callsign=report.title[:60])
     rate = f"{report.rate_g_s:.3g} g/s [{report.rate_g_s_lo:.3g}, {report.rate_g_s_hi:.3g}] (90 %)"
     cls = f"; class {report.source_class}" if report.source_class else ""
+    flags = ((getattr(report, "feature", None) or {}).get("properties") or {}).get("flags") or []
     ET.SubElement(detail, "remarks").text = (
         f"plumescout {report.species} source, {rate}; P(exists) {report.probability:.2f}; "
         f"90 % radius {report.location_ci90_m:.1f} m{cls}; status {report.status}"
+        + "".join(f"; warning: {f.replace('_', ' ')}" for f in flags)
     )
     ET.SubElement(detail, "color", argb=str(_argb(report.status)))
     return ET.tostring(ev, encoding="utf-8", xml_declaration=True)
