@@ -185,3 +185,20 @@ def analysed(tmp_path_factory, flight_csv):
         assert run["state"] == "done", run
         yield w, m["id"], f["id"], run
     app.state.engine.dispose()
+
+
+CAP = {"rate_scale_g_s": 0.1, "max_rate_g_s": 0.2}
+"""A rate prior capped at 0.2 g/s, below the test flight's 0.5 g/s leak (tests/conftest.py): the
+estimate must press against the cap and say so."""
+
+
+@pytest.fixture(scope="session")
+def capped(analysed):
+    """The analysed world's flight run again with the estimator settings :data:`CAP` (as a
+    mission hunting small leaks would ask): (world, the run)."""
+    w, m, f, _run = analysed
+    r = w.post("analyst", f"/api/missions/{m}/runs", json={"flight_id": f, "estimator": CAP})
+    assert r.status_code == 202, r.text
+    run = wait_run(w.client, w.h("analyst"), r.json()["id"])
+    assert run["state"] == "done", run
+    return w, run

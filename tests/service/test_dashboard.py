@@ -128,3 +128,36 @@ def test_partner_sees_only_the_released_report_and_no_tracks(served, browser):
     assert page.locator("path.region").count() == 1
     assert page.locator("path.track-seg").count() == 0
     page.close()
+
+
+def test_a_flagged_report_warns_and_tells_staff_what_to_do(served, capped, browser):
+    """A run with the rate prior capped below the leak (conftest.CAP) gives a report whose rate is
+    held by the cap: the detail says so, and tells an analyst how to run it again; a partner it is
+    released to reads the warning without the advice (they cannot run flights)."""
+    w, base = served[0], served[2]
+    _w, run = capped
+    reports = [w.get("analyst", f"/api/reports/{i}").json() for i in run["reports"]]
+    flagged = [r["id"] for r in reports if "rate_at_prior_cap" in r["flags"]]
+    assert flagged
+    rid = flagged[0]
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(base + "/")
+    page.fill("#apitoken", w.tokens["analyst"])
+    page.click("#use-token")
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    page.locator(f"#report-list li[data-id='{rid}']").click()
+    page.wait_for_selector("#detail tr.warning", timeout=30000)
+    text = page.inner_text("#detail tr.warning")
+    assert "held by the rate prior's cap" in text and "higher max_rate_g_s" in text
+    page.close()
+    assert w.post("analyst", f"/api/reports/{rid}/releases", json={"org_id": w.orgs["PartnerB"]}).status_code == 201
+    page = browser.new_page()
+    page.goto(base + "/")
+    page.fill("#apitoken", w.tokens["partner_b"])
+    page.click("#use-token")
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    page.locator(f"#report-list li[data-id='{rid}']").click()
+    page.wait_for_selector("#detail tr.warning", timeout=30000)
+    text = page.inner_text("#detail tr.warning")
+    assert "held by the rate prior's cap" in text and "max_rate_g_s" not in text
+    page.close()

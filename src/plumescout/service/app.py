@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import __version__
+from ..errors import ConfigError
 from . import cot
 from .db import (
     AnalysisRun,
@@ -92,8 +93,23 @@ class MissionIn(Strict):
     description: str = Field("", max_length=10000)
 
 
+class EstimatorIn(Strict):
+    """The estimator settings a mission may need (the options of ``plumescout analyze``; unset:
+    the defaults). Bounded here beyond what the estimator checks, so that one request cannot tie
+    up a worker with a search area of a continent."""
+
+    rate_scale_g_s: float | None = Field(None, gt=0.0, le=1e6, description="--rate-scale: the rate prior's scale, g/s")
+    max_rate_g_s: float | None = Field(None, gt=0.0, le=1e6, description="--max-rate: the rate prior's cap, g/s")
+    source_height_m: float | None = Field(None, ge=0.0, le=500.0, description="--source-height, m")
+    source_height_sd_m: float | None = Field(None, ge=0.0, le=500.0, description="--source-height-sd, m (0: known)")
+    margin_m: float | None = Field(None, ge=0.0, le=5000.0, description="--margin: search area about the track, m")
+    max_margin_m: float | None = Field(None, ge=0.0, le=20000.0, description="--max-margin: how far it may grow, m")
+    sensor_response_s: float | None = Field(None, ge=0.0, le=60.0, description="--sensor-response-s, s")
+
+
 class RunIn(Strict):
     flight_id: Id
+    estimator: EstimatorIn | None = None
 
 
 class ReportPatch(Strict):
@@ -159,6 +175,7 @@ def _run(r: AnalysisRun, with_log: bool = False) -> dict:
         "created_at": _iso(r.created_at),
         "started_at": _iso(r.started_at),
         "finished_at": _iso(r.finished_at),
+        "estimator": (r.settings or {}).get("estimator", {}),  # the settings asked for; unset: defaults
     }
     if with_log:
         d["log"] = r.log.splitlines() if r.log else []
@@ -557,20 +574,29 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
     # ------------------------------------------------------------ analysis runs
     @app.post("/api/missions/{mission_id}/runs", tags=["runs"], status_code=202)
     def start_run(mission_id: PathId, body: RunIn, request: Request, s: DurableDB, p: Staff):
-        """Queue an analysis of one flight; follow it at ``/api/runs/{id}``."""
+        """Queue an analysis of one flight; follow it at ``/api/runs/{id}``. ``estimator``: the
+        settings this mission needs (a rate cap above the releases hunted, a known source height,
+        a wider search area); refused, naming the fields, before anything is queued."""
         m = get_mission(s, p, mission_id)
         f = s.get(Flight, body.flight_id)
         if f is None or f.mission_id != m.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flight {body.flight_id} in mission {m.id}")
+        asked = body.estimator.model_dump(exclude_none=True) if body.estimator else {}
+        from ..inference import EstimatorConfig  # here: the estimator's imports cost the server's start 0.9 s
+
+        try:  # the estimator's own checks (a cap below the scale, ...) before anything is queued
+            EstimatorConfig(**asked)
+        except ConfigError as exc:
+            raise HTTPException(422, f"estimator: {exc}") from None
         r = AnalysisRun(
             mission_id=m.id,
             flight_id=f.id,
             created_by=p.user_id,
-            settings={"signatures": str(settings.signatures) if settings.signatures else None},
+            settings={"signatures": str(settings.signatures) if settings.signatures else None, "estimator": asked},
         )
         s.add(r)
         s.flush()
-        audit(s, p, "run.start", "run", r.id, request, flight_id=f.id)
+        audit(s, p, "run.start", "run", r.id, request, flight_id=f.id, estimator=asked)
         s.commit()
         if state["jobs"] is not None:
             state["jobs"].submit(r.id)

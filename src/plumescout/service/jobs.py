@@ -52,6 +52,7 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
     """Run one analysis (the job). Returns the final state."""
     from .. import pipeline
     from ..errors import PlumescoutError
+    from ..inference import EstimatorConfig
     from ..report.geojson import source_features
     from ..report.kml import write_kml
 
@@ -80,7 +81,10 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             mission = s.get(Mission, run.mission_id)
             blob = Path(data_dir) / "blobs" / flight.sha256
             fname, mname, org_id, mission_id = flight.filename, mission.name, mission.org_id, mission.id
+            asked = (run.settings or {}).get("estimator") or {}
         note(f"started on {fname} ({flight.format}, {flight.samples} samples)")
+        if asked:
+            note("estimator settings: " + ", ".join(f"{k} {v:g}" for k, v in sorted(asked.items())))
         update(state="running", started_at=now(), progress=0.02, stage="reading")
         library = None
         if signatures:
@@ -88,7 +92,8 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
 
             library = load_library(signatures)
         out = run_dir(data_dir, run_id)
-        res = pipeline.analyze(blob, out_dir=out, title=fname, progress=progress, library=library)
+        config = EstimatorConfig(**asked)  # checked when the run was queued; refused here too if not
+        res = pipeline.analyze(blob, out_dir=out, config=config, title=fname, progress=progress, library=library)
         note(f"estimated {len(res.sources)} source(s) in {res.provenance['wall_time_s']:.1f} s")
         update(progress=0.92, stage="writing reports")
         (out / "track.json").write_text(json.dumps(_track(res.observations, res.detection)), encoding="utf-8")

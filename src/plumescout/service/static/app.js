@@ -128,6 +128,17 @@ async function download(path, name) {
   a.click();
 }
 
+// what each flag of a source means, and (for those who can run the flight again) what to do
+const FLAGS = {
+  region_at_search_edge: ["90 % region at the edge of the search area: the source may lie beyond it", "run again with a larger max_margin_m"],
+  rate_at_prior_cap: ["rate held by the rate prior's cap: the source may be stronger than reported", "run again with a higher max_rate_g_s"],
+};
+
+function flagText(flag, staff) {
+  const [what, todo] = FLAGS[flag] || [flag.replaceAll("_", " "), ""];
+  return esc(what) + (staff && todo ? ` <small>(${esc(todo)})</small>` : "");
+}
+
 async function select(id) {
   state.selected = id;
   for (const li of document.querySelectorAll("#report-list li")) li.classList.toggle("selected", li.dataset.id === String(id));
@@ -141,7 +152,7 @@ async function select(id) {
     <tr><td>position</td><td>${r.lat.toFixed(7)}, ${r.lon.toFixed(7)} (90 % within ${r.location_ci90_m.toFixed(1)} m)</td></tr>
     <tr><td>emission rate</td><td>${r.emission_rate_g_s.toPrecision(3)} g/s, 90 % [${r.emission_rate_g_s_ci90.map((v) => v.toPrecision(3)).join(", ")}]</td></tr>
     <tr><td>exists</td><td>probability ${r.probability.toFixed(3)}</td></tr>
-    ${(r.flags || []).length ? `<tr class="warning"><td>warning</td><td>${r.flags.map((f) => esc(f.replaceAll("_", " "))).join("; ")}</td></tr>` : ""}
+    ${(r.flags || []).length ? `<tr class="warning"><td>warning</td><td>${r.flags.map((f) => flagText(f, staff)).join("<br>")}</td></tr>` : ""}
     <tr><td>species</td><td>${esc(r.species)}</td></tr>
     <tr><td>kind of site</td><td>${esc(r.source_class || "–")}<br><small>${probs}</small></td></tr>
     <tr><td>report</td><td>${esc(r.uid)} v${r.version}</td></tr>
