@@ -202,3 +202,51 @@ def capped(analysed):
     run = wait_run(w.client, w.h("analyst"), r.json()["id"])
     assert run["state"] == "done", run
     return w, run
+
+
+def zip_dir(directory: Path, archive: Path, folder: str | None = "source_1", replace: dict | None = None) -> Path:
+    """``directory``'s files zipped as a user would (in one ``folder``, or at the root), with the
+    members named in ``replace`` given new text (a malformed data set) or left out (None)."""
+    import zipfile
+
+    replace = replace or {}
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(Path(directory).iterdir()):
+            text = replace.get(p.name, p.read_text(encoding="utf-8"))
+            if text is not None:
+                zf.writestr(f"{folder}/{p.name}" if folder else p.name, text)
+        for name, text in replace.items():  # members the directory does not have
+            if text is not None and not (Path(directory) / name).exists():
+                zf.writestr(f"{folder}/{name}" if folder else name, text)
+    return archive
+
+
+CHILBOLTON_ORIGIN = "51.1445,-1.4370"
+
+
+@pytest.fixture(scope="session")
+def beam_analysed(tmp_path_factory, chilbolton_dir):
+    """A SQLite service in which the analyst uploaded the Chilbolton 2017 beam data set (source 1,
+    zipped with its truth.json, which the service leaves out) and the job system ran the
+    estimator on it: (world, mission id, flight, run)."""
+    d = tmp_path_factory.mktemp("beam-service")
+    archive = zip_dir(chilbolton_dir, d / "chilbolton.zip")
+    settings = ServiceSettings(db=str(d / "store.db"), jwt_secret="test-secret-" + "b" * 32)
+    app = create_app(settings, start_jobs=True)
+    with TestClient(app) as client:
+        w = populate(client, settings)
+        m = w.post("analyst", "/api/missions", json={"name": "Chilbolton"}).json()
+        with archive.open("rb") as fh:
+            f = w.post(
+                "analyst",
+                f"/api/missions/{m['id']}/flights",
+                files={"file": ("chilbolton.zip", fh)},
+                data={"origin": CHILBOLTON_ORIGIN},
+            )
+        assert f.status_code == 201, f.text
+        r = w.post("analyst", f"/api/missions/{m['id']}/runs", json={"flight_id": f.json()["id"]})
+        assert r.status_code == 202, r.text
+        run = wait_run(client, w.h("analyst"), r.json()["id"])
+        assert run["state"] == "done", run
+        yield w, m["id"], f.json(), run
+    app.state.engine.dispose()

@@ -6,6 +6,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -27,13 +28,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def served(analysed):
-    """The analysed store served by uvicorn on loopback, as `plumescout serve` does."""
+@contextmanager
+def serving(settings):
+    """The store of ``settings`` served by uvicorn on loopback, as `plumescout serve` does:
+    (base URL, app)."""
     import uvicorn
 
-    w, _m, _f, run = analysed
-    app = create_app(w.settings, start_jobs=False)
+    app = create_app(settings, start_jobs=False)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=server.run, daemon=True)
@@ -42,10 +43,20 @@ def served(analysed):
     while not server.started and time.monotonic() - t0 < 20:
         time.sleep(0.05)
     assert server.started
-    yield w, run, f"http://127.0.0.1:{port}", app
-    server.should_exit = True
-    t.join(10)
-    app.state.engine.dispose()
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        t.join(10)
+        app.state.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def served(analysed):
+    """The analysed store, served."""
+    w, _m, _f, run = analysed
+    with serving(w.settings) as (base, app):
+        yield w, run, base, app
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +172,28 @@ def test_a_flagged_report_warns_and_tells_staff_what_to_do(served, capped, brows
     text = page.inner_text("#detail tr.warning")
     assert "held by the rate prior's cap" in text and "max_rate_g_s" not in text
     page.close()
+
+
+def test_a_beam_data_set_is_drawn_as_its_beams(beam_analysed, browser):
+    """A run on a beam data set (Chilbolton 2017, uploaded as a ZIP) shows its seven beams,
+    coloured by their excess, where a flight would show its track, and the source's region."""
+    w, _m, _f, run = beam_analysed
+    with serving(w.settings) as (base, _app):
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "/")
+        page.fill("#apitoken", w.tokens["analyst"])
+        page.click("#use-token")
+        page.wait_for_selector("body[data-ready='1']", timeout=30000)
+        assert page.locator("path.beam").count() == 7  # beams.csv
+        assert page.locator("path.track-seg").count() == 0
+        assert page.locator("path.region").count() == len(run["reports"]) == 1
+        colours = set(page.eval_on_selector_all("path.beam", "els => els.map(e => e.getAttribute('stroke'))"))
+        assert len(colours) >= 2  # the beams the plume crosses stand out
+        page.locator("#report-list li").first.click()
+        page.wait_for_selector("#detail img.evidence-map", timeout=30000)
+        if os.environ.get("PLUMESCOUT_SCREENSHOT_BEAMS"):
+            page.screenshot(path=os.environ["PLUMESCOUT_SCREENSHOT_BEAMS"])
+        assert errors == []
+        page.close()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, Response, UploadFile, status
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, Response, UploadFile, status
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
@@ -35,8 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from . import cot
+from .beamsets import extract, is_beam_archive, parse_origin
 from .db import (
     AnalysisRun,
     ApiToken,
@@ -159,6 +160,7 @@ def _flight(f: Flight) -> dict:
         "samples": f.samples,
         "species": f.species,
         "repairs": f.repairs,
+        "origin": f.origin,  # a beam data set's [lat, lon]; null for a flight log
         "uploaded_at": _iso(f.uploaded_at),
     }
 
@@ -496,11 +498,19 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         response: Response,
         s: DurableDB,
         p: Staff,
-        file: Annotated[UploadFile, File(description="any supported flight log: CSV, tlog, DataFlash .bin, ULog")],
+        file: Annotated[
+            UploadFile,
+            File(description="any supported flight log (CSV, tlog, DataFlash .bin, ULog), or a beam data set as a ZIP"),
+        ],
+        origin: Annotated[
+            str | None, Form(description="a beam data set's origin 'LAT,LON' (its geometry is in metres about it)")
+        ] = None,
     ):
-        """Upload a flight log. It is kept byte for byte with its SHA-256; the same file again is
-        acknowledged with the flight already stored (200, ``duplicate: true``). The answer comes
-        only after the file and its record are on disk."""
+        """Upload a flight log, or a beam or fixed-sensor data set: a ZIP of ``beams.csv``,
+        ``measurements.csv`` and ``wind.csv`` (as ``plumescout analyze DIR`` reads) with its
+        ``origin``. It is kept byte for byte with its SHA-256; the same file again is acknowledged
+        with the one already stored (200, ``duplicate: true``; 409 if given another origin). The
+        answer comes only after the file and its record are on disk."""
         m = get_mission(s, p, mission_id)
         name = Path(file.filename or "flight").name[:300] or "flight"
         limit = settings.max_upload_mb << 20
@@ -518,11 +528,29 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
                 out.flush()
                 os.fsync(out.fileno())
             digest = h.hexdigest()
+            beamset = is_beam_archive(tmp)
+            where = _refusing(name)
+            if beamset:
+                with where:
+                    at = list(parse_origin(origin, name))
+            elif origin is not None:
+                with where:
+                    msg = "an origin is for a beam data set (a ZIP), not for a flight log"
+                    raise InputError(name, msg, column="origin")
             old = s.scalar(select(Flight).where(Flight.mission_id == m.id, Flight.sha256 == digest))
             if old is not None:
+                if beamset and old.origin != at:
+                    raise HTTPException(
+                        status.HTTP_409_CONFLICT,
+                        f"{name}: already uploaded as flight {old.id} with origin {old.origin}; not stored twice",
+                    )
                 response.status_code = status.HTTP_200_OK
                 return {**_flight(old), "duplicate": True}
-            fmt, obs = _read_flight(tmp, name)
+            if beamset:
+                fmt, samples, species, repairs = _read_beamset(tmp, name, limit)
+            else:
+                fmt, obs = _read_flight(tmp, name)
+                samples, species, repairs, at = len(obs), sorted(obs.species), [str(r) for r in obs.repairs], None
             blob = data / "blobs" / digest
             if blob.exists():
                 tmp.unlink()
@@ -535,9 +563,10 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
                 sha256=digest,
                 size_bytes=size,
                 format=fmt,
-                samples=len(obs),
-                species=sorted(obs.species),
-                repairs=[str(r) for r in obs.repairs],
+                samples=samples,
+                species=species,
+                repairs=repairs,
+                origin=at,
                 uploaded_by=p.user_id,
             )
             s.add(f)
@@ -587,7 +616,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         try:  # the estimator's own checks (a cap below the scale, ...) before anything is queued
             EstimatorConfig(**asked)
         except ConfigError as exc:
-            raise HTTPException(422, f"estimator: {exc}") from None
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"estimator: {exc}") from None
         r = AnalysisRun(
             mission_id=m.id,
             flight_id=f.id,
@@ -859,6 +888,43 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class _refusing:
+    """``with _refusing(name):`` an :class:`InputError` inside becomes a 422 naming the file, line
+    and field (the upload's name, never the server's temporary path)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        from ..errors import InputError
+
+        if isinstance(exc, InputError):
+            detail = {"file": exc.path, "line": exc.line, "field": exc.column, "message": exc.reason}
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
+        return False
+
+
+def _read_beamset(path: Path, name: str, limit: int):
+    """Check an uploaded beam data set with ``analyze``'s reader: (format, readings, species,
+    notes). Refusals name the archive, its member, the line and the field."""
+    from ..errors import InputError
+    from ..inference.data import read_beam_dataset
+
+    with tempfile.TemporaryDirectory(prefix="beamset-") as d, _refusing(name):
+        bs = extract(path, Path(d), name, limit)
+        try:
+            data = read_beam_dataset(bs.directory, bs.species)
+        except InputError as exc:
+            raise bs.where(exc, name) from None
+        notes = [f"archive member {m} not used" for m in bs.ignored]
+        if data.readings_skipped:
+            notes.append(f"{data.readings_skipped} reading(s) left out (nan, or their minute's wind nan)")
+        return "beams", len(data), [bs.species], notes
 
 
 def _read_flight(path: Path, name: str):

@@ -112,7 +112,8 @@ class Mission(Base):
 
 
 class Flight(Base):
-    """An uploaded flight log, kept verbatim under ``blobs/<sha256>``."""
+    """An uploaded flight log, or a beam data set (a ZIP of its three CSVs, ``format`` "beams"),
+    kept verbatim under ``blobs/<sha256>``."""
 
     __tablename__ = "flights"
     __table_args__ = (UniqueConstraint("mission_id", "sha256", name="uq_flight_mission_sha256"),)
@@ -125,6 +126,8 @@ class Flight(Base):
     samples: Mapped[int] = mapped_column(Integer)
     species: Mapped[list] = mapped_column(JSON, default=list)
     repairs: Mapped[list] = mapped_column(JSON, default=list)
+    # a beam data set's origin [lat, lon] (its geometry is in local metres about it); None: a flight log
+    origin: Mapped[list | None] = mapped_column(JSON, default=None)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=now)
 

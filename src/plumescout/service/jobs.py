@@ -52,9 +52,12 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
     """Run one analysis (the job). Returns the final state."""
     from .. import pipeline
     from ..errors import PlumescoutError
+    from ..geo import LocalFrame
     from ..inference import EstimatorConfig
     from ..report.geojson import source_features
     from ..report.kml import write_kml
+    from .beamsets import extract
+    from .beamsets import track as beams_track
 
     engine = make_engine(db_url)
     Session = sessions(engine)
@@ -82,6 +85,7 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             blob = Path(data_dir) / "blobs" / flight.sha256
             fname, mname, org_id, mission_id = flight.filename, mission.name, mission.org_id, mission.id
             asked = (run.settings or {}).get("estimator") or {}
+            fmt, origin, species = flight.format, flight.origin, list(flight.species or [])
         note(f"started on {fname} ({flight.format}, {flight.samples} samples)")
         if asked:
             note("estimator settings: " + ", ".join(f"{k} {v:g}" for k, v in sorted(asked.items())))
@@ -92,19 +96,30 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
 
             library = load_library(signatures)
         out = run_dir(data_dir, run_id)
+        if fmt == "beams":  # a beam data set: its three CSVs, from the stored archive, about its origin
+            beamset = extract(blob, out / "input", fname, limit=1 << 40)  # its size was checked at upload
+            asked = {"species": species[0] if species else beamset.species, **asked}
+            source, frame = beamset.directory, LocalFrame(*origin)
+        else:
+            source, frame = blob, None
         config = EstimatorConfig(**asked)  # checked when the run was queued; refused here too if not
-        res = pipeline.analyze(blob, out_dir=out, config=config, title=fname, progress=progress, library=library)
+        res = pipeline.analyze(
+            source, out_dir=out, config=config, origin=origin, title=fname, progress=progress, library=library
+        )
         note(f"estimated {len(res.sources)} source(s) in {res.provenance['wall_time_s']:.1f} s")
         update(progress=0.92, stage="writing reports")
-        (out / "track.json").write_text(json.dumps(_track(res.observations, res.detection)), encoding="utf-8")
+        frame = frame or res.observations.frame
+        shown = beams_track(res.beams, frame) if fmt == "beams" else _track(res.observations, res.detection)
+        (out / "track.json").write_text(json.dumps(shown), encoding="utf-8")
         prov = json.loads(json.dumps(res.provenance, default=str))
         for inp in prov.get("inputs", []):  # the stored blob's path means nothing to a reader
-            inp["file"], inp["path"] = fname, f"flight {run.flight_id}"
+            member = f":{inp['file']}" if fmt == "beams" else ""
+            inp["file"], inp["path"] = f"{fname}{member}", f"flight {run.flight_id}{member}"
         features = source_features(res.sources)
         with Session.begin() as s:
             for src, feat in zip(res.sources, features, strict=True):
                 uid = uuid.uuid4().hex
-                write_kml(out / f"{src.id}.kml", [src], frame=res.observations.frame, name=f"plumescout {uid}")
+                write_kml(out / f"{src.id}.kml", [src], frame=frame, name=f"plumescout {uid}")
                 rep = Report(
                     mission_id=mission_id,
                     run_id=run_id,

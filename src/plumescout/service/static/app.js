@@ -70,6 +70,22 @@ async function drawTracks(runIds) {
     let t;
     try { t = await getJSON(`/api/runs/${id}/track`); } catch (e) { continue; }
     species = t.species;
+    if (t.beams) { // a beam or fixed-sensor data set: its paths (or sensors), coloured by their excess
+      const vals = t.beams.map((b) => b.enhancement_ppm).filter((v) => v !== null);
+      vmax = Math.max(vmax, vals.length ? Math.max(...vals) : 1, 3 * t.threshold_ppm);
+      for (const b of t.beams) {
+        const c = colour(b.enhancement_ppm ?? 0, vmax);
+        const tip = `${esc(t.species)} ${b.enhancement_ppm === null ? "no reading" : b.enhancement_ppm.toPrecision(3) + " ppm above the lowest beam"} (${b.readings} readings)`;
+        const ends = [[b.lat[0], b.lon[0]], [b.lat[1], b.lon[1]]];
+        if (b.lat[0] === b.lat[1] && b.lon[0] === b.lon[1]) {
+          L.circleMarker(ends[0], { className: "beam", radius: 5, color: c, fillColor: c, fillOpacity: 0.9, weight: 1 }).bindTooltip(tip).addTo(layers.tracks);
+        } else {
+          L.polyline(ends, { className: "beam", color: c, weight: 4, opacity: 0.9 }).bindTooltip(tip).addTo(layers.tracks);
+        }
+        bounds.push(...ends);
+      }
+      continue;
+    }
     const finite = t.enhancement_ppm.filter((v) => v !== null).sort((a, b) => a - b);
     vmax = Math.max(vmax, finite.length ? finite[Math.floor(0.995 * (finite.length - 1))] : 1, 3 * t.threshold_ppm);
     for (let i = 1; i < t.lat.length; i++) {
