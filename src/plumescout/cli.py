@@ -176,11 +176,13 @@ def _read_truth(path: Path) -> dict:
 @app.command()
 @_guard
 def analyze(
-    flight: Annotated[
-        Path,
+    flights: Annotated[
+        list[Path],
         typer.Argument(
+            metavar="FLIGHT...",
             help="flight log (open CSV, MAVLink .tlog, ArduPilot DataFlash .bin or PX4 .ulg, told by content), "
-            "or a beam data set directory"
+            "or a beam data set directory; several flight logs: the sorties of one survey, joined in clock "
+            "order and estimated from together",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-out"),
@@ -262,10 +264,19 @@ def analyze(
     """Estimate the emission sources in a flight and write GeoJSON, KML, HTML map and PNG.
 
     FLIGHT is a flight log in the open CSV, or a directory with an open-path beam data set
-    (beams.csv, measurements.csv, wind.csv in local metres: give --origin)."""
+    (beams.csv, measurements.csv, wind.csv in local metres: give --origin). Several flight logs
+    are the sorties of one survey (one aircraft, flown in turn, with clock times): joined in
+    time order and estimated from together."""
     from .attribution import load_library
+    from .observations import join_sorties
     from .pipeline import analyze as run_analyze
     from .pipeline import load_observations, normalise_truth
+
+    flight = flights[0]
+    if len(flights) > 1:
+        dirs = [str(f) for f in flights if f.is_dir()]
+        if dirs:
+            raise ConfigError(f"{', '.join(dirs)}: a beam data set is analysed alone, not joined with other inputs")
 
     truth_doc = normalise_truth(_read_truth(truth)) if truth else None
     org = _parse_origin(origin)
@@ -299,10 +310,21 @@ def analyze(
     else:
         from .flightlog.autopilot import load_mapping
 
-        data = load_observations(flight, org, ground_elevation, load_mapping(mapping) if mapping else None)
-        console.print(f"read {len(data)} samples over {data.duration_s:.0f} s from {flight}")
-        for r in data.repairs:
-            console.print(f"  [yellow]repaired:[/] {r}", highlight=False)
+        parts = []
+        for f in flights:
+            part = load_observations(f, org, ground_elevation, load_mapping(mapping) if mapping else None)
+            console.print(f"read {len(part)} samples over {part.duration_s:.0f} s from {f}")
+            for r in part.repairs:
+                console.print(f"  [yellow]repaired:[/] {r}", highlight=False)
+            parts.append(part)
+        data = join_sorties(parts, org) if len(parts) > 1 else parts[0]
+        if len(parts) > 1:
+            console.print(
+                f"{len(parts)} sorties joined in clock order: {len(data)} samples, {data.duration_s:.0f} s from the "
+                f"first take-off to the last landing; {', '.join(data.species)} in every one"
+            )
+            for r in data.repairs[sum(len(p.repairs) for p in parts) :]:
+                console.print(f"  [yellow]note:[/] {r}", highlight=False)
     with _progress() as progress:
         _, cb = _estimate_progress(progress)
         res = run_analyze(
@@ -312,7 +334,7 @@ def analyze(
             truth_doc,
             origin=org,
             progress=cb,
-            title=flight.name,
+            title=flight.name if len(flights) == 1 else f"{flight.name} and {len(flights) - 1} more sortie(s)",
             library=load_library(signatures) if signatures else None,
         )
     det = res.detection

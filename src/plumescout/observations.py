@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
+from .errors import InputError
 from .geo import LocalFrame
 from .met import WindSeries
 
-__all__ = ["Observations", "Repair"]
+__all__ = ["Observations", "Repair", "join_sorties"]
 
 
 @dataclass(frozen=True)
@@ -107,3 +108,85 @@ class Observations:
             source_files=self.source_files,
             repairs=list(self.repairs),
         )
+
+
+def join_sorties(parts, origin=None) -> Observations:
+    """The sorties of one survey (one log each: a battery's worth of flying) as one table, in
+    clock order, in one local frame (about ``origin``, else the median of every track), so
+    that they are estimated from together.
+
+    Joined by their clock times: a sortie whose times are seconds from its own start (no date)
+    cannot be placed and is refused, as are sorties flown at the same time (two aircraft at once:
+    a joined table is one sensor's time series). Between sorties the wind is interpolated, as
+    across any gap in a log. The species kept are those every sortie measured; the others are
+    named in the repairs. Refusals are :class:`~plumescout.errors.InputError` naming the file.
+    """
+    parts = list(parts)
+    if len(parts) == 1 and origin is None:
+        return parts[0]
+    for p in parts:
+        if p.t0 is None:
+            raise InputError(
+                _name(p),
+                "its times are seconds from its own start, with no date: sorties are joined by clock time "
+                "(give ISO 8601 times, or analyse it alone)",
+                column="time",
+            )
+        if not len(p):
+            raise InputError(_name(p), "no samples")
+    parts.sort(key=lambda p: p.t0 + timedelta(seconds=float(p.time_s[0])))
+    for a, b in zip(parts, parts[1:], strict=False):
+        a_end = a.t0 + timedelta(seconds=float(a.time_s[-1]))
+        b_start = b.t0 + timedelta(seconds=float(b.time_s[0]))
+        if b_start <= a_end:
+            raise InputError(
+                _name(b),
+                f"flown at the same time as {_name(a)} ({b_start:%H:%M:%S} before that one's end, "
+                f"{a_end:%H:%M:%S} UTC): only one aircraft's sorties, flown in turn, are joined",
+                column="time",
+            )
+    t0 = parts[0].t0
+    if origin is None:
+        lat = np.concatenate([p.lat for p in parts])
+        lon = np.concatenate([p.lon for p in parts])
+        origin = (float(np.median(lat)), float(np.median(lon)))
+    frame = LocalFrame(*origin)
+    common = set.intersection(*(set(p.species) for p in parts))
+    if not common:
+        raise InputError(_name(parts[0]), "no gas species is in every sortie: " + _species_list(parts))
+    repairs = [r for p in parts for r in p.repairs]
+    dropped = sorted(set().union(*(set(p.species) for p in parts)) - common)
+    if dropped:
+        repairs.append(
+            Repair("species", f"{', '.join(dropped)} left out: not measured in every sortie ({_species_list(parts)})")
+        )
+    order = [sp for sp in parts[0].species if sp in common]
+    cols = set.intersection(*(set(p.columns) for p in parts))
+    x, y = frame.to_local(np.concatenate([p.lat for p in parts]), np.concatenate([p.lon for p in parts]))
+    return Observations(
+        time_s=np.concatenate([p.time_s + (p.t0 - t0).total_seconds() for p in parts]),
+        x_m=np.asarray(x, float),
+        y_m=np.asarray(y, float),
+        z_m=np.concatenate([p.z_m for p in parts]),
+        lat=np.concatenate([p.lat for p in parts]),
+        lon=np.concatenate([p.lon for p in parts]),
+        wind_speed_m_s=np.concatenate([p.wind_speed_m_s for p in parts]),
+        wind_from_deg=np.concatenate([p.wind_from_deg for p in parts]),
+        species={sp: np.concatenate([p.species[sp] for p in parts]) for sp in order},
+        frame=frame,
+        t0=t0,
+        columns={c: np.concatenate([p.columns[c] for p in parts]) for c in sorted(cols)},
+        units={sp: parts[0].units[sp] for sp in order if sp in parts[0].units},
+        source_files=tuple(f for p in parts for f in p.source_files),
+        repairs=repairs,
+    )
+
+
+def _name(obs: Observations) -> str:
+    return obs.source_files[0] if obs.source_files else "a sortie"
+
+
+def _species_list(parts) -> str:
+    from pathlib import Path
+
+    return "; ".join(f"{Path(_name(p)).name}: {', '.join(p.species) or 'none'}" for p in parts)

@@ -23,7 +23,7 @@ from .inference.data import read_beam_dataset
 from .inference.detect import detect_plumes
 from .inference.estimate import FITTED_NUISANCE, SOURCE_FLAGS, flagged
 from .met import WindSeries
-from .observations import Observations
+from .observations import Observations, join_sorties
 from .report import provenance, write_geojson, write_html_map, write_kml, write_png
 from .report.maps import ReportView
 
@@ -104,8 +104,10 @@ def analyze(
 
     Parameters
     ----------
-    flight : path or Observations
-        A flight-log CSV, an :class:`Observations` table, or a beam data set directory.
+    flight : path or Observations, or a list of them
+        A flight-log CSV, an :class:`Observations` table, or a beam data set directory; or the
+        sorties of one survey (flight logs flown in turn), joined in clock order and estimated
+        from together (:func:`~plumescout.observations.join_sorties`).
     out_dir : path, optional
         Where to write ``sources.geojson``, ``sources.kml``, ``report.html`` and ``report.png``.
     truth : dict, optional
@@ -117,7 +119,18 @@ def analyze(
     truth = normalise_truth(truth)
     cfg = config or EstimatorConfig()
     obs = beams = None
-    if isinstance(flight, Observations):
+    if isinstance(flight, list | tuple) and len(flight) == 1:
+        flight = flight[0]
+    if isinstance(flight, list | tuple):  # the sorties of one survey, estimated from together
+        for f in flight:
+            if not isinstance(f, Observations) and Path(f).is_dir():
+                raise ConfigError(f"{f}: a beam data set is analysed alone, not joined with flights")
+        obs = join_sorties(
+            [f if isinstance(f, Observations) else load_observations(f, None, ground_elevation_m) for f in flight],
+            origin,
+        )
+        inputs = [p for p in obs.source_files if Path(p).exists()]
+    elif isinstance(flight, Observations):
         obs = flight
         inputs = [p for p in flight.source_files if Path(p).exists()]
     elif Path(flight).is_dir():
