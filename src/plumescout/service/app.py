@@ -29,7 +29,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -108,9 +108,30 @@ class EstimatorIn(Strict):
     sensor_response_s: float | None = Field(None, ge=0.0, le=60.0, description="--sensor-response-s, s")
 
 
+MAX_SORTIES = 20
+
+
 class RunIn(Strict):
-    flight_id: Id
+    flight_id: Id | None = Field(None, description="the flight (or beam data set) to analyse")
+    flight_ids: list[Id] | None = Field(
+        None,
+        min_length=2,
+        max_length=MAX_SORTIES,
+        description="or the sorties of one survey (flight logs of one aircraft flown in turn): estimated together",
+    )
     estimator: EstimatorIn | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self):
+        if (self.flight_id is None) == (self.flight_ids is None):
+            raise ValueError("give flight_id (one flight) or flight_ids (the sorties of one survey), not both")
+        if self.flight_ids is not None and len(set(self.flight_ids)) != len(self.flight_ids):
+            raise ValueError("flight_ids names a flight twice")
+        return self
+
+    @property
+    def flights(self) -> list[int]:
+        return [self.flight_id] if self.flight_id is not None else list(self.flight_ids)
 
 
 class ReportPatch(Strict):
@@ -177,6 +198,7 @@ def _run(r: AnalysisRun, with_log: bool = False) -> dict:
         "created_at": _iso(r.created_at),
         "started_at": _iso(r.started_at),
         "finished_at": _iso(r.finished_at),
+        "flight_ids": (r.settings or {}).get("flights") or [r.flight_id],  # several: sorties estimated together
         "estimator": (r.settings or {}).get("estimator", {}),  # the settings asked for; unset: defaults
     }
     if with_log:
@@ -546,6 +568,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
                     )
                 response.status_code = status.HTTP_200_OK
                 return {**_flight(old), "duplicate": True}
+            obs = None
             if beamset:
                 fmt, samples, species, repairs = _read_beamset(tmp, name, limit)
             else:
@@ -567,6 +590,8 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
                 species=species,
                 repairs=repairs,
                 origin=at,
+                started_at=None if beamset or obs.t0 is None else obs.t0 + timedelta(seconds=float(obs.time_s[0])),
+                ended_at=None if beamset or obs.t0 is None else obs.t0 + timedelta(seconds=float(obs.time_s[-1])),
                 uploaded_by=p.user_id,
             )
             s.add(f)
@@ -607,9 +632,15 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         settings this mission needs (a rate cap above the releases hunted, a known source height,
         a wider search area); refused, naming the fields, before anything is queued."""
         m = get_mission(s, p, mission_id)
-        f = s.get(Flight, body.flight_id)
-        if f is None or f.mission_id != m.id:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flight {body.flight_id} in mission {m.id}")
+        chosen = []
+        for fid in body.flights:
+            f = s.get(Flight, fid)
+            if f is None or f.mission_id != m.id:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flight {fid} in mission {m.id}")
+            chosen.append(f)
+        if len(chosen) > 1:
+            _check_sorties(chosen)
+        f = min(chosen, key=lambda c: c.started_at)  # the run's flight: the first sortie
         asked = body.estimator.model_dump(exclude_none=True) if body.estimator else {}
         from ..inference import EstimatorConfig  # here: the estimator's imports cost the server's start 0.9 s
 
@@ -621,11 +652,15 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             mission_id=m.id,
             flight_id=f.id,
             created_by=p.user_id,
-            settings={"signatures": str(settings.signatures) if settings.signatures else None, "estimator": asked},
+            settings={
+                "signatures": str(settings.signatures) if settings.signatures else None,
+                "estimator": asked,
+                **({"flights": [c.id for c in sorted(chosen, key=lambda c: c.started_at)]} if len(chosen) > 1 else {}),
+            },
         )
         s.add(r)
         s.flush()
-        audit(s, p, "run.start", "run", r.id, request, flight_id=f.id, estimator=asked)
+        audit(s, p, "run.start", "run", r.id, request, flight_ids=[c.id for c in chosen], estimator=asked)
         s.commit()
         if state["jobs"] is not None:
             state["jobs"].submit(r.id)
@@ -888,6 +923,31 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _check_sorties(flights) -> None:
+    """Sorties to be estimated together: flight logs (not beam data sets) with clock times, flown
+    one after another (one aircraft's time series); else 422 naming the flights."""
+    for f in flights:
+        if f.format == "beams":
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"flight {f.id} ({f.filename}) is a beam data set: analysed alone",
+            )
+        if f.started_at is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"flight {f.id} ({f.filename}) has no clock times (seconds from its start): sorties are joined "
+                "by clock time",
+            )
+    ordered = sorted(flights, key=lambda f: f.started_at)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.started_at <= a.ended_at:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"flight {b.id} ({b.filename}) was flown at the same time as flight {a.id} ({a.filename}): only one "
+                "aircraft's sorties, flown in turn, are estimated together",
+            )
 
 
 class _refusing:

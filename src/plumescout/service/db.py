@@ -128,6 +128,9 @@ class Flight(Base):
     repairs: Mapped[list] = mapped_column(JSON, default=list)
     # a beam data set's origin [lat, lon] (its geometry is in local metres about it); None: a flight log
     origin: Mapped[list | None] = mapped_column(JSON, default=None)
+    # a flight log's first and last clock time (None: its times are seconds from its start)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=now)
 

@@ -25,6 +25,8 @@ from .db import AnalysisRun, Flight, Mission, Report, ReportEvent, make_engine, 
 __all__ = ["JobRunner", "run_analysis", "run_dir", "MAX_TRACK_POINTS"]
 
 MAX_TRACK_POINTS = 3000
+BREAK_S = 30.0
+"""A gap in a track longer than this (and than 20 decimated sample intervals) is drawn as a break."""
 
 
 def run_dir(data_dir, run_id: int) -> Path:
@@ -39,12 +41,24 @@ def _track(obs, det) -> dict:
     idx = np.arange(0, n, step)
     enh = np.asarray(det.enhancement_ppm, dtype=float)
     blocks = [float(np.nanmax(enh[i : i + step])) for i in idx]
+    lat = [round(float(v), 8) for v in obs.lat[idx]]
+    lon = [round(float(v), 8) for v in obs.lon[idx]]
+    enhancement = [round(v, 5) if np.isfinite(v) else None for v in blocks]
+    # a break in the log (between the sorties of a survey, a long dropout): a null point, so the
+    # map does not draw a line the aircraft did not fly while logging
+    t = np.asarray(obs.time_s, float)[idx]
+    if t.size > 2:
+        gap = max(BREAK_S, 20.0 * float(np.median(np.diff(t))))
+        for k in np.flatnonzero(np.diff(t) > gap)[::-1] + 1:
+            lat.insert(k, None)
+            lon.insert(k, None)
+            enhancement.insert(k, None)
     return {
         "species": det.species,
         "threshold_ppm": round(float(det.threshold_ppm), 6),
-        "lat": [round(float(v), 8) for v in obs.lat[idx]],
-        "lon": [round(float(v), 8) for v in obs.lon[idx]],
-        "enhancement_ppm": [round(v, 5) if np.isfinite(v) else None for v in blocks],
+        "lat": lat,
+        "lon": lon,
+        "enhancement_ppm": enhancement,
     }
 
 
@@ -77,6 +91,7 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             last[0] = t
             update(progress=round(0.05 + 0.85 * done / max(total, 1), 4), stage=str(stage)[:100])
 
+    names: dict[str, tuple[str, int]] = {}  # blob digest -> (file name, flight id)
     try:
         with Session() as s:
             run = s.get(AnalysisRun, run_id)
@@ -86,7 +101,15 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             fname, mname, org_id, mission_id = flight.filename, mission.name, mission.org_id, mission.id
             asked = (run.settings or {}).get("estimator") or {}
             fmt, origin, species = flight.format, flight.origin, list(flight.species or [])
-        note(f"started on {fname} ({flight.format}, {flight.samples} samples)")
+            ids = (run.settings or {}).get("flights") or [flight.id]
+            sorties = [s.get(Flight, i) for i in ids]  # the sorties of one survey, in clock order
+            names = {f.sha256: (f.filename, f.id) for f in sorties}
+            blobs = [Path(data_dir) / "blobs" / f.sha256 for f in sorties]
+        if len(sorties) > 1:
+            fname = f"{fname} and {len(sorties) - 1} more sortie(s)"
+            note(f"started on {len(sorties)} sorties: " + ", ".join(f"{n} (flight {i})" for n, i in names.values()))
+        else:
+            note(f"started on {fname} ({flight.format}, {flight.samples} samples)")
         if asked:
             note("estimator settings: " + ", ".join(f"{k} {v:g}" for k, v in sorted(asked.items())))
         update(state="running", started_at=now(), progress=0.02, stage="reading")
@@ -101,7 +124,7 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             asked = {"species": species[0] if species else beamset.species, **asked}
             source, frame = beamset.directory, LocalFrame(*origin)
         else:
-            source, frame = blob, None
+            source, frame = (blobs if len(blobs) > 1 else blob), None
         config = EstimatorConfig(**asked)  # checked when the run was queued; refused here too if not
         res = pipeline.analyze(
             source, out_dir=out, config=config, origin=origin, title=fname, progress=progress, library=library
@@ -113,8 +136,12 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
         (out / "track.json").write_text(json.dumps(shown), encoding="utf-8")
         prov = json.loads(json.dumps(res.provenance, default=str))
         for inp in prov.get("inputs", []):  # the stored blob's path means nothing to a reader
-            member = f":{inp['file']}" if fmt == "beams" else ""
-            inp["file"], inp["path"] = f"{fname}{member}", f"flight {run.flight_id}{member}"
+            if fmt == "beams":
+                member = f":{inp['file']}"
+                inp["file"], inp["path"] = f"{fname}{member}", f"flight {run.flight_id}{member}"
+            else:
+                name, fid = names.get(Path(inp["path"]).name, (fname, run.flight_id))
+                inp["file"], inp["path"] = name, f"flight {fid}"
         features = source_features(res.sources)
         with Session.begin() as s:
             for src, feat in zip(res.sources, features, strict=True):
@@ -154,8 +181,11 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             )
         return "done"
     except PlumescoutError as exc:
-        note(f"refused: {exc}")
-        update(state="failed", error=str(exc), finished_at=now(), stage="failed")
+        msg = str(exc)
+        for digest, (name, fid) in names.items():  # blob paths mean nothing to a reader
+            msg = msg.replace(str(Path(data_dir) / "blobs" / digest), f"{name} (flight {fid})")
+        note(f"refused: {msg}")
+        update(state="failed", error=msg, finished_at=now(), stage="failed")
         return "failed"
     except Exception as exc:  # noqa: BLE001 - a job must record every failure, not crash the worker
         note("crashed:\n" + traceback.format_exc())

@@ -89,6 +89,7 @@ async function drawTracks(runIds) {
     const finite = t.enhancement_ppm.filter((v) => v !== null).sort((a, b) => a - b);
     vmax = Math.max(vmax, finite.length ? finite[Math.floor(0.995 * (finite.length - 1))] : 1, 3 * t.threshold_ppm);
     for (let i = 1; i < t.lat.length; i++) {
+      if (t.lat[i - 1] === null || t.lat[i] === null) continue; // a break: between sorties, or a dropout
       const v = Math.max(t.enhancement_ppm[i - 1] ?? 0, t.enhancement_ppm[i] ?? 0);
       L.polyline([[t.lat[i - 1], t.lon[i - 1]], [t.lat[i], t.lon[i]]], { className: "track-seg", color: colour(v, vmax), weight: 3, opacity: 0.9, interactive: false }).addTo(layers.tracks);
       bounds.push([t.lat[i], t.lon[i]]);

@@ -1,5 +1,7 @@
 """flights.origin: the WGS84 origin (lat, lon) of an uploaded beam or fixed-sensor data set, whose
-geometry is in local metres about it (null for flight logs, which carry their own positions)
+geometry is in local metres about it (null for flight logs, which carry their own positions);
+flights.started_at / ended_at: a flight log's first and last clock time (null without clock
+times), so that sorties of one survey can be checked before a joint run is queued
 
 Revision ID: 0002
 Revises: 0001
@@ -18,8 +20,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("flights") as batch:
         batch.add_column(sa.Column("origin", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("started_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("flights") as batch:
+        batch.drop_column("ended_at")
+        batch.drop_column("started_at")
         batch.drop_column("origin")
