@@ -11,7 +11,7 @@ from .errors import InputError
 from .geo import LocalFrame
 from .met import WindSeries
 
-__all__ = ["Observations", "Repair", "join_sorties"]
+__all__ = ["Observations", "Repair", "join_sorties", "track_breaks", "BREAK_S"]
 
 
 @dataclass(frozen=True)
@@ -190,3 +190,17 @@ def _species_list(parts) -> str:
     from pathlib import Path
 
     return "; ".join(f"{Path(_name(p)).name}: {', '.join(p.species) or 'none'}" for p in parts)
+
+
+BREAK_S = 30.0
+"""A gap in a track longer than this (and than 20 of its median sample intervals) is a break."""
+
+
+def track_breaks(time_s) -> np.ndarray:
+    """Where a track breaks (the indices that start a new piece): between the sorties of a
+    survey, or at a long dropout, so that maps do not draw a line the aircraft flew unlogged."""
+    t = np.asarray(time_s, float)
+    if t.size < 3:
+        return np.zeros(0, dtype=int)
+    dt = np.diff(t)
+    return np.flatnonzero(dt > max(BREAK_S, 20.0 * float(np.median(dt)))) + 1

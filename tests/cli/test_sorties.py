@@ -87,3 +87,24 @@ def test_refusals_name_the_file(cut, tmp_path, chilbolton_dir):
         assert r.exit_code == 2, r.output
         assert named in r.output and words in r.output
         assert "Traceback" not in r.output
+
+
+def test_maps_break_the_track_between_sorties(single_flight, tmp_path):
+    """Sorties with a 12-minute battery swap: the KML track is two lines (none drawn across the
+    field while the aircraft was away), an uncut flight one."""
+    from datetime import timedelta
+
+    from plumescout.observations import track_breaks
+    from plumescout.report.kml import write_kml
+
+    obs = single_flight.observations
+    i = np.arange(len(obs))
+    a = write_flight_csv(tmp_path / "a.csv", obs.select(i < len(obs) // 2))
+    b = write_flight_csv(tmp_path / "b.csv", obs.select(i >= len(obs) // 2), t0=obs.t0 + timedelta(minutes=12))
+    joined = join_sorties([read_flight_csv(a), read_flight_csv(b)])
+    assert track_breaks(joined.time_s).tolist() == [len(obs) // 2]
+    assert track_breaks(obs.time_s).size == 0
+    two = write_kml(tmp_path / "two.kml", [], joined).read_text()
+    one = write_kml(tmp_path / "one.kml", [], obs).read_text()
+    assert two.count("<LineString") == 2 and "MultiGeometry" in two
+    assert one.count("<LineString") == 1 and "MultiGeometry" not in one

@@ -29,12 +29,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(settings):
+def serving(settings, start_jobs: bool = False):
     """The store of ``settings`` served by uvicorn on loopback, as `plumescout serve` does:
     (base URL, app)."""
     import uvicorn
 
-    app = create_app(settings, start_jobs=False)
+    app = create_app(settings, start_jobs=start_jobs)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     t = threading.Thread(target=server.run, daemon=True)
@@ -195,5 +195,62 @@ def test_a_beam_data_set_is_drawn_as_its_beams(beam_analysed, browser):
         page.wait_for_selector("#detail img.evidence-map", timeout=30000)
         if os.environ.get("PLUMESCOUT_SCREENSHOT_BEAMS"):
             page.screenshot(path=os.environ["PLUMESCOUT_SCREENSHOT_BEAMS"])
+        assert errors == []
+        page.close()
+
+
+def test_an_analyst_uploads_and_analyses_a_flight_from_the_dashboard(browser, flight_csv, tmp_path):
+    """The whole round from the page: a new mission, a malformed log refused naming its file and
+    field, the flight uploaded, analysed with a rate cap below its 0.5 g/s leak (tests/conftest.py),
+    the run followed to done, and its report listed with the cap's warning."""
+    from fastapi.testclient import TestClient
+
+    from plumescout.service.settings import ServiceSettings
+
+    from .conftest import populate
+
+    settings = ServiceSettings(db=str(tmp_path / "store.db"), jwt_secret="test-secret-" + "d" * 32)
+    setup = create_app(settings, start_jobs=False)
+    with TestClient(setup) as client:
+        w = populate(client, settings)
+    setup.state.engine.dispose()
+    bad = tmp_path / "nolat.csv"
+    lines = flight_csv.read_text().splitlines()
+    header = lines[0].split(",")
+    col = header.index("lat")
+    bad.write_text("\n".join(",".join(v for k, v in enumerate(r.split(",")) if k != col) for r in lines[:50]) + "\n")
+    with serving(settings, start_jobs=True) as (base, _app):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "/")
+        page.fill("#apitoken", w.tokens["analyst"])
+        page.click("#use-token")
+        page.wait_for_selector("body[data-ready='1']", timeout=30000)
+        assert page.is_visible("#missions")
+        page.fill("#new-mission", "Field B")
+        page.click("#create-mission")
+        page.wait_for_function("document.querySelector('#mission').selectedOptions[0]?.textContent === 'Field B'")
+        page.set_input_files("#upload-file", str(bad))
+        page.click("#upload button[type=submit]")
+        page.wait_for_function("document.querySelector('#message').textContent.includes('nolat.csv')", timeout=30000)
+        assert "lat" in page.inner_text("#message")
+        assert page.locator("#flights input[type=checkbox]").count() == 0  # nothing stored
+        page.set_input_files("#upload-file", str(flight_csv))
+        page.click("#upload button[type=submit]")
+        page.wait_for_selector("#flights input[type=checkbox]:checked", timeout=30000)
+        assert "stored" in page.inner_text("#mission-info")
+        page.click("#settings summary")
+        page.fill("#settings-fields input[data-k='rate_scale_g_s']", "0.1")
+        page.fill("#settings-fields input[data-k='max_rate_g_s']", "0.2")
+        page.click("#analyse")
+        page.wait_for_selector("#runs li.done", timeout=240000)
+        page.wait_for_function("document.querySelectorAll('#report-list li').length >= 1", timeout=30000)
+        page.locator("#report-list li").first.click()
+        page.wait_for_selector("#detail tr.warning", timeout=30000)
+        assert "held by the rate prior's cap" in page.inner_text("#detail tr.warning")
+        assert page.locator("path.track-seg").count() > 100  # the run's track on the map
+        if os.environ.get("PLUMESCOUT_SCREENSHOT_MISSIONS"):
+            page.screenshot(path=os.environ["PLUMESCOUT_SCREENSHOT_MISSIONS"])
         assert errors == []
         page.close()

@@ -14,6 +14,7 @@ from fastkml import containers, features, geometry, kml, styles
 from fastkml.enums import AltitudeMode
 
 from ..inference.data import point_sensors
+from ..observations import track_breaks
 
 __all__ = ["write_kml", "circle_lonlat"]
 
@@ -49,16 +50,21 @@ def write_kml(
     if obs is not None and len(obs):
         step = max(1, len(obs) // max_track_points)
         coords = list(zip(obs.lon[::step].tolist(), obs.lat[::step].tolist(), obs.z_m[::step].tolist(), strict=True))
-        items.append(
-            features.Placemark(
-                id="track",
-                name="flight track",
-                style_url=styles.StyleUrl(url="#style-track"),
-                kml_geometry=geometry.LineString(
-                    geometry=pg.LineString(coords), altitude_mode=AltitudeMode.relative_to_ground
-                ),
+        cuts = [0, *track_breaks(obs.time_s[::step]).tolist(), len(coords)]  # sorties: one line each
+        lines = [
+            geometry.LineString(geometry=pg.LineString(coords[a:b]), altitude_mode=AltitudeMode.relative_to_ground)
+            for a, b in zip(cuts, cuts[1:], strict=False)
+            if b - a >= 2
+        ]
+        if lines:
+            items.append(
+                features.Placemark(
+                    id="track",
+                    name="flight track" if len(lines) == 1 else f"flight track ({len(lines)} pieces)",
+                    style_url=styles.StyleUrl(url="#style-track"),
+                    kml_geometry=lines[0] if len(lines) == 1 else geometry.MultiGeometry(kml_geometries=lines),
+                )
             )
-        )
     if beams is not None and frame is not None:
         a, b = beams
         point = point_sensors(a, b)

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..observations import track_breaks
 from .db import AnalysisRun, Flight, Mission, Report, ReportEvent, make_engine, now, sessions
 
 __all__ = ["JobRunner", "run_analysis", "run_dir", "MAX_TRACK_POINTS"]
 
 MAX_TRACK_POINTS = 3000
-BREAK_S = 30.0
-"""A gap in a track longer than this (and than 20 decimated sample intervals) is drawn as a break."""
 
 
 def run_dir(data_dir, run_id: int) -> Path:
@@ -46,13 +45,10 @@ def _track(obs, det) -> dict:
     enhancement = [round(v, 5) if np.isfinite(v) else None for v in blocks]
     # a break in the log (between the sorties of a survey, a long dropout): a null point, so the
     # map does not draw a line the aircraft did not fly while logging
-    t = np.asarray(obs.time_s, float)[idx]
-    if t.size > 2:
-        gap = max(BREAK_S, 20.0 * float(np.median(np.diff(t))))
-        for k in np.flatnonzero(np.diff(t) > gap)[::-1] + 1:
-            lat.insert(k, None)
-            lon.insert(k, None)
-            enhancement.insert(k, None)
+    for k in track_breaks(np.asarray(obs.time_s, float)[idx])[::-1]:
+        lat.insert(k, None)
+        lon.insert(k, None)
+        enhancement.insert(k, None)
     return {
         "species": det.species,
         "threshold_ppm": round(float(det.threshold_ppm), 6),

@@ -14,12 +14,20 @@ async function api(path, opts = {}) {
   if (r.status === 401) { signOut("Please sign in."); throw new Error("unauthorised"); }
   if (!r.ok) {
     let msg = `${r.status}`;
-    try { const j = await r.json(); msg = typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); } catch (e) { /* not JSON */ }
+    try { msg = detailText((await r.json()).detail); } catch (e) { /* not JSON */ }
     throw new Error(msg);
   }
   return r;
 }
+// an error's detail as a person reads it: a refused file names its line and field
+function detailText(d) {
+  if (typeof d === "string") return d;
+  if (Array.isArray(d)) return d.map((e) => `${(e.loc || []).filter((x) => x !== "body").join(".")}: ${e.msg}`).join("; ");
+  if (d && d.message) return [d.file, d.line != null ? `line ${d.line}` : "", d.field ? `field '${d.field}'` : ""].filter(Boolean).join(", ") + `: ${d.message}`;
+  return JSON.stringify(d);
+}
 const getJSON = async (path) => (await api(path)).json();
+const postJSON = (path, body) => api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
 function say(text) { $("message").textContent = text || ""; }
 
 // ------------------------------------------------------------------ map
@@ -224,12 +232,94 @@ async function select(id) {
   map.setView([r.lat, r.lon], Math.max(map.getZoom(), 16));
 }
 
+// ------------------------------------------------------------------ missions: upload, analyse, follow
+// the estimator settings a run may carry (POST /api/missions/{id}/runs "estimator"); blank: defaults
+const SETTINGS = [
+  ["rate_scale_g_s", "rate prior scale (g/s)"], ["max_rate_g_s", "rate cap (g/s)"],
+  ["source_height_m", "source height (m)"], ["source_height_sd_m", "height sd (m; 0: known)"],
+  ["max_margin_m", "search area may grow to (m)"],
+];
+const seenDone = new Set(), primed = new Set();
+let polling = null;
+
+function info(text) { $("mission-info").textContent = text || ""; }
+
+async function loadMissions(pick) {
+  const ms = await getJSON("/api/missions");
+  $("mission").innerHTML = ms.map((m) => `<option value="${m.id}">${esc(m.name)}</option>`).join("");
+  if (pick) $("mission").value = String(pick);
+  await loadMission();
+}
+
+async function loadMission() {
+  const id = $("mission").value;
+  $("analyse").disabled = !id;
+  if (!id) { $("flights").innerHTML = ""; $("runs").innerHTML = ""; return; }
+  const m = await getJSON(`/api/missions/${id}`);
+  const ticked = new Set([...document.querySelectorAll("#flights input:checked")].map((c) => c.value));
+  $("flights").innerHTML = m.flights.map((f) => `<tr data-id="${f.id}"><td><input type="checkbox" value="${f.id}" ${ticked.has(String(f.id)) ? "checked" : ""}></td>
+    <td>${esc(f.filename)}</td><td>${esc(f.format)}</td><td>${f.samples} ${f.format === "beams" ? "readings" : "samples"}</td>
+    <td>${esc((f.species || []).join(", "))}</td></tr>`).join("") || "<tr><td>no flights yet: upload one</td></tr>";
+  const fname = Object.fromEntries(m.flights.map((f) => [f.id, f.filename]));
+  $("runs").innerHTML = m.runs.slice().reverse().map((r) => `<li class="${esc(r.state)}" data-id="${r.id}">run ${r.id} · ${(r.flight_ids || [r.flight_id]).map((i) => esc(fname[i] || i)).join(" + ")} · ${esc(r.state)}${r.state === "running" ? ` ${Math.round(100 * r.progress)} % ${esc(r.stage)}` : ""}${r.error ? ` · ${esc(r.error)}` : ""}</li>`).join("");
+  // a run that finished while watched brings its reports in (runs done before are already listed)
+  let fresh = false;
+  for (const r of m.runs) if (r.state === "done" && !seenDone.has(r.id)) { seenDone.add(r.id); fresh = fresh || primed.has(m.id); }
+  primed.add(m.id);
+  if (fresh) await loadReports();
+  clearTimeout(polling);
+  if (m.runs.some((r) => r.state === "queued" || r.state === "running")) polling = setTimeout(() => loadMission().catch((e) => say(e.message)), 1000);
+}
+
+function setupMissions() {
+  $("settings-fields").innerHTML = SETTINGS.map(([k, label]) => `<label>${esc(label)} <input type="number" step="any" min="0" data-k="${k}"></label>`).join("");
+  $("mission").onchange = () => loadMission().catch((e) => say(e.message));
+  $("create-mission").onclick = async () => {
+    try {
+      const m = await (await postJSON("/api/missions", { name: $("new-mission").value.trim() })).json();
+      $("new-mission").value = "";
+      await loadMissions(m.id);
+    } catch (e) { say(e.message); }
+  };
+  $("upload").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const file = $("upload-file").files[0];
+    if (!file || !$("mission").value) { say("Choose a mission and a file."); return; }
+    const body = new FormData();
+    body.append("file", file);
+    if ($("upload-origin").value.trim()) body.append("origin", $("upload-origin").value.trim());
+    say(""); info(`uploading ${file.name}…`);
+    try {
+      const f = await (await api(`/api/missions/${$("mission").value}/flights`, { method: "POST", body })).json();
+      info(`${f.filename}: ${f.duplicate ? "already stored" : "stored"}, ${f.samples} ${f.format === "beams" ? "readings" : "samples"}`);
+      $("upload-file").value = "";
+      await loadMission();
+      const box = document.querySelector(`#flights input[value="${f.id}"]`);
+      if (box) box.checked = true;
+    } catch (e) { info(""); say(e.message); }
+  };
+  $("analyse").onclick = async () => {
+    const ids = [...document.querySelectorAll("#flights input:checked")].map((c) => Number(c.value));
+    if (!ids.length) { say("Tick the flight (or the sorties of one survey) to analyse."); return; }
+    const estimator = {};
+    for (const inp of document.querySelectorAll("#settings-fields input")) if (inp.value !== "") estimator[inp.dataset.k] = Number(inp.value);
+    const body = Object.assign(ids.length === 1 ? { flight_id: ids[0] } : { flight_ids: ids }, Object.keys(estimator).length ? { estimator } : {});
+    say("");
+    try {
+      const r = await (await postJSON(`/api/missions/${$("mission").value}/runs`, body)).json();
+      info(`run ${r.id} queued`);
+      await loadMission();
+    } catch (e) { say(e.message); }
+  };
+}
+
 // ------------------------------------------------------------------ sign in / out
 function signOut(msg) {
   state.token = null; state.me = null;
   sessionStorage.removeItem("plumescout.token");
   $("login").hidden = false; $("logout").hidden = true; $("whoami").textContent = "";
-  $("report-list").innerHTML = ""; $("detail").hidden = true;
+  $("report-list").innerHTML = ""; $("detail").hidden = true; $("missions").hidden = true;
+  clearTimeout(polling);
   layers.tracks.clearLayers(); layers.sources.clearLayers();
   say(msg);
 }
@@ -245,6 +335,9 @@ async function start() {
   const cfg = await getJSON("/api/config");
   if (cfg.tile_url) tileBasemap(cfg.tile_url, cfg.tile_attribution); else await outlineBasemap();
   await loadReports();
+  const staff = state.me.role !== "partner";
+  $("missions").hidden = !staff;
+  if (staff) await loadMissions();
   document.body.dataset.ready = "1";
 }
 
@@ -263,5 +356,6 @@ $("use-token").onclick = () => {
   start();
 };
 $("logout").onclick = () => signOut("");
+setupMissions();
 $("status-filter").onchange = () => loadReports().catch((e) => say(e.message));
 if (state.token) start(); else signOut("");
