@@ -72,6 +72,13 @@ def load_observations(path, origin=None, ground_elevation_m=None, mapping=None) 
     return read_flight_csv(path, origin=origin, ground_elevation_m=ground_elevation_m)
 
 
+def _clock(obs: Observations, i: int) -> str:
+    """The clock time (ISO 8601, UTC) of sample ``i`` of a log with clock times."""
+    from datetime import timedelta
+
+    return (obs.t0 + timedelta(seconds=float(obs.time_s[i]))).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def normalise_truth(doc: dict | None) -> dict | None:
     """Truth as the simulator writes it: sources with ids, x_m, y_m and rate_g_s (a data set's
     ``q_kg_s`` is converted)."""
@@ -118,18 +125,28 @@ def analyze(
     t0 = time.perf_counter()
     truth = normalise_truth(truth)
     cfg = config or EstimatorConfig()
-    obs = beams = None
+    obs = beams = sorties = None
     if isinstance(flight, list | tuple) and len(flight) == 1:
         flight = flight[0]
     if isinstance(flight, list | tuple):  # the sorties of one survey, estimated from together
         for f in flight:
             if not isinstance(f, Observations) and Path(f).is_dir():
                 raise ConfigError(f"{f}: a beam data set is analysed alone, not joined with flights")
-        obs = join_sorties(
-            [f if isinstance(f, Observations) else load_observations(f, None, ground_elevation_m) for f in flight],
-            origin,
-        )
+        parts = [f if isinstance(f, Observations) else load_observations(f, None, ground_elevation_m) for f in flight]
+        obs = join_sorties(parts, origin)
         inputs = [p for p in obs.source_files if Path(p).exists()]
+        sorties = sorted(
+            (
+                {
+                    "file": Path(p.source_files[0]).name if p.source_files else None,
+                    "start_time": _clock(p, 0),
+                    "end_time": _clock(p, -1),
+                    "samples": len(p),
+                }
+                for p in parts
+            ),
+            key=lambda d: d["start_time"],
+        )
     elif isinstance(flight, Observations):
         obs = flight
         inputs = [p for p in flight.source_files if Path(p).exists()]
@@ -166,6 +183,7 @@ def analyze(
             "duration_s": round(obs.duration_s, 2),
             "start_time": obs.t0.isoformat() if obs.t0 else None,
             "repairs": [str(r) for r in obs.repairs],
+            **({"sorties": sorties} if sorties else {}),  # the logs joined, in clock order
             "detection": est.detection_.summary(),
             "detection_by_species": {sp: d.summary() for sp, d in dets.items()},
         }

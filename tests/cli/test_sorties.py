@@ -54,6 +54,14 @@ def test_the_estimate_from_the_sorties_is_the_estimate_from_the_flight(cut):
         assert t.rate_g_s == pytest.approx(s.rate_g_s, rel=1e-9)
     assert [i["file"] for i in b.provenance["inputs"]] == ["sortie1.csv", "sortie2.csv"]
     assert b.provenance["samples"] == a.provenance["samples"]
+    # which logs were joined, when each was flown: the provenance a partner can check
+    half = len(read_flight_csv(first))
+    assert [(x["file"], x["samples"]) for x in b.provenance["sorties"]] == [
+        ("sortie1.csv", half),
+        ("sortie2.csv", a.provenance["samples"] - half),
+    ]
+    assert b.provenance["sorties"][0]["end_time"] < b.provenance["sorties"][1]["start_time"]
+    assert "sorties" not in a.provenance
 
 
 def test_the_command_joins_sorties_and_says_so(cut, tmp_path):

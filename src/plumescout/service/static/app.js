@@ -248,6 +248,7 @@ async function loadMissions(pick) {
   const ms = await getJSON("/api/missions");
   $("mission").innerHTML = ms.map((m) => `<option value="${m.id}">${esc(m.name)}</option>`).join("");
   if (pick) $("mission").value = String(pick);
+  restoreSettings();
   await loadMission();
 }
 
@@ -265,15 +266,31 @@ async function loadMission() {
   // a run that finished while watched brings its reports in (runs done before are already listed)
   let fresh = false;
   for (const r of m.runs) if (r.state === "done" && !seenDone.has(r.id)) { seenDone.add(r.id); fresh = fresh || primed.has(m.id); }
+  if (fresh) info("");
   primed.add(m.id);
   if (fresh) await loadReports();
   clearTimeout(polling);
   if (m.runs.some((r) => r.state === "queued" || r.state === "running")) polling = setTimeout(() => loadMission().catch((e) => say(e.message)), 1000);
 }
 
+// the settings a mission needs are remembered per mission in this browser (a mission hunting
+// large releases keeps its rate cap from one flight to the next)
+const settingsKey = () => `plumescout.settings.${$("mission").value}`;
+function saveSettings() {
+  const v = {};
+  for (const inp of document.querySelectorAll("#settings-fields input")) if (inp.value !== "") v[inp.dataset.k] = inp.value;
+  localStorage.setItem(settingsKey(), JSON.stringify(v));
+}
+function restoreSettings() {
+  let v = {};
+  try { v = JSON.parse(localStorage.getItem(settingsKey()) || "{}"); } catch (e) { /* none kept */ }
+  for (const inp of document.querySelectorAll("#settings-fields input")) inp.value = v[inp.dataset.k] ?? "";
+}
+
 function setupMissions() {
   $("settings-fields").innerHTML = SETTINGS.map(([k, label]) => `<label>${esc(label)} <input type="number" step="any" min="0" data-k="${k}"></label>`).join("");
-  $("mission").onchange = () => loadMission().catch((e) => say(e.message));
+  $("mission").onchange = () => { restoreSettings(); loadMission().catch((e) => say(e.message)); };
+  for (const inp of document.querySelectorAll("#settings-fields input")) inp.oninput = saveSettings;
   $("create-mission").onclick = async () => {
     try {
       const m = await (await postJSON("/api/missions", { name: $("new-mission").value.trim() })).json();
@@ -301,6 +318,7 @@ function setupMissions() {
   $("analyse").onclick = async () => {
     const ids = [...document.querySelectorAll("#flights input:checked")].map((c) => Number(c.value));
     if (!ids.length) { say("Tick the flight (or the sorties of one survey) to analyse."); return; }
+    saveSettings();
     const estimator = {};
     for (const inp of document.querySelectorAll("#settings-fields input")) if (inp.value !== "") estimator[inp.dataset.k] = Number(inp.value);
     const body = Object.assign(ids.length === 1 ? { flight_id: ids[0] } : { flight_ids: ids }, Object.keys(estimator).length ? { estimator } : {});
