@@ -317,13 +317,17 @@ def analyze(
             for r in part.repairs:
                 console.print(f"  [yellow]repaired:[/] {r}", highlight=False)
             parts.append(part)
-        data = join_sorties(parts, org) if len(parts) > 1 else parts[0]
+        data = parts if len(parts) > 1 else parts[0]  # several: joined by the pipeline (listed in provenance)
         if len(parts) > 1:
+            joined = join_sorties(parts, org)  # refused here, before the estimate, if they cannot be
+            n_craft = len(joined.pieces())
             console.print(
-                f"{len(parts)} sorties joined in clock order: {len(data)} samples, {data.duration_s:.0f} s from the "
-                f"first take-off to the last landing; {', '.join(data.species)} in every one"
+                f"{len(parts)} logs joined in clock order"
+                + (f" ({n_craft} aircraft at the same time, a time series each)" if n_craft > 1 else " (sorties)")
+                + f": {len(joined)} samples, {joined.duration_s:.0f} s from the first take-off to the last landing; "
+                f"{', '.join(joined.species)} in every one"
             )
-            for r in data.repairs[sum(len(p.repairs) for p in parts) :]:
+            for r in joined.repairs[sum(len(p.repairs) for p in parts) :]:
                 console.print(f"  [yellow]note:[/] {r}", highlight=False)
     with _progress() as progress:
         _, cb = _estimate_progress(progress)

@@ -11,7 +11,7 @@ from .errors import InputError
 from .geo import LocalFrame
 from .met import WindSeries
 
-__all__ = ["Observations", "Repair", "join_sorties", "track_breaks", "BREAK_S"]
+__all__ = ["Observations", "Repair", "join_sorties", "aircraft_of", "track_breaks", "BREAK_S"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class Observations:
     units: dict[str, str] = field(default_factory=dict)
     source_files: tuple[str, ...] = ()
     repairs: list[Repair] = field(default_factory=list)
+    # which aircraft's time series each sample belongs to (0, 1, ...), for logs flown at the same
+    # time (:func:`join_sorties`); None: one series. Samples are grouped by piece, in time order
+    # within each.
+    piece: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.time_s.size)
@@ -80,7 +84,8 @@ class Observations:
 
     @property
     def duration_s(self) -> float:
-        return float(self.time_s[-1] - self.time_s[0]) if len(self) else 0.0
+        """From the first sample to the last (of any aircraft)."""
+        return float(np.max(self.time_s) - np.min(self.time_s)) if len(self) else 0.0
 
     @property
     def wind(self) -> WindSeries:
@@ -107,19 +112,29 @@ class Observations:
             units=dict(self.units),
             source_files=self.source_files,
             repairs=list(self.repairs),
+            piece=None if self.piece is None else self.piece[m],
         )
+
+    def pieces(self) -> list[np.ndarray]:
+        """The indices of each aircraft's time series (one array for a single series)."""
+        if self.piece is None:
+            return [np.arange(len(self))]
+        return [np.flatnonzero(self.piece == p) for p in np.unique(self.piece)]
 
 
 def join_sorties(parts, origin=None) -> Observations:
-    """The sorties of one survey (one log each: a battery's worth of flying) as one table, in
-    clock order, in one local frame (about ``origin``, else the median of every track), so
-    that they are estimated from together.
+    """The logs of one survey as one table in one local frame (about ``origin``, else the median
+    of every track), so that they are estimated from together: the sorties of one aircraft
+    (one log a battery), joined in clock order into one time series, and, where logs were flown
+    at the same time (several aircraft), one such series per aircraft (``piece``), each with its
+    own background, noise and sensor lag in the estimate.
 
-    Joined by their clock times: a sortie whose times are seconds from its own start (no date)
-    cannot be placed and is refused, as are sorties flown at the same time (two aircraft at once:
-    a joined table is one sensor's time series). Between sorties the wind is interpolated, as
-    across any gap in a log. The species kept are those every sortie measured; the others are
-    named in the repairs. Refusals are :class:`~plumescout.errors.InputError` naming the file.
+    Placed by their clock times: a log whose times are seconds from its own start (no date)
+    cannot be and is refused; so is a log that repeats another's samples (the same flight given
+    twice). Logs are given to aircraft as they fit in turn (the fewest series that hold them
+    all). Between sorties the wind is interpolated, as across any gap in a log. The species
+    kept are those every log measured; the others are named in the repairs. Refusals are
+    :class:`~plumescout.errors.InputError` naming the file.
     """
     parts = list(parts)
     if len(parts) == 1 and origin is None:
@@ -128,58 +143,106 @@ def join_sorties(parts, origin=None) -> Observations:
         if p.t0 is None:
             raise InputError(
                 _name(p),
-                "its times are seconds from its own start, with no date: sorties are joined by clock time "
+                "its times are seconds from its own start, with no date: logs are joined by clock time "
                 "(give ISO 8601 times, or analyse it alone)",
                 column="time",
             )
         if not len(p):
             raise InputError(_name(p), "no samples")
-    parts.sort(key=lambda p: p.t0 + timedelta(seconds=float(p.time_s[0])))
-    for a, b in zip(parts, parts[1:], strict=False):
-        a_end = a.t0 + timedelta(seconds=float(a.time_s[-1]))
-        b_start = b.t0 + timedelta(seconds=float(b.time_s[0]))
-        if b_start <= a_end:
-            raise InputError(
-                _name(b),
-                f"flown at the same time as {_name(a)} ({b_start:%H:%M:%S} before that one's end, "
-                f"{a_end:%H:%M:%S} UTC): only one aircraft's sorties, flown in turn, are joined",
-                column="time",
-            )
+    craft = aircraft_of(parts)
+    lanes = [
+        [p for _, p in sorted(((_start(p), k), p) for k, p in enumerate(parts) if craft[k] == a)]
+        for a in range(max(craft) + 1)
+    ]
+    parts.sort(key=lambda p: _start(p))
     t0 = parts[0].t0
     if origin is None:
-        lat = np.concatenate([p.lat for p in parts])
-        lon = np.concatenate([p.lon for p in parts])
-        origin = (float(np.median(lat)), float(np.median(lon)))
+        origin = (
+            float(np.median(np.concatenate([p.lat for p in parts]))),
+            float(np.median(np.concatenate([p.lon for p in parts]))),
+        )
     frame = LocalFrame(*origin)
     common = set.intersection(*(set(p.species) for p in parts))
     if not common:
-        raise InputError(_name(parts[0]), "no gas species is in every sortie: " + _species_list(parts))
+        raise InputError(_name(parts[0]), "no gas species is in every log: " + _species_list(parts))
     repairs = [r for p in parts for r in p.repairs]
     dropped = sorted(set().union(*(set(p.species) for p in parts)) - common)
     if dropped:
         repairs.append(
-            Repair("species", f"{', '.join(dropped)} left out: not measured in every sortie ({_species_list(parts)})")
+            Repair("species", f"{', '.join(dropped)} left out: not measured in every log ({_species_list(parts)})")
         )
     order = [sp for sp in parts[0].species if sp in common]
-    cols = set.intersection(*(set(p.columns) for p in parts))
-    x, y = frame.to_local(np.concatenate([p.lat for p in parts]), np.concatenate([p.lon for p in parts]))
+    cols = sorted(set.intersection(*(set(p.columns) for p in parts)))
+    ordered = [p for lane in lanes for p in lane]  # aircraft by aircraft, each in clock order
+    x, y = frame.to_local(np.concatenate([p.lat for p in ordered]), np.concatenate([p.lon for p in ordered]))
     return Observations(
-        time_s=np.concatenate([p.time_s + (p.t0 - t0).total_seconds() for p in parts]),
+        time_s=np.concatenate([p.time_s + (p.t0 - t0).total_seconds() for p in ordered]),
         x_m=np.asarray(x, float),
         y_m=np.asarray(y, float),
-        z_m=np.concatenate([p.z_m for p in parts]),
-        lat=np.concatenate([p.lat for p in parts]),
-        lon=np.concatenate([p.lon for p in parts]),
-        wind_speed_m_s=np.concatenate([p.wind_speed_m_s for p in parts]),
-        wind_from_deg=np.concatenate([p.wind_from_deg for p in parts]),
-        species={sp: np.concatenate([p.species[sp] for p in parts]) for sp in order},
+        z_m=np.concatenate([p.z_m for p in ordered]),
+        lat=np.concatenate([p.lat for p in ordered]),
+        lon=np.concatenate([p.lon for p in ordered]),
+        wind_speed_m_s=np.concatenate([p.wind_speed_m_s for p in ordered]),
+        wind_from_deg=np.concatenate([p.wind_from_deg for p in ordered]),
+        species={sp: np.concatenate([p.species[sp] for p in ordered]) for sp in order},
         frame=frame,
         t0=t0,
-        columns={c: np.concatenate([p.columns[c] for p in parts]) for c in sorted(cols)},
+        columns={c: np.concatenate([p.columns[c] for p in ordered]) for c in cols},
         units={sp: parts[0].units[sp] for sp in order if sp in parts[0].units},
-        source_files=tuple(f for p in parts for f in p.source_files),
+        source_files=tuple(f for p in ordered for f in p.source_files),
         repairs=repairs,
+        piece=None
+        if len(lanes) == 1
+        else np.concatenate([np.full(len(p), k) for k, lane in enumerate(lanes) for p in lane]),
     )
+
+
+def aircraft_of(parts) -> list[int]:
+    """Which aircraft (0, 1, ...) flew each log (logs with clock times): in clock order, each log
+    goes to the first aircraft free by its start, else to a new one (the fewest aircraft that
+    hold them all). A log that repeats the samples of one flown at the same time is refused."""
+    order = sorted(range(len(parts)), key=lambda k: _start(parts[k]))
+    last: list[Observations] = []  # each aircraft's latest log
+    out = [0] * len(parts)
+    for k in order:
+        p = parts[k]
+        free = next((a for a, q in enumerate(last) if _end(q) < _start(p)), None)
+        if free is None:
+            for q in last:
+                if _end(q) >= _start(p):
+                    _refuse_repeats(q, p)
+            free = len(last)
+            last.append(p)
+        last[free] = p
+        out[k] = free
+    return out
+
+
+def _start(obs: Observations) -> datetime:
+    return obs.t0 + timedelta(seconds=float(obs.time_s[0]))
+
+
+def _end(obs: Observations) -> datetime:
+    return obs.t0 + timedelta(seconds=float(obs.time_s[-1]))
+
+
+def _refuse_repeats(a: Observations, b: Observations, share: float = 0.5) -> None:
+    """Two logs flown at the same time are two aircraft, unless one repeats the other's samples
+    (the same flight given twice, or a piece of it): refused when at least ``share`` of the
+    shorter one's samples are the other's (same clock time, position and reading)."""
+
+    def keys(o):
+        t = np.round((o.time_s + (o.t0 - a.t0).total_seconds()) * 1000.0).astype(np.int64)
+        return set(zip(t.tolist(), np.round(o.lat, 7).tolist(), np.round(o.lon, 7).tolist(), strict=True))
+
+    ka, kb = keys(a), keys(b)
+    if len(ka & kb) >= share * min(len(ka), len(kb)):
+        raise InputError(
+            _name(b),
+            f"repeats the samples of {_name(a)} (the same flight given twice?): logs flown at the same time are "
+            "joined only as different aircraft",
+            column="time",
+        )
 
 
 def _name(obs: Observations) -> str:
@@ -198,9 +261,11 @@ BREAK_S = 30.0
 
 def track_breaks(time_s) -> np.ndarray:
     """Where a track breaks (the indices that start a new piece): between the sorties of a
-    survey, or at a long dropout, so that maps do not draw a line the aircraft flew unlogged."""
+    survey, between aircraft, or at a long dropout, so that maps do not draw a line no aircraft
+    flew while logging."""
     t = np.asarray(time_s, float)
     if t.size < 3:
         return np.zeros(0, dtype=int)
     dt = np.diff(t)
-    return np.flatnonzero(dt > max(BREAK_S, 20.0 * float(np.median(dt)))) + 1
+    # forward gaps, and steps back in time: where one aircraft's series ends and the next begins
+    return np.flatnonzero((dt > max(BREAK_S, 20.0 * float(np.median(dt)))) | (dt < 0)) + 1

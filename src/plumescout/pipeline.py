@@ -20,10 +20,10 @@ from .flightlog import read_flight_csv
 from .geo import LocalFrame
 from .inference import EstimatorConfig, PlumeEstimator
 from .inference.data import read_beam_dataset
-from .inference.detect import detect_plumes
+from .inference.detect import detect_observations
 from .inference.estimate import FITTED_NUISANCE, SOURCE_FLAGS, flagged
 from .met import WindSeries
-from .observations import Observations, join_sorties
+from .observations import Observations, aircraft_of, join_sorties
 from .report import provenance, write_geojson, write_html_map, write_kml, write_png
 from .report.maps import ReportView
 
@@ -135,6 +135,7 @@ def analyze(
         parts = [f if isinstance(f, Observations) else load_observations(f, None, ground_elevation_m) for f in flight]
         obs = join_sorties(parts, origin)
         inputs = [p for p in obs.source_files if Path(p).exists()]
+        craft = aircraft_of(parts)
         sorties = sorted(
             (
                 {
@@ -142,8 +143,9 @@ def analyze(
                     "start_time": _clock(p, 0),
                     "end_time": _clock(p, -1),
                     "samples": len(p),
+                    **({"aircraft": craft[k] + 1} if max(craft) > 0 else {}),  # flown at the same time
                 }
-                for p in parts
+                for k, p in enumerate(parts)
             ),
             key=lambda d: d["start_time"],
         )
@@ -174,8 +176,8 @@ def analyze(
         dets = {
             sp: est.detection_
             if sp == est.species_
-            else detect_plumes(obs.time_s, v, sp, cfg.background_window_s, cfg.false_alarms_per_hour)
-            for sp, v in obs.species.items()
+            else detect_observations(obs, sp, cfg.background_window_s, cfg.false_alarms_per_hour)
+            for sp in obs.species
         }
         model = MODEL_POINT
         n = {

@@ -7,17 +7,22 @@ refusal (a sortie with no clock time, two flown at once, no species common to al
 set among them) names the file and exits 2 without a traceback.
 """
 
+import json
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from plumescout.cli import app
 from plumescout.flightlog import read_flight_csv, write_flight_csv
+from plumescout.geo import LocalFrame
 from plumescout.inference import EstimatorConfig
-from plumescout.observations import join_sorties
+from plumescout.observations import aircraft_of, join_sorties
 from plumescout.pipeline import analyze
 
 runner = CliRunner()
+SITE = LocalFrame(40.0, -105.0)  # the test flight's site (tests/conftest.py)
+LEAK = (-60.0, 30.0, 0.5)  # its leak: x, y (m), rate (g/s)
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +69,46 @@ def test_the_estimate_from_the_sorties_is_the_estimate_from_the_flight(cut):
     assert "sorties" not in a.provenance
 
 
-def test_the_command_joins_sorties_and_says_so(cut, tmp_path):
-    _whole, first, second = cut
-    r = runner.invoke(app, ["analyze", str(second), str(first), "--out", str(tmp_path / "o")])
+@pytest.fixture(scope="module")
+def two_aircraft(tmp_path_factory, single_flight):
+    """The test flight (aircraft A: 5 m up, lines 60 m apart) and a second aircraft flown over the
+    same leak at the same time (B: 8 m up, lines 80 m apart, its own meander and noise, seed 12):
+    (a.csv, b.csv)."""
+    from plumescout.simulate import simulate_flight
+    from plumescout.simulate.scenario import Scenario
+
+    from ..conftest import single_source_scenario
+
+    d = tmp_path_factory.mktemp("aircraft")
+    doc = single_source_scenario().model_dump()
+    doc["seed"] = 12
+    doc["aircraft"].update(altitude_m=8.0, min_altitude_m=8.0)
+    doc["flight"]["line_spacing_m"] = 80.0
+    b = simulate_flight(Scenario.model_validate(doc)).observations
+    return write_flight_csv(d / "a.csv", single_flight.observations), write_flight_csv(d / "b.csv", b)
+
+
+def test_aircraft_flown_at_the_same_time_are_estimated_together(two_aircraft, tmp_path):
+    """One leak seen by two aircraft at once is one source (not one per aircraft), each aircraft
+    a time series of its own (background, noise, sensor lag) in one fit."""
+    a, b = two_aircraft
+    parts = [read_flight_csv(a), read_flight_csv(b)]
+    assert aircraft_of(parts) == [0, 1]
+    joined = join_sorties(parts)
+    assert [len(i) for i in joined.pieces()] == [len(parts[0]), len(parts[1])]
+    r = runner.invoke(app, ["analyze", str(a), str(b), "--out", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
-    assert "2 sorties joined in clock order" in r.output
-    assert (tmp_path / "o" / "sources.geojson").exists()
+    assert "2 logs joined in clock order (2 aircraft at the same time" in r.output
+    doc = json.loads((tmp_path / "o" / "sources.geojson").read_text())
+    feats = doc["features"]
+    assert len(feats) == 1
+    x, y = SITE.to_local(*feats[0]["geometry"]["coordinates"][::-1])
+    assert np.hypot(float(x) - LEAK[0], float(y) - LEAK[1]) <= 35.0  # issue 3's single-pass target
+    lo, hi = feats[0]["properties"]["emission_rate_g_s_ci90"]
+    assert lo <= LEAK[2] <= hi
+    prov = doc["properties"]
+    assert [(s["file"], s["aircraft"]) for s in prov["sorties"]] == [("a.csv", 1), ("b.csv", 2)]
+    assert len(prov["detection"]["by_aircraft"]) == 2
 
 
 def _seconds_times(src, dst):
@@ -84,12 +123,12 @@ def test_refusals_name_the_file(cut, tmp_path, chilbolton_dir):
     whole, first, second = cut
     cases = [
         ([first, _seconds_times(second, tmp_path / "seconds.csv")], "seconds.csv", "clock time"),
-        ([whole, second], "sortie2.csv", "flown at the same time as"),
+        ([whole, second], "sortie2.csv", "repeats the samples of"),
         ([first, chilbolton_dir], "source_1", "analysed alone"),
     ]
     co2 = tmp_path / "co2only.csv"
     co2.write_text(second.read_text().replace("ch4_ppm", "co2_ppm", 1))
-    cases.append(([first, co2], "co2only.csv: co2", "no gas species is in every sortie"))
+    cases.append(([first, co2], "co2only.csv: co2", "no gas species is in every log"))
     for files, named, words in cases:
         r = runner.invoke(app, ["analyze", *map(str, files), "--out", str(tmp_path / "o")])
         assert r.exit_code == 2, r.output

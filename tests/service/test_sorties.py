@@ -100,7 +100,6 @@ def test_the_track_breaks_between_sorties(survey):
 @pytest.mark.parametrize(
     ("body", "code", "words"),
     [
-        ({"flight_ids": ["whole.csv", "sortie1.csv"]}, 422, "flown at the same time as flight"),
         ({"flight_ids": ["sortie1.csv", "seconds.csv"]}, 422, "has no clock times"),
         ({"flight_ids": ["sortie1.csv", "beams.zip"]}, 422, "is a beam data set"),
         ({"flight_ids": ["sortie1.csv"]}, 422, "at least 2"),
@@ -117,6 +116,17 @@ def test_bad_sorties_are_refused_naming_the_flights_and_nothing_is_queued(survey
     r = w.post("analyst", f"/api/missions/{m}/runs", json=body)
     assert r.status_code == code, r.text
     assert words in r.text
-    if "flown at the same time" in words:
-        assert "whole.csv" in r.text and "sortie1.csv" in r.text
     assert len(w.get("analyst", f"/api/missions/{m}/runs").json()) == before
+
+
+def test_a_log_given_twice_fails_its_run_naming_both(survey):
+    """Logs flown at the same time are taken for two aircraft, unless one repeats the other's
+    samples (here a sortie and the uncut flight it was cut from): the run fails, saying so with
+    the files' names, not the server's paths."""
+    w, m, ids, _run = survey
+    r = w.post("analyst", f"/api/missions/{m}/runs", json={"flight_ids": [ids["whole.csv"], ids["sortie1.csv"]]})
+    assert r.status_code == 202, r.text
+    run = wait_run(w.client, w.h("analyst"), r.json()["id"])
+    assert run["state"] == "failed"
+    assert "repeats the samples of whole.csv" in run["error"] and "sortie1.csv" in run["error"]
+    assert "blobs" not in run["error"]

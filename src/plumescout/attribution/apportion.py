@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..inference.detect import detect_plumes
+from ..inference.detect import detect_observations
 from .evidence import integrate
 
 __all__ = ["CrossingMatrix", "Apportionment", "crossing_matrix", "apportion", "match_profile"]
@@ -87,7 +87,7 @@ def crossing_matrix(
     for i, obs in enumerate(flights):
         if reference not in obs.species:
             raise ConfigError(f"flight {i + 1} has no {reference}: crossings are found on the reference species")
-        dets = {sp: detect_plumes(obs.time_s, v, sp, window_s, false_alarms_per_hour) for sp, v in obs.species.items()}
+        dets = {sp: detect_observations(obs, sp, window_s, false_alarms_per_hour) for sp in obs.species}
         dt = float(np.median(np.diff(obs.time_s))) if len(obs) > 1 else 1.0
         for a, b in dets[reference].crossings:
             row, u = np.zeros(len(species)), np.full(len(species), 1e6)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..inference.detect import detect_plumes
+from ..inference.detect import detect_observations
 
 __all__ = ["integrated_enhancements", "integrate"]
 
@@ -46,18 +46,21 @@ def integrated_enhancements(
     s = est.sampler_
     th = np.mean(est.chain_.theta, axis=0) if est.chain_.theta else s.theta0()
     xy = np.array([[src.x_m, src.y_m] for src in est.sources_])
-    k = s.columns(xy, th)[0]  # (n_data, m) couplings at the data samples
+    ks = s.columns(xy, th)  # per data set (one per aircraft), (n_data, m) couplings at its samples
     q = np.array([src.rate_g_s for src in est.sources_])
-    contrib = k * q[None, :]
-    t_data = s.data[0].spec.t
-    # on the observation times (the data may have skipped samples without a reading)
-    c_obs = np.column_stack([np.interp(obs.time_s, t_data, contrib[:, j], left=0.0, right=0.0) for j in range(q.size)])
+    # on the observation times (the data may have skipped samples without a reading), each
+    # aircraft's data set on its own samples
+    c_obs = np.zeros((len(obs), q.size))
+    for idx, d, k in zip(obs.pieces(), s.data, ks, strict=True):
+        contrib = k * q[None, :]
+        for j in range(q.size):
+            c_obs[idx, j] = np.interp(obs.time_s[idx], d.spec.t, contrib[:, j], left=0.0, right=0.0)
     total = c_obs.sum(axis=1)
     dt = float(np.median(np.diff(obs.time_s))) if len(obs) > 1 else 1.0
     dets = dict(detections or {})
-    for sp, v in obs.species.items():
+    for sp in obs.species:
         if sp not in dets:
-            dets[sp] = detect_plumes(obs.time_s, v, sp, background_window_s, 0.1)
+            dets[sp] = detect_observations(obs, sp, background_window_s, 0.1)
     out = []
     for j in range(q.size):
         cj = c_obs[:, j]

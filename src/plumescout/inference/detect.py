@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage, stats
 
-__all__ = ["Detection", "rolling_background", "detect_plumes"]
+__all__ = ["Detection", "rolling_background", "detect_plumes", "detect_observations"]
 
 
 def rolling_background(time_s, values, window_s: float = 180.0, quantile: float = 0.2):
@@ -47,6 +47,8 @@ class Detection:
     sigma_threshold: float
     false_alarms_per_hour: float
     crossings: list[tuple[int, int]] = field(default_factory=list)
+    # logs flown at the same time: each aircraft's own detection (the fields above join them)
+    pieces: list[Detection] = field(default_factory=list)
 
     @property
     def n_crossings(self) -> int:
@@ -65,7 +67,36 @@ class Detection:
                 round(float(np.nanmin(self.background_ppm)), 4),
                 round(float(np.nanmax(self.background_ppm)), 4),
             ],
+            **({"by_aircraft": [p.summary() for p in self.pieces]} if self.pieces else {}),
         }
+
+
+def detect_observations(obs, species: str, window_s: float = 180.0, false_alarms_per_hour: float = 0.1) -> Detection:
+    """:func:`detect_plumes` on one species of an :class:`~plumescout.observations.Observations`
+    table; for logs of several aircraft flown at the same time, on each aircraft's series alone
+    (its own background and noise), joined: the enhancement per sample, the crossings of every
+    aircraft, and the largest noise and threshold (each aircraft's in ``pieces``)."""
+    pieces = obs.pieces()
+    values = obs.species[species]
+    if len(pieces) == 1:
+        return detect_plumes(obs.time_s, values, species, window_s, false_alarms_per_hour)
+    parts = [detect_plumes(obs.time_s[i], values[i], species, window_s, false_alarms_per_hour) for i in pieces]
+    bg, e = np.empty(len(obs)), np.empty(len(obs))
+    crossings = []
+    for i, d in zip(pieces, parts, strict=True):
+        bg[i], e[i] = d.background_ppm, d.enhancement_ppm
+        crossings += [(int(i[a]), int(i[b - 1]) + 1) for a, b in d.crossings]
+    return Detection(
+        species,
+        bg,
+        e,
+        max(d.noise_ppm for d in parts),
+        max(d.threshold_ppm for d in parts),
+        max(d.sigma_threshold for d in parts),
+        false_alarms_per_hour,
+        crossings,
+        parts,
+    )
 
 
 def detect_plumes(

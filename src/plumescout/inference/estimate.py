@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from ..met import class_index, stability_from_sigma_theta
 from ..observations import Observations
 from .data import BeamData, PointData
-from .detect import detect_plumes
+from .detect import detect_observations
 from .forward import serial_kernel
 from .sampler import RJConfig, RJSampler
 
@@ -466,21 +466,25 @@ class PlumeEstimator:
         )
 
     def fit(self, obs: Observations, progress=None) -> PlumeEstimator:
-        """Estimate the sources of a flight's point samples."""
+        """Estimate the sources of a flight's point samples (of several aircraft's flown at the
+        same time: one data set each, with its own noise, background offset and sensor lag, the
+        sources and the dispersion shared)."""
         cfg = self.config
         t0 = time.perf_counter()
         species = cfg.species or next(iter(obs.species))
         if species not in obs.species:
             raise ConfigError(f"species '{species}' is not in the flight log; it has: {', '.join(obs.species)}")
         self.species_, self.frame_ = species, obs.frame
-        det = detect_plumes(
-            obs.time_s, obs.species[species], species, cfg.background_window_s, cfg.false_alarms_per_hour
-        )
+        det = detect_observations(obs, species, cfg.background_window_s, cfg.false_alarms_per_hour)
         self.detection_ = det
-        if cfg.stability is None:
-            stab = class_index(stability_from_sigma_theta(obs.wind.direction_sigma_deg()))
-        else:
+        pieces = obs.pieces()
+        if cfg.stability is not None:
             stab = class_index(cfg.stability)
+        elif len(pieces) == 1:
+            stab = class_index(stability_from_sigma_theta(obs.wind.direction_sigma_deg()))
+        else:  # each aircraft's wind read alone (one time series each), the classes averaged
+            sig = [stability_from_sigma_theta(obs.select(i).wind.direction_sigma_deg()) for i in pieces]
+            stab = float(np.mean([class_index(c) for c in sig]))
         self.info_ = {
             "samples": len(obs),
             "stability_index": stab,
@@ -493,20 +497,27 @@ class PlumeEstimator:
         if det.n_crossings == 0:
             self.info_["wall_time_s"] = time.perf_counter() - t0
             return self
-        data = PointData.from_observations(
-            obs,
-            det,
-            species,
-            cfg.lagrangian_wind,
-            cfg.wind_smoothing_s,
-            cfg.scheme,
-            cfg.min_sigma_m,
-            cfg.temperature_k,
-            cfg.pressure_pa,
-            cfg.decimate,
-        )
-        data.fluctuation_intensity, data.student_nu = cfg.point_fluctuation_intensity, cfg.point_student_nu
-        self._search([data], data.extent, cfg.margin_m, stab, progress, cfg.point_theta_update_prob)
+        datasets = []
+        for i, d in zip(pieces, det.pieces or [det], strict=True):
+            data = PointData.from_observations(
+                obs if len(pieces) == 1 else obs.select(i),
+                d,
+                species,
+                cfg.lagrangian_wind,
+                cfg.wind_smoothing_s,
+                cfg.scheme,
+                cfg.min_sigma_m,
+                cfg.temperature_k,
+                cfg.pressure_pa,
+                cfg.decimate,
+            )
+            data.fluctuation_intensity, data.student_nu = cfg.point_fluctuation_intensity, cfg.point_student_nu
+            datasets.append(data)
+        ext = np.array([d.extent for d in datasets])
+        extent = (ext[:, 0].min(), ext[:, 1].min(), ext[:, 2].max(), ext[:, 3].max())
+        if len(pieces) > 1:
+            self.info_["aircraft"] = len(pieces)
+        self._search(datasets, extent, cfg.margin_m, stab, progress, cfg.point_theta_update_prob)
         self.info_["wall_time_s"] = time.perf_counter() - t0
         return self
 
@@ -569,7 +580,12 @@ class PlumeEstimator:
         prior = cfg.point_stability_prior_classes if point else 0.0
         sampler = RJSampler(datasets, box, self._rj_config(stability, theta_update_prob, prior, point))
         sampler.build_birth_density()
-        sampler.temper = [t * cfg.temper_scale for t in self._tempers(sampler)]
+        # several aircraft at once see one plume through one plume model: their errors share the
+        # model's, which no aircraft's own residuals show. Each one's weight is divided by their
+        # number, so two aircraft do not make the regions narrower than the calibrated single
+        # flight's (conservative: the regions are calibrated on single flights only)
+        share = 1.0 / len(datasets) if point else 1.0
+        sampler.temper = [t * cfg.temper_scale * share for t in self._tempers(sampler)]
         # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a
         # source split in two) then carries only its share of the probability
         n_chains = cfg.chains if datasets[0].kind == "point" or cfg.beam_chains is None else cfg.beam_chains

@@ -195,8 +195,14 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
         obs_ppm = g_m3_to_ppm(f["observed"], view.species)
         fit_ppm = g_m3_to_ppm(f["fitted"], view.species)
         if f["kind"] == "point":
-            ax3.plot(f["time_s"], obs_ppm, lw=0.6, color="0.4", label="observed enhancement")
-            ax3.plot(f["time_s"], fit_ppm, lw=1.0, color="tab:red", label="fitted (best state)")
+            for n, g in enumerate(fits):  # one per aircraft flown at the same time
+                craft = f" (aircraft {n + 1})" if len(fits) > 1 else ""
+                o, m = g_m3_to_ppm(g["observed"], view.species), g_m3_to_ppm(g["fitted"], view.species)
+                grey = "0.4" if n == 0 else "0.65"
+                ax3.plot(g["time_s"], o, lw=0.6, color=grey, label=f"observed enhancement{craft}")
+                ax3.plot(g["time_s"], m, lw=1.0, color=f"C{3 + n}", label=f"fitted (best state){craft}")
+            obs_ppm = g_m3_to_ppm(np.concatenate([g["observed"] for g in fits]), view.species)
+            fit_ppm = g_m3_to_ppm(np.concatenate([g["fitted"] for g in fits]), view.species)
             ax3.set_xlabel("time (s)")
             ax3.set_ylabel("ppm")
         else:
