@@ -90,6 +90,14 @@ def main(argv=None) -> int:
         '\'{"wind": {"relative_dispersion": 0.4}}\'',
     )
     ap.add_argument(
+        "--aircraft",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="2: a second aircraft flies each scenario at the same time (another altitude, its own meander "
+        "and noise) and both logs are estimated from together (plumescout.evaluation.second_aircraft)",
+    )
+    ap.add_argument(
         "--draw-relative-dispersion",
         nargs=2,
         type=float,
@@ -118,7 +126,7 @@ def main(argv=None) -> int:
         lo, hi = args.draw_relative_dispersion
         draw = [float(np.random.default_rng([s, 1]).uniform(lo, hi)) for s in seeds]
         per_flight = [merge_overrides(scenario_overrides, {"wind": {"relative_dispersion": r}}) for r in draw]
-    futures = client.map(run_one, seeds, [overrides] * len(seeds), per_flight, pure=False)
+    futures = client.map(run_one, seeds, [overrides] * len(seeds), per_flight, [args.aircraft] * len(seeds), pure=False)
     scores = []
     for i, fut in enumerate(as_completed(futures), start=1):
         s = fut.result()
@@ -148,6 +156,7 @@ def main(argv=None) -> int:
         f"python benchmarks/estimator_suite.py --flights {args.flights} --first-seed {args.first_seed}"
         + (f" --config '{args.config}'" if overrides else "")
         + (f" --scenario '{args.scenario}'" if scenario_overrides else "")
+        + (f" --aircraft {args.aircraft}" if args.aircraft != 1 else "")
         + (" --draw-relative-dispersion {:g} {:g}".format(*args.draw_relative_dispersion)
            if args.draw_relative_dispersion else "")
     )  # fmt: skip

@@ -259,18 +259,42 @@ def simulate_scenario(seed: int, overrides: dict | None = None):
     return sc, pattern, simulate_flight(sc, plan=plan)
 
 
-def run_one(seed: int, config_kwargs: dict | None = None, scenario_overrides: dict | None = None) -> FlightScore:
-    """Simulate scenario ``seed`` (with ``scenario_overrides``), estimate, score (a dask task)."""
+SECOND_AIRCRAFT_ALTITUDE_M = {5.0: 8.0, 8.0: 12.0, 12.0: 8.0}
+"""The second aircraft of a two-aircraft survey flies at another of the suite's altitudes."""
+
+
+def second_aircraft(seed: int, scenario_overrides: dict | None = None):
+    """Scenario ``seed`` flown by a second aircraft at the same time: the same sources, wind and
+    sensor, another altitude (:data:`SECOND_AIRCRAFT_ALTITUDE_M`, so other lines), and its own
+    draws of meander, puffs and noise (the simulator's seed + 10^6: the two aircraft do not share
+    one plume realisation, which makes the joint fit harder, not easier, than in the field)."""
+    sc, _ = random_scenario(seed, overrides=scenario_overrides)
+    alt = SECOND_AIRCRAFT_ALTITUDE_M[float(sc.aircraft.min_altitude_m)]
+    extra = {"seed": seed + 1_000_000, "aircraft": {"altitude_m": alt, "min_altitude_m": alt}}
+    return simulate_scenario(seed, merge_overrides(scenario_overrides or {}, extra))[2]
+
+
+def run_one(
+    seed: int, config_kwargs: dict | None = None, scenario_overrides: dict | None = None, aircraft: int = 1
+) -> FlightScore:
+    """Simulate scenario ``seed`` (with ``scenario_overrides``), estimate, score (a dask task).
+    ``aircraft`` 2: a second aircraft flies it at the same time (:func:`second_aircraft`) and
+    both logs are estimated from together."""
     from .inference import EstimatorConfig, PlumeEstimator
     from .inference.estimate import FITTED_NUISANCE
+    from .observations import join_sorties
 
     sc, pattern, flight = simulate_scenario(seed, scenario_overrides)
+    obs = flight.observations
+    if aircraft == 2:
+        site = (obs.frame.lat0, obs.frame.lon0)  # the truth's frame
+        obs = join_sorties([obs, second_aircraft(seed, scenario_overrides).observations], origin=site)
+    elif aircraft != 1:
+        raise ValueError("aircraft: 1 or 2")
     t0 = time.perf_counter()
-    est = PlumeEstimator(EstimatorConfig(**(config_kwargs or {}))).fit(flight.observations)
+    est = PlumeEstimator(EstimatorConfig(**(config_kwargs or {}))).fit(obs)
     wall = time.perf_counter() - t0
-    score = score_flight(
-        sc.name, flight.truth["sources"], est.sources_, wall, len(flight.observations), pattern=pattern
-    )
+    score = score_flight(sc.name, flight.truth["sources"], est.sources_, wall, len(obs), pattern=pattern)
     score.nuisance = {k: est.info_[k] for k in FITTED_NUISANCE if k in est.info_}
     score.nuisance["simulated_response_s"] = sc.sensor.response_time_s
     score.nuisance["simulated_relative_dispersion"] = sc.wind.relative_dispersion
