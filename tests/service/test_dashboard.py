@@ -70,6 +70,19 @@ def browser():
         b.close()
 
 
+def sign_in(browser, base: str, token: str, errors: list | None = None, **page_kw):
+    """A new page of the dashboard at ``base``, signed in with an API token and loaded; the
+    page's script errors from the start go to ``errors``."""
+    page = browser.new_page(**page_kw)
+    if errors is not None:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/")
+    page.fill("#apitoken", token)
+    page.click("#use-token")
+    page.wait_for_selector("body[data-ready='1']", timeout=30000)
+    return page
+
+
 def test_analyst_sees_tracks_sources_regions_reports_and_evidence(served, browser, tmp_path):
     w, run, base, _app = served
     page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -151,27 +164,15 @@ def test_a_flagged_report_warns_and_tells_staff_what_to_do(served, capped, brows
     flagged = [r["id"] for r in reports if "rate_at_prior_cap" in r["flags"]]
     assert flagged
     rid = flagged[0]
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(base + "/")
-    page.fill("#apitoken", w.tokens["analyst"])
-    page.click("#use-token")
-    page.wait_for_selector("body[data-ready='1']", timeout=30000)
-    page.locator(f"#report-list li[data-id='{rid}']").click()
-    page.wait_for_selector("#detail tr.warning", timeout=30000)
-    text = page.inner_text("#detail tr.warning")
-    assert "held by the rate prior's cap" in text and "higher max_rate_g_s" in text
-    page.close()
     assert w.post("analyst", f"/api/reports/{rid}/releases", json={"org_id": w.orgs["PartnerB"]}).status_code == 201
-    page = browser.new_page()
-    page.goto(base + "/")
-    page.fill("#apitoken", w.tokens["partner_b"])
-    page.click("#use-token")
-    page.wait_for_selector("body[data-ready='1']", timeout=30000)
-    page.locator(f"#report-list li[data-id='{rid}']").click()
-    page.wait_for_selector("#detail tr.warning", timeout=30000)
-    text = page.inner_text("#detail tr.warning")
-    assert "held by the rate prior's cap" in text and "max_rate_g_s" not in text
-    page.close()
+    for who, advice in (("analyst", True), ("partner_b", False)):
+        page = sign_in(browser, base, w.tokens[who])
+        page.locator(f"#report-list li[data-id='{rid}']").click()
+        page.wait_for_selector("#detail tr.warning", timeout=30000)
+        text = page.inner_text("#detail tr.warning")
+        assert "held by the rate prior's cap" in text
+        assert ("higher max_rate_g_s" in text) == advice  # a partner cannot run the flight again
+        page.close()
 
 
 def test_a_beam_data_set_is_drawn_as_its_beams(beam_analysed, browser):
@@ -179,13 +180,8 @@ def test_a_beam_data_set_is_drawn_as_its_beams(beam_analysed, browser):
     coloured by their excess, where a flight would show its track, and the source's region."""
     w, _m, _f, run = beam_analysed
     with serving(w.settings) as (base, _app):
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
         errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(base + "/")
-        page.fill("#apitoken", w.tokens["analyst"])
-        page.click("#use-token")
-        page.wait_for_selector("body[data-ready='1']", timeout=30000)
+        page = sign_in(browser, base, w.tokens["analyst"], errors, viewport={"width": 1200, "height": 800})
         assert page.locator("path.beam").count() == 7  # beams.csv
         assert page.locator("path.track-seg").count() == 0
         assert page.locator("path.region").count() == len(run["reports"]) == 1
@@ -220,13 +216,8 @@ def test_an_analyst_uploads_and_analyses_a_flight_from_the_dashboard(browser, fl
     col = header.index("lat")
     bad.write_text("\n".join(",".join(v for k, v in enumerate(r.split(",")) if k != col) for r in lines[:50]) + "\n")
     with serving(settings, start_jobs=True) as (base, _app):
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(base + "/")
-        page.fill("#apitoken", w.tokens["analyst"])
-        page.click("#use-token")
-        page.wait_for_selector("body[data-ready='1']", timeout=30000)
+        page = sign_in(browser, base, w.tokens["analyst"], errors, viewport={"width": 1400, "height": 1000})
         assert page.is_visible("#missions")
         page.fill("#new-mission", "Field B")
         page.click("#create-mission")
