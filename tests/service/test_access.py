@@ -29,6 +29,7 @@ def _bodies(w, ids) -> dict:
         ("POST", "/api/missions/{mission_id}/flights"): {"files": {"file": ("x.csv", b"t,lat\n")}},
         ("POST", "/api/missions/{mission_id}/runs"): {"json": {"flight_id": ids["flight_id"]}},
         ("PATCH", "/api/reports/{report_id}"): {"json": {"status": "confirmed"}},
+        ("PATCH", "/api/missions/{mission_id}"): {"json": {"estimator": {"max_rate_g_s": 50.0}}},
         ("POST", "/api/reports/{report_id}/notes"): {"json": {"text": "x"}},
         ("POST", "/api/reports/{report_id}/releases"): {"json": {"org_id": w.orgs["PartnerB"]}},
     }

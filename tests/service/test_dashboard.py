@@ -243,7 +243,9 @@ def test_an_analyst_uploads_and_analyses_a_flight_from_the_dashboard(browser, fl
         assert page.locator("path.track-seg").count() > 100  # the run's track on the map
         if os.environ.get("PLUMESCOUT_SCREENSHOT_MISSIONS"):
             page.screenshot(path=os.environ["PLUMESCOUT_SCREENSHOT_MISSIONS"])
-        # the mission's settings are kept for its next flight (in this browser)
+        # the mission's settings are kept with it, for its next flights (and other analysts)
+        page.click("#save-settings")
+        page.wait_for_function("document.querySelector('#mission-info').textContent.includes('kept')")
         page.reload()
         page.wait_for_selector("body[data-ready='1']", timeout=30000)
         page.select_option("#mission", label="Field B")

@@ -52,3 +52,40 @@ def test_bad_settings_are_refused_naming_the_field_and_nothing_is_queued(analyse
     for name in named:
         assert name in r.text
     assert len(w.get("analyst", f"/api/missions/{m}/runs").json()) == before
+
+
+def test_a_mission_keeps_settings_that_its_runs_use_and_a_run_overrides(world, flight_csv):
+    """Settings kept with the mission (PATCH, or given when it is made) reach every run of it;
+    a run's own override them field by field; bad ones are refused naming the field."""
+    w = world
+    m = w.post("analyst", "/api/missions", json={"name": "big leaks", "estimator": {"max_rate_g_s": 500.0}})
+    assert m.status_code == 201, m.text
+    m = m.json()
+    assert m["estimator"] == {"max_rate_g_s": 500.0}
+    r = w.client.patch(
+        f"/api/missions/{m['id']}",
+        json={"estimator": {"max_rate_g_s": 500.0, "rate_scale_g_s": 20.0}},
+        headers=w.h("analyst"),
+    )
+    assert r.status_code == 200 and r.json()["estimator"] == {"max_rate_g_s": 500.0, "rate_scale_g_s": 20.0}
+    f = w.post("analyst", f"/api/missions/{m['id']}/flights", files={"file": ("f.csv", flight_csv.read_bytes())})
+    fid = f.json()["id"]
+    plain = w.post("analyst", f"/api/missions/{m['id']}/runs", json={"flight_id": fid}).json()
+    assert plain["estimator"] == {"max_rate_g_s": 500.0, "rate_scale_g_s": 20.0}
+    own = w.post(
+        "analyst",
+        f"/api/missions/{m['id']}/runs",
+        json={"flight_id": fid, "estimator": {"rate_scale_g_s": 5.0, "source_height_m": 2.0}},
+    ).json()
+    assert own["estimator"] == {"max_rate_g_s": 500.0, "rate_scale_g_s": 5.0, "source_height_m": 2.0}
+    # a run whose settings, with the mission's, break the estimator's rules is refused
+    runs = f"/api/missions/{m['id']}/runs"
+    bad = w.post("analyst", runs, json={"flight_id": fid, "estimator": {"rate_scale_g_s": 600}})
+    assert bad.status_code == 422 and "rate_scale_g_s" in bad.text and "max_rate_g_s" in bad.text
+    worse = w.client.patch(f"/api/missions/{m['id']}", json={"estimator": {"margin_m": -1}}, headers=w.h("analyst"))
+    assert worse.status_code == 422 and "margin_m" in worse.text
+    # {} returns the mission to the defaults; another organisation cannot touch it
+    reset = w.client.patch(f"/api/missions/{m['id']}", json={"estimator": {}}, headers=w.h("analyst"))
+    assert reset.json()["estimator"] == {}
+    other = w.client.patch(f"/api/missions/{m['id']}", json={"name": "x"}, headers=w.h("analyst2"))
+    assert other.status_code == 404

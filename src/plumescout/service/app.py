@@ -89,11 +89,6 @@ class TokenIn(Strict):
     expires_days: int | None = Field(None, ge=1, le=3650)
 
 
-class MissionIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=10000)
-
-
 class EstimatorIn(Strict):
     """The estimator settings a mission may need (the options of ``plumescout analyze``; unset:
     the defaults). Bounded here beyond what the estimator checks, so that one request cannot tie
@@ -106,6 +101,18 @@ class EstimatorIn(Strict):
     margin_m: float | None = Field(None, ge=0.0, le=5000.0, description="--margin: search area about the track, m")
     max_margin_m: float | None = Field(None, ge=0.0, le=20000.0, description="--max-margin: how far it may grow, m")
     sensor_response_s: float | None = Field(None, ge=0.0, le=60.0, description="--sensor-response-s, s")
+
+
+class MissionIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=10000)
+    estimator: EstimatorIn | None = Field(None, description="the estimator settings every run of it uses")
+
+
+class MissionPatch(Strict):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10000)
+    estimator: EstimatorIn | None = Field(None, description="replaces the mission's settings ({}: the defaults)")
 
 
 MAX_SORTIES = 20
@@ -166,6 +173,7 @@ def _mission(m: Mission) -> dict:
         "name": m.name,
         "description": m.description,
         "org_id": m.org_id,
+        "estimator": (m.settings or {}).get("estimator", {}),  # every run's, unless the run says otherwise
         "created_at": _iso(m.created_at),
     }
 
@@ -499,10 +507,33 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
 
     @app.post("/api/missions", tags=["missions"], status_code=201)
     def create_mission(body: MissionIn, request: Request, s: DurableDB, p: Staff):
-        m = Mission(org_id=p.org_id, name=body.name, description=body.description, created_by=p.user_id)
+        asked = _estimator_settings(body.estimator)
+        m = Mission(
+            org_id=p.org_id,
+            name=body.name,
+            description=body.description,
+            settings={"estimator": asked},
+            created_by=p.user_id,
+        )
         s.add(m)
         s.flush()
         audit(s, p, "mission.create", "mission", m.id, request, name=m.name)
+        s.commit()
+        return _mission(m)
+
+    @app.patch("/api/missions/{mission_id}", tags=["missions"])
+    def update_mission(mission_id: PathId, body: MissionPatch, request: Request, s: DurableDB, p: Staff):
+        """Rename a mission, or set the estimator settings its runs use (a run's own override
+        them); checked as a run's are."""
+        m = get_mission(s, p, mission_id)
+        changed = body.model_dump(exclude_unset=True)
+        if "estimator" in changed:
+            m.settings = {**(m.settings or {}), "estimator": _estimator_settings(body.estimator)}
+        if body.name is not None:
+            m.name = body.name
+        if body.description is not None:
+            m.description = body.description
+        audit(s, p, "mission.update", "mission", m.id, request, **json.loads(json.dumps(changed, default=str)))
         s.commit()
         return _mission(m)
 
@@ -641,13 +672,9 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         if len(chosen) > 1:
             _check_sorties(chosen)
         f = min(chosen, key=lambda c: c.started_at)  # the run's flight: the first sortie
-        asked = body.estimator.model_dump(exclude_none=True) if body.estimator else {}
-        from ..inference import EstimatorConfig  # here: the estimator's imports cost the server's start 0.9 s
-
-        try:  # the estimator's own checks (a cap below the scale, ...) before anything is queued
-            EstimatorConfig(**asked)
-        except ConfigError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"estimator: {exc}") from None
+        # the mission's settings, and over them the run's own; checked before anything is queued
+        own = body.estimator.model_dump(exclude_none=True) if body.estimator else {}
+        asked = _estimator_settings({**(m.settings or {}).get("estimator", {}), **own})
         r = AnalysisRun(
             mission_id=m.id,
             flight_id=f.id,
@@ -923,6 +950,21 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _estimator_settings(asked) -> dict:
+    """Estimator settings (an :class:`EstimatorIn` or a dict of its fields) as plain data, checked
+    by the estimator itself (a cap below the scale, ...): 422 naming the fields."""
+    from ..inference import EstimatorConfig  # here: the estimator's imports cost the server's start 0.9 s
+
+    if isinstance(asked, BaseModel):
+        asked = asked.model_dump(exclude_none=True)
+    asked = dict(asked or {})
+    try:
+        EstimatorConfig(**asked)
+    except ConfigError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"estimator: {exc}") from None
+    return asked
 
 
 def _check_sorties(flights) -> None:

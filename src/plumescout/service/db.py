@@ -107,6 +107,8 @@ class Mission(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # what the mission asks of every run: {"estimator": {...}} (a run's own settings override it)
+    settings: Mapped[dict | None] = mapped_column(JSON, default=None)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
 

@@ -248,15 +248,15 @@ async function loadMissions(pick) {
   const ms = await getJSON("/api/missions");
   $("mission").innerHTML = ms.map((m) => `<option value="${m.id}">${esc(m.name)}</option>`).join("");
   if (pick) $("mission").value = String(pick);
-  restoreSettings();
-  await loadMission();
+  await loadMission(true);
 }
 
-async function loadMission() {
+async function loadMission(fresh = false) {
   const id = $("mission").value;
   $("analyse").disabled = !id;
   if (!id) { $("flights").innerHTML = ""; $("runs").innerHTML = ""; return; }
   const m = await getJSON(`/api/missions/${id}`);
+  if (fresh) showSettings(m.estimator || {}); // a mission just chosen: its kept settings
   const ticked = new Set([...document.querySelectorAll("#flights input:checked")].map((c) => c.value));
   $("flights").innerHTML = m.flights.map((f) => `<tr data-id="${f.id}"><td><input type="checkbox" value="${f.id}" ${ticked.has(String(f.id)) ? "checked" : ""}></td>
     <td>${esc(f.filename)}</td><td>${esc(f.format)}</td><td>${f.samples} ${f.format === "beams" ? "readings" : "samples"}</td>
@@ -273,24 +273,25 @@ async function loadMission() {
   if (m.runs.some((r) => r.state === "queued" || r.state === "running")) polling = setTimeout(() => loadMission().catch((e) => say(e.message)), 1000);
 }
 
-// the settings a mission needs are remembered per mission in this browser (a mission hunting
-// large releases keeps its rate cap from one flight to the next)
-const settingsKey = () => `plumescout.settings.${$("mission").value}`;
-function saveSettings() {
+// the settings a mission needs are kept with the mission (every analyst's runs of it use them)
+function settingsShown() {
   const v = {};
-  for (const inp of document.querySelectorAll("#settings-fields input")) if (inp.value !== "") v[inp.dataset.k] = inp.value;
-  localStorage.setItem(settingsKey(), JSON.stringify(v));
+  for (const inp of document.querySelectorAll("#settings-fields input")) if (inp.value !== "") v[inp.dataset.k] = Number(inp.value);
+  return v;
 }
-function restoreSettings() {
-  let v = {};
-  try { v = JSON.parse(localStorage.getItem(settingsKey()) || "{}"); } catch (e) { /* none kept */ }
+function showSettings(v) {
   for (const inp of document.querySelectorAll("#settings-fields input")) inp.value = v[inp.dataset.k] ?? "";
 }
 
 function setupMissions() {
   $("settings-fields").innerHTML = SETTINGS.map(([k, label]) => `<label>${esc(label)} <input type="number" step="any" min="0" data-k="${k}"></label>`).join("");
-  $("mission").onchange = () => { restoreSettings(); loadMission().catch((e) => say(e.message)); };
-  for (const inp of document.querySelectorAll("#settings-fields input")) inp.oninput = saveSettings;
+  $("mission").onchange = () => loadMission(true).catch((e) => say(e.message));
+  $("save-settings").onclick = async () => {
+    try {
+      await api(`/api/missions/${$("mission").value}`, { method: "PATCH", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ estimator: settingsShown() }) });
+      info("settings kept for this mission");
+    } catch (e) { say(e.message); }
+  };
   $("create-mission").onclick = async () => {
     try {
       const m = await (await postJSON("/api/missions", { name: $("new-mission").value.trim() })).json();
@@ -318,9 +319,7 @@ function setupMissions() {
   $("analyse").onclick = async () => {
     const ids = [...document.querySelectorAll("#flights input:checked")].map((c) => Number(c.value));
     if (!ids.length) { say("Tick the flight (or the sorties of one survey) to analyse."); return; }
-    saveSettings();
-    const estimator = {};
-    for (const inp of document.querySelectorAll("#settings-fields input")) if (inp.value !== "") estimator[inp.dataset.k] = Number(inp.value);
+    const estimator = settingsShown();
     const body = Object.assign(ids.length === 1 ? { flight_id: ids[0] } : { flight_ids: ids }, Object.keys(estimator).length ? { estimator } : {});
     say("");
     try {
