@@ -251,12 +251,12 @@ async function loadMissions(pick) {
   await loadMission(true);
 }
 
-async function loadMission(fresh = false) {
+async function loadMission(chosen = false) {
   const id = $("mission").value;
   $("analyse").disabled = !id;
   if (!id) { $("flights").innerHTML = ""; $("runs").innerHTML = ""; return; }
   const m = await getJSON(`/api/missions/${id}`);
-  if (fresh) showSettings(m.estimator || {}); // a mission just chosen: its kept settings
+  if (chosen) showSettings(m.estimator || {}); // a mission just chosen: its kept settings
   const ticked = new Set([...document.querySelectorAll("#flights input:checked")].map((c) => c.value));
   $("flights").innerHTML = m.flights.map((f) => `<tr data-id="${f.id}"><td><input type="checkbox" value="${f.id}" ${ticked.has(String(f.id)) ? "checked" : ""}></td>
     <td>${esc(f.filename)}</td><td>${esc(f.format)}</td><td>${f.samples} ${f.format === "beams" ? "readings" : "samples"}</td>
