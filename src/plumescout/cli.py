@@ -68,15 +68,14 @@ def _progress() -> Progress:
 
 
 def _parse_origin(text: str | None):
+    from .geo import parse_latlon
+
     if text is None:
         return None
     try:
-        lat, lon = (float(v) for v in text.split(","))
-    except ValueError:
-        raise PlumescoutError(f"--origin must be LAT,LON in decimal degrees, got '{text}'") from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 360):
-        raise PlumescoutError(f"--origin {text} is not a WGS84 lat,lon")
-    return lat, lon
+        return parse_latlon(text)
+    except ValueError as exc:
+        raise PlumescoutError(f"--origin: {exc}") from None
 
 
 def _estimate_progress(progress: Progress):

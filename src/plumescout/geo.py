@@ -18,7 +18,7 @@ from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
-__all__ = ["LocalFrame", "utm_crs", "bearing_to_unit", "unit_to_bearing"]
+__all__ = ["LocalFrame", "utm_crs", "bearing_to_unit", "unit_to_bearing", "parse_latlon"]
 
 _WGS84 = CRS.from_epsg(4326)
 
@@ -104,3 +104,15 @@ def bearing_to_unit(bearing_deg):
 def unit_to_bearing(east, north):
     """Vector ``(east, north)`` -> compass bearing in [0, 360)."""
     return np.mod(np.rad2deg(np.arctan2(east, north)), 360.0)
+
+
+def parse_latlon(text: str) -> tuple[float, float]:
+    """``"LAT,LON"`` in decimal degrees (WGS84) as a pair; ValueError saying what is wrong (callers
+    name the option or field it came from)."""
+    try:
+        lat, lon = (float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"{text!r} is not 'LAT,LON' in decimal degrees") from None
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 360.0):
+        raise ValueError(f"{text!r} is off the globe (lat -90..90, lon -180..360)")
+    return lat, lon

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..errors import InputError
+from ..geo import parse_latlon
 
 __all__ = ["MEMBERS", "BeamSet", "is_beam_archive", "extract", "parse_origin", "species_of"]
 
@@ -54,12 +55,9 @@ def parse_origin(text: str | None, where: str) -> tuple[float, float]:
     if text is None or not text.strip():
         raise InputError(where, "a beam data set is in local metres: give its origin as 'LAT,LON'", column="origin")
     try:
-        lat, lon = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(where, f"origin {text!r} is not 'LAT,LON' in decimal degrees", column="origin") from None
-    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-        raise InputError(where, f"origin {text!r} is off the globe (lat -90..90, lon -180..180)", column="origin")
-    return lat, lon
+        return parse_latlon(text)
+    except ValueError as exc:
+        raise InputError(where, f"origin {exc}", column="origin") from None
 
 
 def extract(archive: Path, directory: Path, name: str, limit: int) -> BeamSet:
