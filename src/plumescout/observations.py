@@ -83,6 +83,16 @@ class Observations:
         return np.column_stack([self.x_m, self.y_m, self.z_m])
 
     @property
+    def start_time(self) -> datetime | None:
+        """The clock time of the first sample (None: times are seconds from the log's start)."""
+        return None if self.t0 is None or not len(self) else self.t0 + timedelta(seconds=float(self.time_s[0]))
+
+    @property
+    def end_time(self) -> datetime | None:
+        """The clock time of the last sample (None: times are seconds from the log's start)."""
+        return None if self.t0 is None or not len(self) else self.t0 + timedelta(seconds=float(self.time_s[-1]))
+
+    @property
     def duration_s(self) -> float:
         """From the first sample to the last (of any aircraft)."""
         return float(np.max(self.time_s) - np.min(self.time_s)) if len(self) else 0.0
@@ -151,10 +161,10 @@ def join_sorties(parts, origin=None) -> Observations:
             raise InputError(_name(p), "no samples")
     craft = aircraft_of(parts)
     lanes = [
-        [p for _, p in sorted(((_start(p), k), p) for k, p in enumerate(parts) if craft[k] == a)]
+        [p for _, p in sorted(((p.start_time, k), p) for k, p in enumerate(parts) if craft[k] == a)]
         for a in range(max(craft) + 1)
     ]
-    parts.sort(key=lambda p: _start(p))
+    parts.sort(key=lambda p: p.start_time)
     t0 = parts[0].t0
     if origin is None:
         origin = (
@@ -201,29 +211,21 @@ def aircraft_of(parts) -> list[int]:
     """Which aircraft (0, 1, ...) flew each log (logs with clock times): in clock order, each log
     goes to the first aircraft free by its start, else to a new one (the fewest aircraft that
     hold them all). A log that repeats the samples of one flown at the same time is refused."""
-    order = sorted(range(len(parts)), key=lambda k: _start(parts[k]))
+    order = sorted(range(len(parts)), key=lambda k: parts[k].start_time)
     last: list[Observations] = []  # each aircraft's latest log
     out = [0] * len(parts)
     for k in order:
         p = parts[k]
-        free = next((a for a, q in enumerate(last) if _end(q) < _start(p)), None)
+        free = next((a for a, q in enumerate(last) if q.end_time < p.start_time), None)
         if free is None:
             for q in last:
-                if _end(q) >= _start(p):
+                if q.end_time >= p.start_time:
                     _refuse_repeats(q, p)
             free = len(last)
             last.append(p)
         last[free] = p
         out[k] = free
     return out
-
-
-def _start(obs: Observations) -> datetime:
-    return obs.t0 + timedelta(seconds=float(obs.time_s[0]))
-
-
-def _end(obs: Observations) -> datetime:
-    return obs.t0 + timedelta(seconds=float(obs.time_s[-1]))
 
 
 def _refuse_repeats(a: Observations, b: Observations, share: float = 0.5) -> None:

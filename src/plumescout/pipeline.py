@@ -72,11 +72,9 @@ def load_observations(path, origin=None, ground_elevation_m=None, mapping=None) 
     return read_flight_csv(path, origin=origin, ground_elevation_m=ground_elevation_m)
 
 
-def _clock(obs: Observations, i: int) -> str:
-    """The clock time (ISO 8601, UTC) of sample ``i`` of a log with clock times."""
-    from datetime import timedelta
-
-    return (obs.t0 + timedelta(seconds=float(obs.time_s[i]))).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _clock(t) -> str:
+    """A clock time as ISO 8601, UTC, to the millisecond."""
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def normalise_truth(doc: dict | None) -> dict | None:
@@ -140,8 +138,8 @@ def analyze(
             (
                 {
                     "file": Path(p.source_files[0]).name if p.source_files else None,
-                    "start_time": _clock(p, 0),
-                    "end_time": _clock(p, -1),
+                    "start_time": _clock(p.start_time),
+                    "end_time": _clock(p.end_time),
                     "samples": len(p),
                     **({"aircraft": craft[k] + 1} if max(craft) > 0 else {}),  # flown at the same time
                 }

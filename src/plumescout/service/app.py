@@ -18,7 +18,7 @@ import json
 import os
 import tempfile
 import time
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -582,12 +582,10 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
                 os.fsync(out.fileno())
             digest = h.hexdigest()
             beamset = is_beam_archive(tmp)
-            where = _refusing(name)
-            if beamset:
-                with where:
+            with _refusing(name):
+                if beamset:
                     at = list(parse_origin(origin, name))
-            elif origin is not None:
-                with where:
+                elif origin is not None:
                     msg = "an origin is for a beam data set (a ZIP), not for a flight log"
                     raise InputError(name, msg, column="origin")
             old = s.scalar(select(Flight).where(Flight.mission_id == m.id, Flight.sha256 == digest))
@@ -621,8 +619,8 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
                 species=species,
                 repairs=repairs,
                 origin=at,
-                started_at=None if beamset or obs.t0 is None else obs.t0 + timedelta(seconds=float(obs.time_s[0])),
-                ended_at=None if beamset or obs.t0 is None else obs.t0 + timedelta(seconds=float(obs.time_s[-1])),
+                started_at=None if beamset else obs.start_time,
+                ended_at=None if beamset else obs.end_time,
                 uploaded_by=p.user_id,
             )
             s.add(f)
@@ -985,23 +983,16 @@ def _check_sorties(flights) -> None:
             )
 
 
-class _refusing:
-    """``with _refusing(name):`` an :class:`InputError` inside becomes a 422 naming the file, line
-    and field (the upload's name, never the server's temporary path)."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, tb):
-        from ..errors import InputError
-
-        if isinstance(exc, InputError):
-            detail = {"file": exc.path, "line": exc.line, "field": exc.column, "message": exc.reason}
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
-        return False
+@contextmanager
+def _refusing(name: str, path: Path | None = None):
+    """``with _refusing(name, path):`` an :class:`InputError` inside becomes a 422 naming the file
+    (the upload's ``name`` where the error names its temporary ``path``), line and field."""
+    try:
+        yield
+    except InputError as exc:
+        where = exc.path if path is None else exc.path.replace(str(path), name)
+        detail = {"file": where, "line": exc.line, "field": exc.column, "message": exc.reason}
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
 
 
 def _read_beamset(path: Path, name: str, limit: int):
@@ -1024,17 +1015,15 @@ def _read_beamset(path: Path, name: str, limit: int):
 
 def _read_flight(path: Path, name: str):
     """Parse an upload with the same readers as ``plumescout analyze``; refusals name the file."""
-    from ..errors import InputError, PlumescoutError
+    from ..errors import PlumescoutError
     from ..flightlog.autopilot import sniff_format
     from ..pipeline import load_observations
 
     try:
-        fmt = sniff_format(path)
-        obs = load_observations(path)
-    except InputError as exc:
-        detail = {"file": name, "line": exc.line, "field": exc.column, "message": exc.reason}
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from None
-    except PlumescoutError as exc:
+        with _refusing(name, path):
+            fmt = sniff_format(path)
+            obs = load_observations(path)
+    except PlumescoutError as exc:  # a refusal other than a malformed line (those are 422 above)
         msg = str(exc).replace(str(path), name)
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {"file": name, "message": msg}) from None
     if len(obs) == 0:

@@ -120,7 +120,7 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             asked = {"species": species[0] if species else beamset.species, **asked}
             source, frame = beamset.directory, LocalFrame(*origin)
         else:
-            source, frame = (blobs if len(blobs) > 1 else blob), None
+            source, frame = blobs, None  # one flight, or the logs of one survey
         config = EstimatorConfig(**asked)  # checked when the run was queued; refused here too if not
         res = pipeline.analyze(
             source, out_dir=out, config=config, origin=origin, title=fname, progress=progress, library=library
