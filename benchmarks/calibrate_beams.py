@@ -38,7 +38,12 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "chilbolton
 REL = 0.6  # the puffs' own width as a fraction of the whole plume's (the simulator's default)
 
 
-def simulate(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool = False):
+def simulate(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool = False, drone=None):
+    """One virtual release seen by the beams; with ``drone`` (a callable ``(lo, hi, ws, rng) ->
+    (t_s, xyz)`` giving a flight's sample times and positions over the box ``lo``-``hi`` in the
+    wind ``ws``) also the true concentration (g/m3) along that flight, from the same puffs (the
+    beams' readings then come from a random stream of their own: not those of the same seed
+    without a drone)."""
     from plumescout.inference.data import _read_csv_table
     from plumescout.met import WindSeries
     from plumescout.simulate.flight import puff_concentration
@@ -90,6 +95,10 @@ def simulate(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool =
     t_all = np.repeat(t, k)
     xyz = np.vstack([np.tile(a[bi][None, :] + f[:, None] * (b[bi] - a[bi])[None, :], (len(inst), 1))
                      for bi in rb])  # fmt: skip
+    n_beam = t_all.size
+    if drone is not None:  # the flight's samples join the beams' points: one puff field for both
+        t_drone, xyz_drone = drone(lo, hi, ws, rng)
+        t_all, xyz = np.concatenate([t_all, t_drone]), np.vstack([xyz, xyz_drone])
     # minute by minute: each call carries only the puffs alive in that minute
     c = np.empty(t_all.size)
     minute_of = np.floor(t_all / 60.0)
@@ -99,11 +108,15 @@ def simulate(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool =
             t_all[sel], xyz[sel], tuple(src), q, ws, 3.0, max_age_s=300.0, relative_dispersion=REL, rng=rng,
             turbulence=turbulence,
         )  # fmt: skip
+    drone_c = c[n_beam:]
+    c = c[:n_beam]
     ppm = g_m3_to_ppm(c, "ch4").reshape(len(rows), len(inst) * k).mean(axis=1)
     ppm = 1.95 + ppm + rng.normal(0.0, noise_ppm, ppm.size)
     wi = np.searchsorted(mins, rm)
     wo = {key: wind[key][order][wi] for key in wind}
+    extra = {} if drone is None else {"drone": (t_drone, xyz_drone, drone_c), "wind": ws}
     return {
+        **extra,
         "start": a, "end": b, "reading_beam": rb, "time_s": rm * 60.0, "ppm": ppm,
         "wind_speed": wo["wind_speed_m_s"], "wind_from": wo["wind_from_deg"],
         "tan_y": wo["tan_sigma_theta_h"], "tan_z": wo["tan_sigma_theta_v"], "source": src.tolist(), "rate_g_s": q,

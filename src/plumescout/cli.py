@@ -181,7 +181,7 @@ def analyze(
             metavar="FLIGHT...",
             help="flight log (open CSV, MAVLink .tlog, ArduPilot DataFlash .bin or PX4 .ulg, told by content), "
             "or a beam data set directory; several flight logs: the sorties of one survey, joined in clock "
-            "order and estimated from together",
+            "order and estimated from together; a beam data set with flight logs: one fit of both",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-out"),
@@ -265,17 +265,24 @@ def analyze(
     FLIGHT is a flight log in the open CSV, or a directory with an open-path beam data set
     (beams.csv, measurements.csv, wind.csv in local metres: give --origin). Several flight logs
     are the sorties of one survey (one aircraft, flown in turn, with clock times): joined in
-    time order and estimated from together."""
+    time order and estimated from together. A beam data set given with flight logs (a drone
+    flown over a beam network) is estimated from in one fit with them, the logs read about the
+    beams' --origin."""
     from .attribution import load_library
     from .observations import join_sorties
     from .pipeline import analyze as run_analyze
     from .pipeline import load_observations, normalise_truth
 
+    dirs = [f for f in flights if f.is_dir()]
+    logs = [f for f in flights if not f.is_dir()]
+    if len(dirs) > 1:
+        raise ConfigError(f"{', '.join(map(str, dirs))}: one beam data set at a time (with the flights over it)")
+    if dirs and logs and origin is None:
+        raise ConfigError(
+            f"{dirs[0]}: a beam data set is in local metres: give its origin (--origin LAT,LON), the flights "
+            "are read about it"
+        )
     flight = flights[0]
-    if len(flights) > 1:
-        dirs = [str(f) for f in flights if f.is_dir()]
-        if dirs:
-            raise ConfigError(f"{', '.join(dirs)}: a beam data set is analysed alone, not joined with other inputs")
 
     truth_doc = normalise_truth(_read_truth(truth)) if truth else None
     org = _parse_origin(origin)
@@ -295,7 +302,7 @@ def analyze(
             else {}
         ),
     )
-    if flight.is_dir():
+    if dirs and not logs:
         given = [o for o, v in (("--sensor-response-s", sensor_response), ("--plume-width-fraction", width_fraction))
                  if v is not None]  # fmt: skip
         if given:
@@ -310,13 +317,16 @@ def analyze(
         from .flightlog.autopilot import load_mapping
 
         parts = []
-        for f in flights:
+        for f in logs:
             part = load_observations(f, org, ground_elevation, load_mapping(mapping) if mapping else None)
             console.print(f"read {len(part)} samples over {part.duration_s:.0f} s from {f}")
             for r in part.repairs:
                 console.print(f"  [yellow]repaired:[/] {r}", highlight=False)
             parts.append(part)
         data = parts if len(parts) > 1 else parts[0]  # several: joined by the pipeline (listed in provenance)
+        if dirs:
+            console.print(f"beam data set {dirs[0]}, with {len(parts)} flight log(s) over it: one fit of both")
+            data = [dirs[0], *parts]
         if len(parts) > 1:
             joined = join_sorties(parts, org)  # refused here, before the estimate, if they cannot be
             n_craft = len(joined.pieces())
@@ -337,7 +347,7 @@ def analyze(
             truth_doc,
             origin=org,
             progress=cb,
-            title=flight.name if len(flights) == 1 else f"{flight.name} and {len(flights) - 1} more sortie(s)",
+            title=_analysis_title(dirs, logs),
             library=load_library(signatures) if signatures else None,
         )
     det = res.detection
@@ -346,7 +356,7 @@ def analyze(
             f"detection: {det.n_crossings} plume crossing(s) of {det.species}; noise {det.noise_ppm:.4g} ppm, "
             f"threshold {det.threshold_ppm:.4g} ppm ({det.false_alarms_per_hour:g} false alarms/h by design)"
         )
-    else:
+    if res.beams is not None:
         skipped = res.provenance.get("readings_skipped", 0)
         console.print(
             f"{res.provenance['readings']} beam readings"
@@ -371,6 +381,14 @@ def analyze(
         )
     for k, p in res.outputs.items():
         console.print(f"  {k:8s} {p}")
+
+
+def _analysis_title(dirs, logs) -> str:
+    """The reports' title: the input's name, and how many more there are."""
+    if dirs and logs:
+        return f"{dirs[0].name} with {len(logs)} flight log(s)"
+    first = (dirs or logs)[0]
+    return first.name if len(logs) <= 1 else f"{first.name} and {len(logs) - 1} more sortie(s)"
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -124,6 +125,11 @@ class Observations:
             repairs=list(self.repairs),
             piece=None if self.piece is None else self.piece[m],
         )
+
+    def in_frame(self, frame: LocalFrame) -> Observations:
+        """The same samples with their east/north about ``frame``'s origin (from the WGS84 read)."""
+        x, y = frame.to_local(self.lat, self.lon)
+        return dataclasses.replace(self, x_m=np.asarray(x, float), y_m=np.asarray(y, float), frame=frame)
 
     def pieces(self) -> list[np.ndarray]:
         """The indices of each aircraft's time series (one array for a single series)."""

@@ -27,7 +27,15 @@ from .observations import Observations, aircraft_of, join_sorties
 from .report import provenance, write_geojson, write_html_map, write_kml, write_png
 from .report.maps import ReportView
 
-__all__ = ["AnalysisResult", "analyze", "load_observations", "normalise_truth", "MODEL_POINT", "MODEL_BEAM"]
+__all__ = [
+    "AnalysisResult",
+    "analyze",
+    "load_observations",
+    "normalise_truth",
+    "MODEL_POINT",
+    "MODEL_BEAM",
+    "MODEL_COMBINED",
+]
 
 MODEL_POINT = (
     "Gaussian plume (Briggs rural, class from sigma-theta) with Lagrangian travel-time wind; reversible-jump MCMC "
@@ -36,6 +44,12 @@ MODEL_POINT = (
 MODEL_BEAM = (
     "path-averaged Gaussian plume with widths from the measured turbulence (x tan sigma-theta); reversible-jump "
     "MCMC over source sets with rates and a drifting background marginalised (Laplace); Student-t errors"
+)
+MODEL_COMBINED = (
+    "a flight and a beam network in one fit: the flight's Gaussian plume (Briggs rural, class from sigma-theta, "
+    "Lagrangian travel-time wind) and the beams' path-averaged plume (widths from the measured turbulence), each "
+    "with its own wind bias, width multiplier, noise and background; the sources, rates and height shared; "
+    "reversible-jump MCMC over source sets with rates and backgrounds marginalised (Laplace)"
 )
 
 
@@ -112,7 +126,10 @@ def analyze(
     flight : path or Observations, or a list of them
         A flight-log CSV, an :class:`Observations` table, or a beam data set directory; or the
         sorties of one survey (flight logs flown in turn), joined in clock order and estimated
-        from together (:func:`~plumescout.observations.join_sorties`).
+        from together (:func:`~plumescout.observations.join_sorties`); or one beam data set
+        with the flight logs of a survey over it, estimated from in one fit
+        (:meth:`~plumescout.inference.PlumeEstimator.fit_combined`; the logs are read about
+        ``origin``, the beams' frame).
     out_dir : path, optional
         Where to write ``sources.geojson``, ``sources.kml``, ``report.html`` and ``report.png``.
     truth : dict, optional
@@ -126,10 +143,22 @@ def analyze(
     obs = beams = sorties = None
     if isinstance(flight, list | tuple) and len(flight) == 1:
         flight = flight[0]
+    beam_dir = None
     if isinstance(flight, list | tuple):  # the sorties of one survey, estimated from together
-        for f in flight:
-            if not isinstance(f, Observations) and Path(f).is_dir():
-                raise ConfigError(f"{f}: a beam data set is analysed alone, not joined with flights")
+        dirs = [f for f in flight if not isinstance(f, Observations) and Path(f).is_dir()]
+        if len(dirs) > 1:
+            raise ConfigError(f"{', '.join(map(str, dirs))}: one beam data set at a time (with the flights over it)")
+        if dirs:  # a beam network and the flights over it: one fit
+            beam_dir = Path(dirs[0])
+            if origin is None:
+                raise ConfigError(
+                    f"{beam_dir}: a beam data set is in local metres: give its origin (--origin LAT,LON), "
+                    "the flights are read about it"
+                )
+            flight = [f for f in flight if f is not dirs[0]]
+    if isinstance(flight, list | tuple) and len(flight) == 1:
+        flight = flight[0]
+    if isinstance(flight, list | tuple):  # the sorties of one survey, estimated from together
         parts = [f if isinstance(f, Observations) else load_observations(f, None, ground_elevation_m) for f in flight]
         obs = join_sorties(parts, origin)
         inputs = [p for p in obs.source_files if Path(p).exists()]
@@ -159,8 +188,13 @@ def analyze(
     else:
         obs = load_observations(flight, origin, ground_elevation_m)
         inputs = [flight]
+    if beam_dir is not None:
+        if (obs.frame.lat0, obs.frame.lon0) != tuple(origin):  # an Observations table given
+            obs = obs.in_frame(LocalFrame(*origin))  # in the beams' frame
+        beams = read_beam_dataset(beam_dir, cfg.species or "ch4")
+        inputs = [*inputs, *(beam_dir / n for n in ("beams.csv", "measurements.csv", "wind.csv"))]
     est = PlumeEstimator(cfg)
-    if beams is not None:
+    if beams is not None and obs is None:
         frame = LocalFrame(*origin)
         est.fit_beams(beams, frame, progress=progress)
         model, n = MODEL_BEAM, {"readings": len(beams), "readings_skipped": beams.readings_skipped}
@@ -168,7 +202,10 @@ def analyze(
         times, first = np.unique(beams.spec.t, return_index=True)
         wind = WindSeries(times, beams.spec.speed[first], beams.spec.from_deg[first]).mean()
     else:
-        est.fit(obs, progress=progress)
+        if beams is not None:
+            est.fit_combined(obs, beams, progress=progress)
+        else:
+            est.fit(obs, progress=progress)
         frame = obs.frame
         # every species in the file (the estimate uses one; the others are evidence for attribution)
         dets = {
@@ -177,8 +214,9 @@ def analyze(
             else detect_observations(obs, sp, cfg.background_window_s, cfg.false_alarms_per_hour)
             for sp in obs.species
         }
-        model = MODEL_POINT
+        model = MODEL_POINT if beams is None else MODEL_COMBINED
         n = {
+            **({} if beams is None else {"readings": len(beams), "readings_skipped": beams.readings_skipped}),
             "samples": len(obs),
             "duration_s": round(obs.duration_s, 2),
             "start_time": obs.t0.isoformat() if obs.t0 else None,

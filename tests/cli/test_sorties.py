@@ -124,7 +124,7 @@ def test_refusals_name_the_file(cut, tmp_path, chilbolton_dir):
     cases = [
         ([first, _seconds_times(second, tmp_path / "seconds.csv")], "seconds.csv", "clock time"),
         ([whole, second], "sortie2.csv", "repeats the samples of"),
-        ([first, chilbolton_dir], "source_1", "analysed alone"),
+        ([first, chilbolton_dir], "source_1", "give its origin (--origin LAT,LON)"),
     ]
     co2 = tmp_path / "co2only.csv"
     co2.write_text(second.read_text().replace("ch4_ppm", "co2_ppm", 1))

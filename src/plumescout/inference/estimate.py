@@ -13,6 +13,7 @@ fraction of samples that have it).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import threading
 import time
@@ -30,13 +31,19 @@ from ..observations import Observations
 from .data import BeamData, PointData
 from .detect import detect_observations
 from .forward import serial_kernel
-from .sampler import RJConfig, RJSampler
+from .sampler import KindNuisance, RJConfig, RJSampler
 
 __all__ = ["EstimatorConfig", "SourceEstimate", "PlumeEstimator", "group_sources", "integrated_autocorr_time"]
 
 
 # the fitted nuisance values an estimate reports beside its sources (``info_``; posterior medians)
-FITTED_NUISANCE = ("source_height_m", "sensor_response_s", "horizontal_width_factor", "vertical_growth_exponent")
+FITTED_NUISANCE = (
+    "source_height_m",
+    "sensor_response_s",
+    "horizontal_width_factor",
+    "beam_width_factor",
+    "vertical_growth_exponent",
+)
 
 
 Positive = Annotated[float, Field(gt=0.0)]
@@ -109,6 +116,11 @@ class EstimatorConfig(BaseModel):
     # the width's uncertainty, held 97 % of the truths of seeds 2000-2029); beams 2.66
     point_rate_inflation: Positive = 0.66
     beam_rate_inflation: Positive = 2.66
+    # a flight and a beam network fitted together (fit_combined): the factors of the regions.
+    # None: the larger of the two kinds' factors (benchmarks/combined_survey.py measures what
+    # they hold on simulated surveys)
+    combined_location_inflation: Positive | None = None
+    combined_rate_inflation: Positive | None = None
     point_theta_update_prob: Fraction = 0.5
     beam_theta_update_prob: Fraction = 1.0
     # beams: the log sd of a multiplier of both plume widths (median 1)
@@ -469,8 +481,49 @@ class PlumeEstimator:
         """Estimate the sources of a flight's point samples (of several aircraft's flown at the
         same time: one data set each, with its own noise, background offset and sensor lag, the
         sources and the dispersion shared)."""
-        cfg = self.config
         t0 = time.perf_counter()
+        datasets, stab = self._point_datasets(obs)
+        if datasets:
+            ext = np.array([d.extent for d in datasets])
+            extent = (ext[:, 0].min(), ext[:, 1].min(), ext[:, 2].max(), ext[:, 3].max())
+            self._search(datasets, extent, self.config.margin_m, stab, progress, self.config.point_theta_update_prob)
+        self.info_["wall_time_s"] = time.perf_counter() - t0
+        return self
+
+    def fit_combined(self, obs: Observations, beams: BeamData, progress=None) -> PlumeEstimator:
+        """Estimate the sources seen by a flight (one aircraft or several) and by a beam network
+        in one fit: the sources, their rates and height are shared; each kind keeps its own
+        dispersion scheme (the flight's stability classes, the beams' measured turbulence), its
+        own wind-direction bias and width multiplier (it reads its own anemometer), and each
+        data set its own noise and background. ``obs`` must be in the beams' local frame (read
+        the logs about the beam data set's origin). The settings of each kind apply to its data;
+        the search area is both kinds' sensors widened by ``margin_m``."""
+        t0 = time.perf_counter()
+        if beams.species not in obs.species:
+            raise ConfigError(
+                f"the beams measure '{beams.species}', which the flight log does not have (it has: "
+                f"{', '.join(obs.species)}): give the species both measure (--species)"
+            )
+        if self.config.species is None:  # the beams' species is the flight's too
+            self.config = self.config.model_copy(update={"species": beams.species})
+        datasets, stab = self._point_datasets(obs)
+        beams.fluctuation_intensity = self.config.beam_fluctuation_intensity
+        beams.student_nu = self.config.beam_student_nu
+        self.info_.update({"data": "point+beam", "readings": len(beams)})
+        datasets.append(beams)
+        ext = np.array([d.extent for d in datasets])
+        extent = (ext[:, 0].min(), ext[:, 1].min(), ext[:, 2].max(), ext[:, 3].max())
+        # the beams' source height trades off against the rate: theta as often as either asks
+        tp = max(self.config.point_theta_update_prob, self.config.beam_theta_update_prob)
+        self._search(datasets, extent, self.config.margin_m, stab, progress, tp)
+        self.info_["wall_time_s"] = time.perf_counter() - t0
+        return self
+
+    def _point_datasets(self, obs: Observations) -> tuple[list[PointData], float]:
+        """A flight's point data sets (one per aircraft; none when no plume was crossed) and the
+        stability class index its wind gives; sets ``detection_``, ``species_``, ``frame_`` and
+        ``info_``."""
+        cfg = self.config
         species = cfg.species or next(iter(obs.species))
         if species not in obs.species:
             raise ConfigError(f"species '{species}' is not in the flight log; it has: {', '.join(obs.species)}")
@@ -495,8 +548,7 @@ class PlumeEstimator:
         }
         self.sources_ = []
         if det.n_crossings == 0:
-            self.info_["wall_time_s"] = time.perf_counter() - t0
-            return self
+            return [], stab
         datasets = []
         for i, d in zip(pieces, det.pieces or [det], strict=True):
             data = PointData.from_observations(
@@ -513,13 +565,9 @@ class PlumeEstimator:
             )
             data.fluctuation_intensity, data.student_nu = cfg.point_fluctuation_intensity, cfg.point_student_nu
             datasets.append(data)
-        ext = np.array([d.extent for d in datasets])
-        extent = (ext[:, 0].min(), ext[:, 1].min(), ext[:, 2].max(), ext[:, 3].max())
         if len(pieces) > 1:
             self.info_["aircraft"] = len(pieces)
-        self._search(datasets, extent, cfg.margin_m, stab, progress, cfg.point_theta_update_prob)
-        self.info_["wall_time_s"] = time.perf_counter() - t0
-        return self
+        return datasets, stab
 
     def fit_beams(self, data: BeamData, frame, progress=None) -> PlumeEstimator:
         """Estimate the sources seen by open-path beams (local metres about ``frame``). The settings
@@ -576,20 +624,27 @@ class PlumeEstimator:
 
     def _run(self, datasets, box, stability, progress, theta_update_prob: float):
         cfg = self.config
-        point = datasets[0].kind == "point"
+        kinds = {d.kind for d in datasets}
+        point = "point" in kinds
+        both = kinds == {"point", "beam"}
         prior = cfg.point_stability_prior_classes if point else 0.0
-        sampler = RJSampler(datasets, box, self._rj_config(stability, theta_update_prob, prior, point))
+        rj = self._rj_config(stability, theta_update_prob, prior, point)
+        if both:  # the beams' own bias and width multiplier (both axes, median 1), growth prior
+            other = KindNuisance("beam", cfg.sigma_scale_prior, 1.0, horizontal_width=False)
+            rj = dataclasses.replace(rj, other_kind=other, z_growth_prior=cfg.beam_z_growth_prior)
+        sampler = RJSampler(datasets, box, rj)
         sampler.build_birth_density()
         # several aircraft at once see one plume through one plume model: their errors share the
         # model's, which no aircraft's own residuals show. Each one's weight is divided by their
         # number (the regions' factors were calibrated on single flights; on 30 simulated
         # two-aircraft surveys the 90 % regions then hold 0.90 of the truths, single flights 0.97:
         # benchmarks/results/two_aircraft/)
-        share = 1.0 / len(datasets) if point else 1.0
-        sampler.temper = [t * cfg.temper_scale * share for t in self._tempers(sampler)]
+        n_point = sum(d.kind == "point" for d in datasets)
+        share = [1.0 / n_point if d.kind == "point" else 1.0 for d in datasets]
+        sampler.temper = [t * cfg.temper_scale * f for t, f in zip(self._tempers(sampler), share, strict=True)]
         # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a
         # source split in two) then carries only its share of the probability
-        n_chains = cfg.chains if datasets[0].kind == "point" or cfg.beam_chains is None else cfg.beam_chains
+        n_chains = cfg.chains if point or cfg.beam_chains is None else cfg.beam_chains
         seeds = np.random.SeedSequence(cfg.seed).spawn(n_chains)
         threads = min(n_chains, cfg.chain_threads or os.cpu_count() or 1)
         done = [0] * n_chains
@@ -634,19 +689,27 @@ class PlumeEstimator:
             }
         )
         diag = float(np.hypot(box[2] - box[0], box[3] - box[1]))
-        kind = datasets[0].kind
-        inflation = cfg.point_location_inflation if kind == "point" else cfg.beam_location_inflation
+        if both:  # not calibrated for the pair: the larger factor unless one is given
+            inflation = cfg.combined_location_inflation or max(
+                cfg.point_location_inflation, cfg.beam_location_inflation
+            )
+            rate_inflation = cfg.combined_rate_inflation or max(cfg.point_rate_inflation, cfg.beam_rate_inflation)
+        elif point:
+            inflation, rate_inflation = cfg.point_location_inflation, cfg.point_rate_inflation
+        else:
+            inflation, rate_inflation = cfg.beam_location_inflation, cfg.beam_rate_inflation
         groups = resolved_groups(
             chain.positions, chain.rates, chain.best_positions, 0.1 * diag, inflation, cfg.split_rate_correlation
         )
-        rate_inflation = cfg.point_rate_inflation if kind == "point" else cfg.beam_rate_inflation
         th = np.array(chain.theta) if chain.theta else sampler.theta0()[None, :]
         height = float(np.median(th[:, 2]))
         self.info_["source_height_m"] = height
         if point:
             self.info_["sensor_response_s"] = float(np.median([sampler.response_s(t) for t in th]))
             self.info_["horizontal_width_factor"] = float(np.exp(np.median(th[:, 1])))
-        elif sampler.cfg.z_growth_prior > 0:
+        if both:
+            self.info_["beam_width_factor"] = float(np.exp(np.median(th[:, sampler.OTHER + 1])))
+        if sampler.cfg.z_growth_prior > 0:  # (beams only)
             self.info_["vertical_growth_exponent"] = float(np.median(th[:, sampler.GROWTH]))
         out = []
         for xy, q, p in groups:

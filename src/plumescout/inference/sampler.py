@@ -40,7 +40,20 @@ from scipy.special import gammaln
 
 from .linear import irls_fit
 
-__all__ = ["RJConfig", "RJSampler", "Chain"]
+__all__ = ["RJConfig", "RJSampler", "Chain", "KindNuisance"]
+
+
+@dataclass(frozen=True)
+class KindNuisance:
+    """A second data kind's own wind-direction bias and width multiplier, for a fit of two kinds
+    at once (a flight over a beam network): each kind reads its own anemometer and has its own
+    dispersion scheme, so neither error is the other's. The height, the sources and the rates
+    stay shared. The bias has :attr:`RJConfig.bias_prior_deg`'s prior."""
+
+    kind: str
+    scale_prior: float  # 1-sigma of the log width multiplier (0: fixed at the median)
+    scale_prior_median: float = 1.0
+    horizontal_width: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,9 @@ class RJConfig:
     thin: int = 2
     rate_scale_g_s: float = 1.0
     max_rate_g_s: float = 100.0
+    # data sets of this kind take their own (bias, log width) from two theta components after
+    # the noise scales; the others (and every data set when None) take theta[0] and theta[1]
+    other_kind: KindNuisance | None = None
 
 
 @dataclass
@@ -138,11 +154,20 @@ class RJSampler:
     GROWTH = 5
     NOISE = 6
 
+    @property
+    def OTHER(self) -> int:  # noqa: N802 (an index, like the class constants above)
+        """Index of the second kind's wind bias (its log width follows); see ``other_kind``."""
+        return self.NOISE + len(self.data)
+
     def theta_names(self) -> list[str]:
         """What each theta component is, in order (theta[1] depends on ``horizontal_width``)."""
         width = "log horizontal width factor" if self.cfg.horizontal_width else "log width multiplier"
-        return [
-            "wind bias deg",
+        o = self.cfg.other_kind
+        if o is not None:
+            first = sorted({d.kind for d in self.data if d.kind != o.kind})
+            width = f"{width} ({', '.join(first)})"
+        names = [
+            "wind bias deg" if o is None else f"wind bias deg ({', '.join(first)})",
             width,
             "source height m",
             "stability class offset",
@@ -150,12 +175,19 @@ class RJSampler:
             "vertical growth exponent",
             *(f"log noise g/m3 (data set {i})" for i in range(len(self.data))),
         ]
+        if o is not None:
+            w = "log horizontal width factor" if o.horizontal_width else "log width multiplier"
+            names += [f"wind bias deg ({o.kind})", f"{w} ({o.kind})"]
+        return names
 
     def theta0(self) -> np.ndarray:
         c = self.cfg
         log_resp = np.log(c.response_s) if c.response_s > 0 else 0.0
         log_scale = np.log(c.scale_prior_median)
-        return np.concatenate([[0.0, log_scale, c.source_height_m, 0.0, log_resp, 0.0], np.log(self.s0)])
+        th = np.concatenate([[0.0, log_scale, c.source_height_m, 0.0, log_resp, 0.0], np.log(self.s0)])
+        if c.other_kind is not None:
+            th = np.concatenate([th, [0.0, np.log(c.other_kind.scale_prior_median)]])
+        return th
 
     def response_s(self, th) -> float:
         """The sensor response time (s) of state ``th`` (0: no lag modelled)."""
@@ -175,7 +207,12 @@ class RJSampler:
             fixed.add(self.RESPONSE)
         if c.z_growth_prior <= 0:
             fixed.add(self.GROWTH)
-        return np.array([i for i in range(self.NOISE + len(self.data)) if i not in fixed])
+        n = self.OTHER
+        if c.other_kind is not None:
+            n += 2
+            if c.other_kind.scale_prior <= 0:
+                fixed.add(self.OTHER + 1)
+        return np.array([i for i in range(n) if i not in fixed])
 
     def log_prior_theta(self, th) -> float:
         c = self.cfg
@@ -194,19 +231,34 @@ class RJSampler:
             lp += -0.5 * ((th[self.RESPONSE] - np.log(c.response_s)) / c.response_prior_log_sd) ** 2
         if c.z_growth_prior > 0:
             lp += -0.5 * (th[self.GROWTH] / c.z_growth_prior) ** 2
-        lp += float(np.sum(-0.5 * (th[self.NOISE :] - np.log(self.s0)) ** 2))
+        lp += float(np.sum(-0.5 * (th[self.NOISE : self.OTHER] - np.log(self.s0)) ** 2))
+        o = c.other_kind
+        if o is not None:
+            lp += -0.5 * (th[self.OTHER] / c.bias_prior_deg) ** 2
+            if o.scale_prior > 0:
+                lp += -0.5 * ((th[self.OTHER + 1] - np.log(o.scale_prior_median)) / o.scale_prior) ** 2
         return lp
+
+    def _dispersion(self, d, th) -> tuple[float, float, float]:
+        """(wind bias deg, width multiplier, horizontal width multiplier) of data set ``d``."""
+        o = self.cfg.other_kind
+        if o is not None and d.kind == o.kind:
+            bias, log_w, horizontal = th[self.OTHER], th[self.OTHER + 1], o.horizontal_width
+        else:
+            bias, log_w, horizontal = th[0], th[1], self.cfg.horizontal_width
+        return (bias, 1.0, np.exp(log_w)) if horizontal else (bias, np.exp(log_w), 1.0)
 
     def columns(self, xy: np.ndarray, th) -> list[np.ndarray]:
         src = np.column_stack([xy, np.full(len(xy), th[2])]) if len(xy) else np.empty((0, 3))
         resp = self.response_s(th)
-        scale, scale_y = (1.0, np.exp(th[1])) if self.cfg.horizontal_width else (np.exp(th[1]), 1.0)
-        return [
-            d.coupling(src, self.cfg.stability + th[3], th[0], scale, resp, scale_y, th[self.GROWTH])
-            if len(xy)
-            else np.empty((len(d), 0))
-            for d in self.data
-        ]
+        out = []
+        for d in self.data:
+            if not len(xy):
+                out.append(np.empty((len(d), 0)))
+                continue
+            bias, scale, scale_y = self._dispersion(d, th)
+            out.append(d.coupling(src, self.cfg.stability + th[3], bias, scale, resp, scale_y, th[self.GROWTH]))
+        return out
 
     def marginal(self, ks: list[np.ndarray], th):
         """Laplace log marginal likelihood (+ rate prior), the fitted rates, and each data set's
@@ -395,6 +447,8 @@ class RJSampler:
         step_xy = 0.02 * max(self.box[2] - self.box[0], self.box[3] - self.box[1])
         free = self.free_theta()  # the others draw no step (z = 0 below): they stay at theta0
         step_th = np.concatenate([[2.0, 0.05, 0.2, 0.3, 0.15, 0.05], np.full(len(self.data), 0.05)])
+        if c.other_kind is not None:
+            step_th = np.concatenate([step_th, [2.0, 0.05]])
         win = {"move": [0, 0], "theta": [0, 0]}
         for it in range(c.iterations):
             if progress and it % 100 == 0:

@@ -105,11 +105,20 @@ def posterior_density(ax, est, extent, bins: int = 120):
 def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     """The report figure: posterior map, rate posteriors, residuals of the fit."""
     fig = plt.figure(figsize=(13, 11), constrained_layout=True)
-    gs = fig.add_gridspec(2, 2, height_ratios=[2.3, 1], width_ratios=[1.6, 1])
+    # residuals of the fit: the flight's (one series per aircraft) and the beams' (observed against
+    # fitted), a panel each when both were fitted together
+    est = view.estimator
+    fits = est.fitted() if est is not None else []
+    points = [f for f in fits if f["kind"] == "point"]
+    beams = [f for f in fits if f["kind"] != "point"]
+    cells = [c for c in (points, beams) if c]
+    if len(cells) > 1:
+        gs = fig.add_gridspec(2, 3, height_ratios=[2.3, 1], width_ratios=[1.2, 1, 1])
+    else:
+        gs = fig.add_gridspec(2, 2, height_ratios=[2.3, 1], width_ratios=[1.6, 1])
     ax = fig.add_subplot(gs[0, :])
     x0, y0, x1, y1 = view.extent()
     pad = 0.05 * max(x1 - x0, y1 - y0, 1.0)
-    est = view.estimator
     # posterior density of sampled source positions
     if est is not None and getattr(est, "chain_", None) is not None:
         bx0, by0, bx1, by1 = est.box_
@@ -187,47 +196,59 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     if view.sources:
         ax2.legend(fontsize=8)
 
-    # residuals of the fit
-    ax3 = fig.add_subplot(gs[1, 1])
-    fits = est.fitted() if est is not None else []
-    if fits:
-        f = fits[0]
-        obs_ppm = g_m3_to_ppm(f["observed"], view.species)
-        fit_ppm = g_m3_to_ppm(f["fitted"], view.species)
-        if f["kind"] == "point":
-            for n, g in enumerate(fits):  # one per aircraft flown at the same time
-                craft = f" (aircraft {n + 1})" if len(fits) > 1 else ""
-                o, m = g_m3_to_ppm(g["observed"], view.species), g_m3_to_ppm(g["fitted"], view.species)
-                grey = "0.4" if n == 0 else "0.65"
-                ax3.plot(g["time_s"], o, lw=0.6, color=grey, label=f"observed enhancement{craft}")
-                ax3.plot(g["time_s"], m, lw=1.0, color=f"C{3 + n}", label=f"fitted (best state){craft}")
-            obs_ppm = g_m3_to_ppm(np.concatenate([g["observed"] for g in fits]), view.species)
-            fit_ppm = g_m3_to_ppm(np.concatenate([g["fitted"] for g in fits]), view.species)
-            ax3.set_xlabel("time (s)")
-            ax3.set_ylabel("ppm")
-        else:
-            groups = np.unique(f["group"])
-            if groups.size <= MAX_LEGEND_BEAMS:
-                for bm in groups:
-                    m = f["group"] == bm
-                    ax3.scatter(fit_ppm[m], obs_ppm[m], s=6, label=f"beam {bm + 1}")
-            else:  # a network: one colour, one legend entry
-                ax3.scatter(fit_ppm, obs_ppm, s=6, label=f"{obs_ppm.size} readings of {groups.size} sensors")
-            lim = [min(obs_ppm.min(), fit_ppm.min()), max(obs_ppm.max(), fit_ppm.max())]
-            ax3.plot(lim, lim, "k--", lw=1)
-            what = "reading" if view.beams is not None and point_sensors(*view.beams).all() else "path-average"
-            ax3.set_xlabel(f"fitted {what} (ppm)")
-            ax3.set_ylabel(f"observed {what} (ppm)")
-        ax3.legend(fontsize=7, ncol=2)
-        rms = float(np.sqrt(np.mean((obs_ppm - fit_ppm) ** 2)))
-        ax3.set_title(f"residuals of the fit (rms {rms:.3g} ppm)")
+    if cells:
+        for j, cell in enumerate(cells):
+            ax3 = fig.add_subplot(gs[1, 1 + j])
+            name = ("flight" if cell is points else "beams") if len(cells) > 1 else None
+            if cell is points:
+                rms = _point_residuals(ax3, points, view.species)
+            else:
+                rms = _beam_residuals(ax3, beams[0], view)
+            ax3.legend(fontsize=7, ncol=2)
+            head = f"{name}: residuals" if name else "residuals of the fit"
+            ax3.set_title(f"{head} (rms {rms:.3g} ppm)")
     else:
+        ax3 = fig.add_subplot(gs[1, 1])
         ax3.text(0.5, 0.5, "no plume detected: nothing fitted", ha="center", va="center", transform=ax3.transAxes)
         ax3.set_axis_off()
     path = Path(path)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _point_residuals(ax, fits, species) -> float:
+    """Observed and fitted enhancement along the flight, one pair of lines per aircraft; the rms."""
+    for n, g in enumerate(fits):  # one per aircraft flown at the same time
+        craft = f" (aircraft {n + 1})" if len(fits) > 1 else ""
+        o, m = g_m3_to_ppm(g["observed"], species), g_m3_to_ppm(g["fitted"], species)
+        grey = "0.4" if n == 0 else "0.65"
+        ax.plot(g["time_s"], o, lw=0.6, color=grey, label=f"observed enhancement{craft}")
+        ax.plot(g["time_s"], m, lw=1.0, color=f"C{3 + n}", label=f"fitted (best state){craft}")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("ppm")
+    obs = g_m3_to_ppm(np.concatenate([g["observed"] for g in fits]), species)
+    fit = g_m3_to_ppm(np.concatenate([g["fitted"] for g in fits]), species)
+    return float(np.sqrt(np.mean((obs - fit) ** 2)))
+
+
+def _beam_residuals(ax, f, view) -> float:
+    """Observed against fitted readings, coloured by beam (one colour for a network); the rms."""
+    obs = g_m3_to_ppm(f["observed"], view.species)
+    fit = g_m3_to_ppm(f["fitted"], view.species)
+    groups = np.unique(f["group"])
+    if groups.size <= MAX_LEGEND_BEAMS:
+        for bm in groups:
+            m = f["group"] == bm
+            ax.scatter(fit[m], obs[m], s=6, label=f"beam {bm + 1}")
+    else:  # a network: one colour, one legend entry
+        ax.scatter(fit, obs, s=6, label=f"{obs.size} readings of {groups.size} sensors")
+    lim = [min(obs.min(), fit.min()), max(obs.max(), fit.max())]
+    ax.plot(lim, lim, "k--", lw=1)
+    what = "reading" if view.beams is not None and point_sensors(*view.beams).all() else "path-average"
+    ax.set_xlabel(f"fitted {what} (ppm)")
+    ax.set_ylabel(f"observed {what} (ppm)")
+    return float(np.sqrt(np.mean((obs - fit) ** 2)))
 
 
 def _warnings(info: dict) -> list[str]:
