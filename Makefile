@@ -21,8 +21,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/plumescout demo --out $(OUT)
 
+# the suite in parallel (pytest-xdist), a file per worker at a time: a file's fixtures are built once
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # source apportionment with the EPA's esat, which pins its own numpy/numba/scipy: its own venv
 PMF_VENV ?= .venv-pmf

@@ -137,3 +137,15 @@ def test_the_beams_species_must_be_in_the_flight_log(survey, tmp_path):
     )
     assert r.exit_code != 0
     assert "'ch4'" in r.output and "c2h6" in r.output and "Traceback" not in r.output
+
+
+def test_a_flight_far_from_the_beams_is_refused(survey, tmp_path):
+    """The beams' metres placed about the wrong origin (0.01 degree, 1.1 km, north of the right one):
+    no source could be seen by both, and the message says where to look."""
+    files, origin = survey
+    wrong = f"{origin[0] + 0.01},{origin[1]}"
+    r = CliRunner().invoke(
+        app, ["analyze", str(files["beams"]), str(files["flight"]), "--origin", wrong, "--out", str(tmp_path)]
+    )
+    assert r.exit_code != 0
+    assert "from the nearest beam" in r.output and "--origin" in r.output and "Traceback" not in r.output

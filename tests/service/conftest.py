@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import make_url, text  # noqa: E402
 
 from plumescout.service.app import bootstrap, create_app  # noqa: E402
 from plumescout.service.db import AnalysisRun, Report, ReportEvent, make_engine, sessions  # noqa: E402
@@ -28,14 +28,20 @@ def pg_url() -> str:
         if os.environ.get("CI"):
             pytest.fail(f"{PG_ENV} is not set on CI: .ci/run should have started PostgreSQL")
         pytest.skip(f"PostgreSQL store tests skipped: set {PG_ENV} (e.g. postgresql+psycopg://u:p@127.0.0.1/db)")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:  # tests run in parallel (pytest-xdist): each worker in a schema of its own
+        url = make_url(url).update_query_dict({"options": f"-csearch_path={worker}"}).render_as_string(False)
     return url
 
 
 def reset_pg(url: str) -> None:
+    """An empty schema: the worker's own (see :func:`pg_url`), else ``public``."""
+    opts = make_url(url).query.get("options", "")
+    schema = opts.split("search_path=", 1)[1] if "search_path=" in opts else "public"
     engine = make_engine(url)
     with engine.begin() as c:
-        c.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        c.execute(text("CREATE SCHEMA public"))
+        c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
 
 

@@ -59,6 +59,15 @@ def survey(tmp_path_factory, single_flight, chilbolton_dir):
             data={"origin": CHILBOLTON_ORIGIN},
         )
         ids["beams.zip"] = r.json()["id"]
+        z2 = zip_dir(chilbolton_dir, d / "beams2.zip", folder=None)  # the same data set, zipped otherwise
+        r = w.post(
+            "analyst",
+            f"/api/missions/{m}/flights",
+            files={"file": ("beams2.zip", z2.read_bytes())},
+            data={"origin": CHILBOLTON_ORIGIN},
+        )
+        assert r.status_code == 201, r.text
+        ids["beams2.zip"] = r.json()["id"]
         r = w.post("analyst", f"/api/missions/{m}/runs", json={"flight_ids": [ids["sortie2.csv"], ids["sortie1.csv"]]})
         assert r.status_code == 202, r.text
         run = wait_run(client, w.h("analyst"), r.json()["id"])
@@ -101,7 +110,7 @@ def test_the_track_breaks_between_sorties(survey):
     ("body", "code", "words"),
     [
         ({"flight_ids": ["sortie1.csv", "seconds.csv"]}, 422, "has no clock times"),
-        ({"flight_ids": ["sortie1.csv", "beams.zip"]}, 422, "is a beam data set"),
+        ({"flight_ids": ["beams.zip", "beams2.zip", "sortie1.csv"]}, 422, "one beam data set at a time"),
         ({"flight_ids": ["sortie1.csv"]}, 422, "at least 2"),
         ({"flight_ids": ["sortie1.csv", "sortie1.csv"]}, 422, "twice"),
         ({"flight_id": "sortie1.csv", "flight_ids": ["sortie1.csv", "sortie2.csv"]}, 422, "not both"),
@@ -130,3 +139,15 @@ def test_a_log_given_twice_fails_its_run_naming_both(survey):
     assert run["state"] == "failed"
     assert "repeats the samples of whole.csv" in run["error"] and "sortie1.csv" in run["error"]
     assert "blobs" not in run["error"]
+
+
+def test_a_flight_far_from_the_beams_fails_its_run_saying_so(survey):
+    """A run of a beam data set with a flight over another site (Chilbolton's beams, a flight in
+    Colorado) is queued (both are sound files) and fails before any estimate, saying why."""
+    w, m, ids, _run = survey
+    r = w.post("analyst", f"/api/missions/{m}/runs", json={"flight_ids": [ids["sortie1.csv"], ids["beams.zip"]]})
+    assert r.status_code == 202, r.text
+    run = wait_run(w.client, w.h("analyst"), r.json()["id"])
+    assert run["state"] == "failed"
+    assert run["flight_id"] == ids["beams.zip"]  # the beams' frame: the run's flight
+    assert "from the nearest beam" in run["error"] and "not a survey of the beams' site" in run["error"]

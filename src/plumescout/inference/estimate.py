@@ -436,6 +436,13 @@ def _assign(positions, centres, gate_m):
     return assigned, unassigned
 
 
+def _extent_gap(a, b) -> float:
+    """The distance (m) between two boxes (x0, y0, x1, y1); 0 where they overlap."""
+    dx = max(a[0] - b[2], b[0] - a[2], 0.0)
+    dy = max(a[1] - b[3], b[1] - a[3], 0.0)
+    return float(np.hypot(dx, dy))
+
+
 class PlumeEstimator:
     """Estimate emission sources; ``fit(obs)`` for a flight, ``fit_beams(data, frame)`` for beams.
 
@@ -506,6 +513,13 @@ class PlumeEstimator:
             )
         if self.config.species is None:  # the beams' species is the flight's too
             self.config = self.config.model_copy(update={"species": beams.species})
+        gap = _extent_gap((obs.x_m.min(), obs.y_m.min(), obs.x_m.max(), obs.y_m.max()), beams.extent)
+        reach = max(self.config.margin_m, self.config.max_margin_m)
+        if gap > reach:  # no source can be seen by both: another site, or the beams' origin wrong
+            raise ConfigError(
+                f"the flight passes {gap:.0f} m from the nearest beam, farther than the search area reaches "
+                f"({reach:g} m): not a survey of the beams' site (check the beams' origin, --origin)"
+            )
         datasets, stab = self._point_datasets(obs)
         beams.fluctuation_intensity = self.config.beam_fluctuation_intensity
         beams.student_nu = self.config.beam_student_nu

@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 from contextlib import asynccontextmanager, contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -669,7 +669,12 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             chosen.append(f)
         if len(chosen) > 1:
             _check_sorties(chosen)
-        f = min(chosen, key=lambda c: c.started_at)  # the run's flight: the first sortie
+        # the run's flight: a beam data set the flights flew over (their frame is its origin), else
+        # the first sortie; the others follow it in clock order
+        beams = [c for c in chosen if c.format == "beams"]
+        logs = sorted((c for c in chosen if c.format != "beams"), key=lambda c: c.started_at or datetime.min)
+        chosen = beams + logs
+        f = chosen[0]
         # the mission's settings, and over them the run's own; checked before anything is queued
         own = body.estimator.model_dump(exclude_none=True) if body.estimator else {}
         asked = _estimator_settings({**(m.settings or {}).get("estimator", {}), **own})
@@ -680,7 +685,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             settings={
                 "signatures": str(settings.signatures) if settings.signatures else None,
                 "estimator": asked,
-                **({"flights": [c.id for c in sorted(chosen, key=lambda c: c.started_at)]} if len(chosen) > 1 else {}),
+                **({"flights": [c.id for c in chosen]} if len(chosen) > 1 else {}),
             },
         )
         s.add(r)
@@ -966,15 +971,19 @@ def _estimator_settings(asked) -> dict:
 
 
 def _check_sorties(flights) -> None:
-    """Logs to be estimated together: flight logs (not beam data sets) with clock times (sorties
-    flown in turn, and aircraft flown at the same time); else 422 naming the flights. A log that
-    repeats another's samples is refused by the job, which reads them."""
-    for f in flights:
-        if f.format == "beams":
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"flight {f.id} ({f.filename}) is a beam data set: analysed alone",
-            )
+    """Logs to be estimated together: flight logs with clock times (sorties flown in turn, and
+    aircraft flown at the same time), and at most one beam data set they flew over (one flight
+    over it needs no clock times); else 422 naming the flights. A log that repeats another's
+    samples is refused by the job, which reads them."""
+    beams = [f for f in flights if f.format == "beams"]
+    if len(beams) > 1:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "one beam data set at a time (with the flights over it): "
+            + ", ".join(f"flight {f.id} ({f.filename})" for f in beams),
+        )
+    logs = [f for f in flights if f.format != "beams"]
+    for f in logs if len(logs) > 1 else []:
         if f.started_at is None:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -101,7 +101,15 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             sorties = [s.get(Flight, i) for i in ids]  # the sorties of one survey, in clock order
             names = {f.sha256: (f.filename, f.id) for f in sorties}
             blobs = [Path(data_dir) / "blobs" / f.sha256 for f in sorties]
-        if len(sorties) > 1:
+        stored = fname  # the run's flight's own file name (a beam archive's members are named in it)
+        combined = fmt == "beams" and len(sorties) > 1  # the beam data set first, then the flights over it
+        if combined:
+            fname = f"{fname} with {len(sorties) - 1} flight log(s)"
+            note(
+                f"started on beam data set {flight.filename} (flight {flight.id}) with the flights over it: "
+                + ", ".join(f"{n} (flight {i})" for n, i in list(names.values())[1:])
+            )
+        elif len(sorties) > 1:
             fname = f"{fname} and {len(sorties) - 1} more sortie(s)"
             note(f"started on {len(sorties)} sorties: " + ", ".join(f"{n} (flight {i})" for n, i in names.values()))
         else:
@@ -116,9 +124,11 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             library = load_library(signatures)
         out = run_dir(data_dir, run_id)
         if fmt == "beams":  # a beam data set: its three CSVs, from the stored archive, about its origin
-            beamset = extract(blob, out / "input", fname, limit=1 << 40)  # its size was checked at upload
+            beamset = extract(blob, out / "input", stored, limit=1 << 40)  # its size was checked at upload
             asked = {"species": species[0] if species else beamset.species, **asked}
             source, frame = beamset.directory, LocalFrame(*origin)
+            if combined:  # one fit of the beams and the flights, read about the beams' origin
+                source = [beamset.directory, *blobs[1:]]
         else:
             source, frame = blobs, None  # one flight, or the logs of one survey
         config = EstimatorConfig(**asked)  # checked when the run was queued; refused here too if not
@@ -128,13 +138,18 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
         note(f"estimated {len(res.sources)} source(s) in {res.provenance['wall_time_s']:.1f} s")
         update(progress=0.92, stage="writing reports")
         frame = frame or res.observations.frame
-        shown = beams_track(res.beams, frame) if fmt == "beams" else _track(res.observations, res.detection)
+        if combined:  # the flights' track and the beams, on one map
+            shown = {**_track(res.observations, res.detection), "beams": beams_track(res.beams, frame)["beams"]}
+        elif fmt == "beams":
+            shown = beams_track(res.beams, frame)
+        else:
+            shown = _track(res.observations, res.detection)
         (out / "track.json").write_text(json.dumps(shown), encoding="utf-8")
         prov = json.loads(json.dumps(res.provenance, default=str))
         for inp in prov.get("inputs", []):  # the stored blob's path means nothing to a reader
-            if fmt == "beams":
+            if fmt == "beams" and Path(inp["path"]).name not in names:  # a member of the beam archive
                 member = f":{inp['file']}"
-                inp["file"], inp["path"] = f"{fname}{member}", f"flight {run.flight_id}{member}"
+                inp["file"], inp["path"] = f"{stored}{member}", f"flight {run.flight_id}{member}"
             else:
                 name, fid = names.get(Path(inp["path"]).name, (fname, run.flight_id))
                 inp["file"], inp["path"] = name, f"flight {fid}"

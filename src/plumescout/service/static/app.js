@@ -92,8 +92,8 @@ async function drawTracks(runIds) {
         }
         bounds.push(...ends);
       }
-      continue;
     }
+    if (!t.lat) continue; // beams alone; a flight over beams has both
     const finite = t.enhancement_ppm.filter((v) => v !== null).sort((a, b) => a - b);
     vmax = Math.max(vmax, finite.length ? finite[Math.floor(0.995 * (finite.length - 1))] : 1, 3 * t.threshold_ppm);
     for (let i = 1; i < t.lat.length; i++) {
