@@ -5,7 +5,8 @@
 Each seed is one virtual release in the Chilbolton 2017 beam layout and minute winds (only the
 layout and weather of the record: `calibrate_beams.py`'s simulator, Briggs class-D puffs, the real
 readings' noise level), and one flight through the same puffs: the crosswind lines plumescout's
-planner lays over the site (`plan_survey`, 10 m apart, 2 m above ground, 2.5 m/s, 2 Hz), flown in
+planner lays over the site (`plan_survey`; 10 m apart and 2 m above ground unless --spacing and
+--altitude say otherwise; 2.5 m/s, 2 Hz), flown in
 a 25-minute window of the record drawn per seed, by a sensor with a 1 s response and 0.02 ppm noise
 reading the wind it flies through (0.3 m/s and 5 degrees of noise). Every fit runs with its
 region factors at 1 (the raw posterior), as the calibration scripts do; kappa, the 90th
@@ -23,6 +24,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +39,7 @@ RESPONSE_S, NOISE_PPM = 1.0, 0.02
 MODES = ("beams", "flight", "combined")
 
 
-def lawnmower(lo, hi, ws, rng):
+def lawnmower(lo, hi, ws, rng, altitude_m=ALTITUDE_M, spacing_m=SPACING_M):
     """The planner's crosswind lines over the box ``lo``-``hi``, flown in a window of the record."""
     from plumescout.planning.coverage import plan_survey
     from plumescout.simulate.flight import fly_path
@@ -47,12 +49,12 @@ def lawnmower(lo, hi, ws, rng):
     speed, from_deg = ws.__class__(ws.time_s[sel], ws.speed_m_s[sel], ws.from_deg[sel]).mean()
     area = [[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]]
     plan = plan_survey(
-        area, from_deg, max(speed, 0.5), SPEED_M_S, FLIGHT_S, ALTITUDE_M, 0.1,
-        altitude_m=ALTITUDE_M, line_spacing_m=SPACING_M,
+        area, from_deg, max(speed, 0.5), SPEED_M_S, FLIGHT_S, altitude_m, 0.1,
+        altitude_m=altitude_m, line_spacing_m=spacing_m,
     )  # fmt: skip
     t, xy = fly_path(np.vstack(plan.sorties), SPEED_M_S, RATE_HZ)
     keep = t <= FLIGHT_S
-    return start + t[keep], np.column_stack([xy[keep], np.full(keep.sum(), ALTITUDE_M)])
+    return start + t[keep], np.column_stack([xy[keep], np.full(keep.sum(), altitude_m)])
 
 
 def flight_observations(sim, rng):
@@ -137,13 +139,14 @@ def score(est, sim, wall_s: float) -> dict:
     }
 
 
-def run_one(seed: int, data_dir: str, noise_ppm: float) -> dict:
+def run_one(seed: int, data_dir: str, noise_ppm: float, config=None, modes=MODES, altitude_m=ALTITUDE_M,
+            spacing_m=SPACING_M) -> dict:  # fmt: skip
     from plumescout.geo import LocalFrame
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.inference.data import BeamData
 
     rng = np.random.default_rng([seed, 7])  # the flight's sensor: a stream of its own
-    sim = simulate(seed, data_dir, noise_ppm, drone=lawnmower)
+    sim = simulate(seed, data_dir, noise_ppm, drone=partial(lawnmower, altitude_m=altitude_m, spacing_m=spacing_m))
     obs = flight_observations(sim, rng)
 
     def beams():
@@ -155,9 +158,10 @@ def run_one(seed: int, data_dir: str, noise_ppm: float) -> dict:
     raw = {
         f"{k}_{w}_inflation": 1.0 for k in ("point", "beam", "combined") for w in ("location", "rate")
     }  # fmt: skip
+    raw["point_location_floor_m"] = 0.0
     row = {"seed": seed, "source": sim["source"], "rate_g_s": sim["rate_g_s"], "samples": len(obs)}
-    for mode in MODES:
-        est = PlumeEstimator(EstimatorConfig(seed=seed, **raw))
+    for mode in modes:
+        est = PlumeEstimator(EstimatorConfig(seed=seed, **raw, **(config or {})))
         t0 = time.perf_counter()
         if mode == "beams":
             est.fit_beams(beams(), LocalFrame(51.0, -1.0))
@@ -177,10 +181,19 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--from-json", nargs="+", help="summarise earlier runs' JSON files together")
+    ap.add_argument("--config", default="{}", help="EstimatorConfig overrides as JSON (variants)")
+    ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="which fits to run")
+    ap.add_argument("--altitude", type=float, default=ALTITUDE_M, help="the flight's height above ground (m)")
+    ap.add_argument("--spacing", type=float, default=SPACING_M, help="the flight's line spacing (m)")
     args = ap.parse_args(argv)
-    if args.from_json:
-        rows = [r for f in args.from_json for r in json.loads(Path(f).read_text())["releases"]]
-        write(rows, args, float("nan"))
+    if args.from_json:  # (one file: with the options it was run with)
+        docs = [json.loads(Path(f).read_text()) for f in args.from_json]
+        rows = [r for d in docs for r in d["releases"]]
+        run = docs[0].get("run", {}) if len(docs) == 1 else {}
+        for key in ("config", "modes", "altitude", "spacing"):
+            if key in run:
+                setattr(args, key, run[key])
+        write(rows, args, run.get("wall_s", float("nan")))
         return 0
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -193,15 +206,68 @@ def main(argv=None) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.releases))
     t0 = time.perf_counter()
     rows = []
-    futures = client.map(run_one, seeds, data_dir=args.data, noise_ppm=noise_ppm, pure=False)
+    config = json.loads(args.config)
+    futures = client.map(
+        run_one, seeds, data_dir=args.data, noise_ppm=noise_ppm, config=config, modes=tuple(args.modes),
+        altitude_m=args.altitude, spacing_m=args.spacing, pure=False,
+    )  # fmt: skip
     for f in as_completed(futures):
         r = f.result()
         rows.append(r)
-        brief = {m: (r[m].get("error_m") and round(r[m]["error_m"], 1), r[m]["n_sources"]) for m in MODES}
+        brief = {m: (r[m].get("error_m") and round(r[m]["error_m"], 1), r[m]["n_sources"]) for m in args.modes}
         print(json.dumps({"seed": r["seed"], **brief}), flush=True)
     client.close()
     write(rows, args, time.perf_counter() - t0)
     return 0
+
+
+def committed_coverage(mode: str, ok: list[dict]) -> dict:
+    """What the default region factors hold of the found releases, from their raw (factor 1) fits."""
+    from plumescout.inference import EstimatorConfig
+
+    c = EstimatorConfig()
+    kind = {"beams": "beam", "flight": "point", "combined": "combined"}[mode]
+    k, k_rate = getattr(c, f"{kind}_location_inflation"), getattr(c, f"{kind}_rate_inflation")
+    floor = 0.0 if mode == "beams" else c.point_location_floor_m
+    loc, rate = [], []
+    for r in ok:
+        loc.append(r["error_m"] <= np.hypot(k * r["radius_m"], floor))
+        q, (lo, hi), t = r["rate_est"], r["rate_ci90"], r["rate_g_s"]
+        rate.append(lo <= t <= hi if k_rate == 1.0 else _widened_holds(q, lo, hi, t, k_rate))
+    if not ok:
+        return {"location_coverage": float("nan"), "rate_coverage": float("nan")}
+    return {"location_coverage": float(np.mean(loc)), "rate_coverage": float(np.mean(rate))}
+
+
+def _committed_text() -> str:
+    from plumescout.inference import EstimatorConfig
+
+    c = EstimatorConfig()
+    return (
+        f"`EstimatorConfig`: beams {c.beam_location_inflation:g} / {c.beam_rate_inflation:g}; flights "
+        f"{c.point_location_inflation:g} and the {c.point_location_floor_m:g} m floor / {c.point_rate_inflation:g}; "
+        f"both {c.combined_location_inflation:g} and the floor / {c.combined_rate_inflation:g}"
+    )
+
+
+def _widened_holds(q, lo, hi, t, factor) -> bool:
+    """Does the interval (lo, hi) about q, widened on the log scale by ``factor``, hold t?"""
+    half = np.log(hi / q) if t > q else np.log(q / lo)
+    return abs(np.log(t / q)) <= factor * half
+
+
+def _variant(args) -> str:
+    """The command line's variant options, as given."""
+    out = ""
+    if getattr(args, "config", "{}") not in ("{}", ""):
+        out += f" --config '{args.config}'"
+    if list(getattr(args, "modes", MODES)) != list(MODES):
+        out += " --modes " + " ".join(args.modes)
+    if getattr(args, "altitude", ALTITUDE_M) != ALTITUDE_M:
+        out += f" --altitude {args.altitude:g}"
+    if getattr(args, "spacing", SPACING_M) != SPACING_M:
+        out += f" --spacing {args.spacing:g}"
+    return out
 
 
 def _median(rows, key) -> float:
@@ -216,17 +282,18 @@ def write(rows, args, wall_s: float) -> None:
     lines = [
         "# A drone over a beam network: beams alone, the flight alone, both in one fit",
         "",
-        f"`python benchmarks/combined_survey.py --releases {len(rows)} --first-seed {rows[0]['seed']}` "
+        f"`python benchmarks/combined_survey.py --releases {len(rows)} --first-seed {rows[0]['seed']}{_variant(args)}` "
         f"(seeds {seeds}; {wall_s:.0f} s wall). Simulated releases in the Chilbolton 2017 beam layout and "
         "minute winds with a planned drone flight through the same puffs (see the script's docstring). "
         "Every fit with its region factors at 1: kappa is the factor its 90 % regions need.",
         "",
         "| data | found (within 30 m) | false sources | median error (m) | median raw radius (m) "
-        "| kappa (location) | kappa_rate | median abs log10 rate | median wall s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| kappa (location) | kappa_rate | location cov. (committed) | rate cov. (committed) "
+        "| median abs log10 rate | median wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     summary = {}
-    for m in MODES:
+    for m in [m for m in MODES if m in rows[0]]:
         rs = [{**r[m], "rate_g_s": r["rate_g_s"]} for r in rows]
         ok = [r for r in rs if r["found"]]
         s = summarise(rs) if ok else {}
@@ -240,17 +307,36 @@ def write(rows, args, wall_s: float) -> None:
             **s,
             "median_abs_log10_rate": float(np.median(lr)) if lr else float("nan"),
             "median_wall_s": float(np.median([r["wall_s"] for r in rs])),
+            **committed_coverage(m, ok),
         }
         v = summary[m]
         lines.append(
             f"| {m} | {v['found']}/{len(rows)} | {false} | {v['median_error_m']:.1f} | {v['median_radius_m']:.1f} "
             f"| {v.get('kappa', float('nan')):.2f} | {v.get('kappa_rate', float('nan')):.2f} "
+            f"| {v['location_coverage']:.3f} | {v['rate_coverage']:.3f} "
             f"| {v['median_abs_log10_rate']:.3f} | {v['median_wall_s']:.1f} |"
         )
+    lines += [
+        "",
+        "Coverage (committed): the fraction of the releases found whose truth the 90 % region (interval) "
+        f"holds with the estimator's default factors ({_committed_text()}), from the raw radii and intervals.",
+    ]
     lines += ["", f"Machine: {machine()}", ""]
     name = f"combined_survey_{seeds}"
+    if (getattr(args, "altitude", ALTITUDE_M), getattr(args, "spacing", SPACING_M)) != (ALTITUDE_M, SPACING_M):
+        name += f"_altitude{args.altitude:g}_spacing{args.spacing:g}"
+    if getattr(args, "config", "{}") not in ("{}", "") or list(getattr(args, "modes", MODES)) != list(MODES):
+        name += "_variant"
     (out / f"{name}.md").write_text("\n".join(lines))
-    (out / f"{name}.json").write_text(json.dumps({"summary": summary, "releases": rows}, indent=1, default=float))
+    run = {
+        "config": getattr(args, "config", "{}"),
+        "modes": list(getattr(args, "modes", MODES)),
+        "altitude": getattr(args, "altitude", ALTITUDE_M),
+        "spacing": getattr(args, "spacing", SPACING_M),
+        "wall_s": wall_s,
+    }
+    doc = {"run": run, "summary": summary, "releases": rows}
+    (out / f"{name}.json").write_text(json.dumps(doc, indent=1, default=float))
     print("\n".join(lines))
 
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from plumescout.cli import app
 from plumescout.flightlog import read_flight_csv
 from plumescout.geo import LocalFrame
+from plumescout.inference import EstimatorConfig
 from plumescout.inference.data import PointData, read_beam_dataset
 from plumescout.inference.detect import detect_observations
 from plumescout.inference.sampler import KindNuisance, RJConfig, RJSampler
@@ -101,6 +102,7 @@ def test_a_flight_over_beams_is_estimated_in_one_fit(survey, tmp_path):
     truth = files["sources"][0]
     err = float(np.hypot(x - truth["x_m"], y - truth["y_m"]))
     assert err <= p["location_ci90_m"], (err, p["location_ci90_m"])
+    assert p["location_ci90_m"] >= EstimatorConfig().point_location_floor_m  # a flight resolves no finer
     lo, hi = p["emission_rate_g_s_ci90"]
     assert lo <= truth["rate_g_s"] <= hi
     for name in ("sources.kml", "report.html", "report.png"):
