@@ -153,13 +153,7 @@ def run_one(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool = 
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--releases", type=int, default=30)
-    ap.add_argument("--first-seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    ap.add_argument("--from-json", nargs="+", help="summarise earlier runs' JSON files together")
+    ap = release_arguments(__doc__.splitlines()[0])
     ap.add_argument(
         "--puff-widths",
         choices=("measured", "briggs"),
@@ -172,15 +166,10 @@ def main(argv=None) -> int:
         rows = [r for f in args.from_json for r in json.loads(Path(f).read_text())["releases"]]
         write(rows, args, float("nan"))
         return 0
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    from plumescout.inference.data import read_beam_dataset
-    from plumescout.units import g_m3_to_ppm
-
-    # the real readings' noise level (robust minute-to-minute spread), nothing else from them
-    noise_ppm = float(g_m3_to_ppm(read_beam_dataset(args.data).noise_g_m3, "ch4"))
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-    client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None))
+    noise_ppm = readings_noise_ppm(args.data)
+    client = local_cluster(args.workers)
     seeds = list(range(args.first_seed, args.first_seed + args.releases))
     t0 = time.perf_counter()
     rows = []
@@ -202,6 +191,34 @@ def main(argv=None) -> int:
     client.close()
     write(rows, args, time.perf_counter() - t0, noise_ppm)
     return 0
+
+
+def release_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of a run over simulated releases: how many, from which seed, where."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--releases", type=int, default=30)
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--from-json", nargs="+", help="summarise earlier runs' JSON files together")
+    return ap
+
+
+def readings_noise_ppm(data_dir) -> float:
+    """The real readings' noise level (robust minute-to-minute spread), nothing else from them."""
+    from plumescout.inference.data import read_beam_dataset
+    from plumescout.units import g_m3_to_ppm
+
+    return float(g_m3_to_ppm(read_beam_dataset(data_dir).noise_g_m3, "ch4"))
+
+
+def local_cluster(workers: int):
+    """A dask client on a local cluster of single-threaded workers (numba one thread each)."""
+    from dask.distributed import Client, LocalCluster
+
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+    return Client(LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None))
 
 
 def summarise(rows: list[dict]) -> dict:

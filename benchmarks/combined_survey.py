@@ -18,9 +18,7 @@ Writes benchmarks/results/combined_survey.md and .json (or --out DIR).
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -30,7 +28,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from calibrate_beams import DATA, simulate, summarise  # noqa: E402
+from calibrate_beams import (  # noqa: E402
+    DATA,
+    local_cluster,
+    readings_noise_ppm,
+    release_arguments,
+    simulate,
+    summarise,
+)
 from estimator_suite import machine  # noqa: E402
 
 FLIGHT_S = 1500.0
@@ -95,12 +100,11 @@ def write_survey(seed: int, out_dir, data_dir=DATA, noise_ppm: float | None = No
     import shutil
 
     from plumescout.flightlog import write_flight_csv
-    from plumescout.inference.data import _read_csv_table, read_beam_dataset
-    from plumescout.units import g_m3_to_ppm
+    from plumescout.inference.data import _read_csv_table
 
     data_dir, out = Path(data_dir), Path(out_dir)
     if noise_ppm is None:
-        noise_ppm = float(g_m3_to_ppm(read_beam_dataset(data_dir).noise_g_m3, "ch4"))
+        noise_ppm = readings_noise_ppm(data_dir)
     sim = simulate(seed, str(data_dir), noise_ppm, drone=lawnmower)
     obs = flight_observations(sim, np.random.default_rng([seed, 7]))
     beams = out / "beams"
@@ -174,13 +178,7 @@ def run_one(seed: int, data_dir: str, noise_ppm: float, config=None, modes=MODES
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--releases", type=int, default=30)
-    ap.add_argument("--first-seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    ap.add_argument("--from-json", nargs="+", help="summarise earlier runs' JSON files together")
+    ap = release_arguments(__doc__.splitlines()[0])
     ap.add_argument("--config", default="{}", help="EstimatorConfig overrides as JSON (variants)")
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="which fits to run")
     ap.add_argument("--altitude", type=float, default=ALTITUDE_M, help="the flight's height above ground (m)")
@@ -195,14 +193,10 @@ def main(argv=None) -> int:
                 setattr(args, key, run[key])
         write(rows, args, run.get("wall_s", float("nan")))
         return 0
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    from plumescout.inference.data import read_beam_dataset
-    from plumescout.units import g_m3_to_ppm
-
-    noise_ppm = float(g_m3_to_ppm(read_beam_dataset(args.data).noise_g_m3, "ch4"))
-    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-    client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None))
+    noise_ppm = readings_noise_ppm(args.data)
+    client = local_cluster(args.workers)
     seeds = list(range(args.first_seed, args.first_seed + args.releases))
     t0 = time.perf_counter()
     rows = []
