@@ -384,6 +384,11 @@ def write_html_map(
             f"{info.get('source_height_m', float('nan')):.2g} m; plume width "
             f"{info.get('horizontal_width_factor', float('nan')):.2g} of the tabulated (posterior medians).</p>"
         )
+        if info.get("beam_width_factor") is not None:  # a flight and beams in one fit
+            foot += (
+                f"<p>Beams (fitted with the flight, at {info.get('beam_weight', float('nan')):.2g} of their own "
+                f"weight): plume width {info['beam_width_factor']:.2g} of the measured turbulence's.</p>"
+            )
     foot += "".join(f'<p class="warning"><strong>Warning:</strong> {html.escape(w)}</p>' for w in _warnings(info))
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
