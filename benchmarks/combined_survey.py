@@ -188,7 +188,7 @@ def main(argv=None) -> int:
         docs = [json.loads(Path(f).read_text()) for f in args.from_json]
         rows = [r for d in docs for r in d["releases"]]
         run = docs[0].get("run", {}) if len(docs) == 1 else {}
-        for key in ("config", "modes", "altitude", "spacing"):
+        for key in ("config", "modes", "altitude", "spacing", "note"):
             if key in run:
                 setattr(args, key, run[key])
         write(rows, args, run.get("wall_s", float("nan")))
@@ -315,6 +315,8 @@ def write(rows, args, wall_s: float) -> None:
         "Coverage (committed): the fraction of the releases found whose truth the 90 % region (interval) "
         f"holds with the estimator's default factors ({_committed_text()}), from the raw radii and intervals.",
     ]
+    if getattr(args, "note", None):  # what the command line does not say (a default since changed)
+        lines += ["", f"Note: {args.note}."]
     lines += ["", f"Machine: {machine()}", ""]
     name = f"combined_survey_{seeds}"
     if (getattr(args, "altitude", ALTITUDE_M), getattr(args, "spacing", SPACING_M)) != (ALTITUDE_M, SPACING_M):
@@ -328,6 +330,7 @@ def write(rows, args, wall_s: float) -> None:
         "altitude": getattr(args, "altitude", ALTITUDE_M),
         "spacing": getattr(args, "spacing", SPACING_M),
         "wall_s": wall_s,
+        **({"note": args.note} if getattr(args, "note", None) else {}),
     }
     doc = {"run": run, "summary": summary, "releases": rows}
     (out / f"{name}.json").write_text(json.dumps(doc, indent=1, default=float))
