@@ -452,6 +452,12 @@ def _assign(positions, centres, gate_m):
     return assigned, unassigned
 
 
+def _union_extent(datasets) -> tuple[float, float, float, float]:
+    """The box (x0, y0, x1, y1) holding every data set's sensors."""
+    ext = np.array([d.extent for d in datasets])
+    return (ext[:, 0].min(), ext[:, 1].min(), ext[:, 2].max(), ext[:, 3].max())
+
+
 def _extent_gap(a, b) -> float:
     """The distance (m) between two boxes (x0, y0, x1, y1); 0 where they overlap."""
     dx = max(a[0] - b[2], b[0] - a[2], 0.0)
@@ -507,8 +513,7 @@ class PlumeEstimator:
         t0 = time.perf_counter()
         datasets, stab = self._point_datasets(obs)
         if datasets:
-            ext = np.array([d.extent for d in datasets])
-            extent = (ext[:, 0].min(), ext[:, 1].min(), ext[:, 2].max(), ext[:, 3].max())
+            extent = _union_extent(datasets)
             self._search(datasets, extent, self.config.margin_m, stab, progress, self.config.point_theta_update_prob)
         self.info_["wall_time_s"] = time.perf_counter() - t0
         return self
@@ -541,8 +546,7 @@ class PlumeEstimator:
         beams.student_nu = self.config.beam_student_nu
         self.info_.update({"data": "point+beam", "readings": len(beams)})
         datasets.append(beams)
-        ext = np.array([d.extent for d in datasets])
-        extent = (ext[:, 0].min(), ext[:, 1].min(), ext[:, 2].max(), ext[:, 3].max())
+        extent = _union_extent(datasets)
         # the beams' source height trades off against the rate: theta as often as either asks
         tp = max(self.config.point_theta_update_prob, self.config.beam_theta_update_prob)
         self._search(datasets, extent, self.config.margin_m, stab, progress, tp)
