@@ -101,16 +101,16 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             sorties = [s.get(Flight, i) for i in ids]  # the sorties of one survey, in clock order
             names = {f.sha256: (f.filename, f.id) for f in sorties}
             blobs = [Path(data_dir) / "blobs" / f.sha256 for f in sorties]
-        stored = fname  # the run's flight's own file name (a beam archive's members are named in it)
+        title = fname  # the reports' title: the run's flight's file name, and what else was fitted
         combined = fmt == "beams" and len(sorties) > 1  # the beam data set first, then the flights over it
         if combined:
-            fname = f"{fname} with {len(sorties) - 1} flight log(s)"
+            title = f"{fname} with {len(sorties) - 1} flight log(s)"
             note(
-                f"started on beam data set {flight.filename} (flight {flight.id}) with the flights over it: "
+                f"started on beam data set {fname} (flight {flight.id}) with the flights over it: "
                 + ", ".join(f"{n} (flight {i})" for n, i in list(names.values())[1:])
             )
         elif len(sorties) > 1:
-            fname = f"{fname} and {len(sorties) - 1} more sortie(s)"
+            title = f"{fname} and {len(sorties) - 1} more sortie(s)"
             note(f"started on {len(sorties)} sorties: " + ", ".join(f"{n} (flight {i})" for n, i in names.values()))
         else:
             note(f"started on {fname} ({flight.format}, {flight.samples} samples)")
@@ -124,7 +124,7 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             library = load_library(signatures)
         out = run_dir(data_dir, run_id)
         if fmt == "beams":  # a beam data set: its three CSVs, from the stored archive, about its origin
-            beamset = extract(blob, out / "input", stored, limit=1 << 40)  # its size was checked at upload
+            beamset = extract(blob, out / "input", fname, limit=1 << 40)  # its size was checked at upload
             asked = {"species": species[0] if species else beamset.species, **asked}
             source, frame = beamset.directory, LocalFrame(*origin)
             if combined:  # one fit of the beams and the flights, read about the beams' origin
@@ -133,7 +133,7 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
             source, frame = blobs, None  # one flight, or the logs of one survey
         config = EstimatorConfig(**asked)  # checked when the run was queued; refused here too if not
         res = pipeline.analyze(
-            source, out_dir=out, config=config, origin=origin, title=fname, progress=progress, library=library
+            source, out_dir=out, config=config, origin=origin, title=title, progress=progress, library=library
         )
         note(f"estimated {len(res.sources)} source(s) in {res.provenance['wall_time_s']:.1f} s")
         update(progress=0.92, stage="writing reports")
@@ -149,9 +149,9 @@ def run_analysis(db_url: str, data_dir: str, run_id: int, signatures: str | None
         for inp in prov.get("inputs", []):  # the stored blob's path means nothing to a reader
             if fmt == "beams" and Path(inp["path"]).name not in names:  # a member of the beam archive
                 member = f":{inp['file']}"
-                inp["file"], inp["path"] = f"{stored}{member}", f"flight {run.flight_id}{member}"
+                inp["file"], inp["path"] = f"{fname}{member}", f"flight {run.flight_id}{member}"
             else:
-                name, fid = names.get(Path(inp["path"]).name, (fname, run.flight_id))
+                name, fid = names.get(Path(inp["path"]).name, (title, run.flight_id))
                 inp["file"], inp["path"] = name, f"flight {fid}"
         features = source_features(res.sources)
         with Session.begin() as s:
