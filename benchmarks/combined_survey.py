@@ -162,7 +162,7 @@ def run_one(seed: int, data_dir: str, noise_ppm: float, config=None, modes=MODES
     raw = {
         f"{k}_{w}_inflation": 1.0 for k in ("point", "beam", "combined") for w in ("location", "rate")
     }  # fmt: skip
-    raw["point_location_floor_m"] = 0.0
+    raw["point_location_floor_m"], raw["point_rate_floor_factor"] = 0.0, 1.0
     row = {"seed": seed, "source": sim["source"], "rate_g_s": sim["rate_g_s"], "samples": len(obs)}
     for mode in modes:
         est = PlumeEstimator(EstimatorConfig(seed=seed, **raw, **(config or {})))
@@ -223,11 +223,12 @@ def committed_coverage(mode: str, ok: list[dict]) -> dict:
     kind = {"beams": "beam", "flight": "point", "combined": "combined"}[mode]
     k, k_rate = getattr(c, f"{kind}_location_inflation"), getattr(c, f"{kind}_rate_inflation")
     floor = 0.0 if mode == "beams" else c.point_location_floor_m
+    rate_floor = 1.0 if mode == "beams" else c.point_rate_floor_factor
     loc, rate = [], []
     for r in ok:
         loc.append(r["error_m"] <= np.hypot(k * r["radius_m"], floor))
         q, (lo, hi), t = r["rate_est"], r["rate_ci90"], r["rate_g_s"]
-        rate.append(lo <= t <= hi if k_rate == 1.0 else _widened_holds(q, lo, hi, t, k_rate))
+        rate.append(_widened_holds(q, lo, hi, t, k_rate, rate_floor))
     if not ok:
         return {"location_coverage": float("nan"), "rate_coverage": float("nan")}
     return {"location_coverage": float(np.mean(loc)), "rate_coverage": float(np.mean(rate))}
@@ -239,15 +240,17 @@ def _committed_text() -> str:
     c = EstimatorConfig()
     return (
         f"`EstimatorConfig`: beams {c.beam_location_inflation:g} / {c.beam_rate_inflation:g}; flights "
-        f"{c.point_location_inflation:g} and the {c.point_location_floor_m:g} m floor / {c.point_rate_inflation:g}; "
-        f"both {c.combined_location_inflation:g} and the floor / {c.combined_rate_inflation:g}"
+        f"{c.point_location_inflation:g} and the {c.point_location_floor_m:g} m floor / {c.point_rate_inflation:g} and "
+        f"the x/÷{c.point_rate_floor_factor:g} floor; both {c.combined_location_inflation:g} and the floors / "
+        f"{c.combined_rate_inflation:g}"
     )
 
 
-def _widened_holds(q, lo, hi, t, factor) -> bool:
-    """Does the interval (lo, hi) about q, widened on the log scale by ``factor``, hold t?"""
+def _widened_holds(q, lo, hi, t, factor, floor=1.0) -> bool:
+    """Does the interval (lo, hi) about q, widened on the log scale by ``factor`` and no narrower
+    than q x/÷ ``floor`` (as `EstimatorConfig` widens it), hold t?"""
     half = np.log(hi / q) if t > q else np.log(q / lo)
-    return abs(np.log(t / q)) <= factor * half
+    return abs(np.log(t / q)) <= np.hypot(factor * half, np.log(floor))
 
 
 def _variant(args) -> str:

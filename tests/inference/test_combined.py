@@ -105,6 +105,9 @@ def test_a_flight_over_beams_is_estimated_in_one_fit(survey, tmp_path):
     assert p["location_ci90_m"] >= EstimatorConfig().point_location_floor_m  # a flight resolves no finer
     lo, hi = p["emission_rate_g_s_ci90"]
     assert lo <= truth["rate_g_s"] <= hi
+    floor = EstimatorConfig().point_rate_floor_factor  # nor measures a rate finer than x/÷ this
+    q = p["emission_rate_g_s"]
+    assert lo <= q / floor * (1 + 1e-9) and hi >= q * floor * (1 - 1e-9)
     for name in ("sources.kml", "report.html", "report.png"):
         assert (out / name).stat().st_size > 0
 

@@ -53,3 +53,31 @@ def test_independent_rates_side_by_side_are_not_merged_by_the_correlation_rule()
     rng = np.random.default_rng(4)
     pos, rates, seeds = _samples(rng.uniform(0.2, 0.3, 400), rng.uniform(0.2, 0.3, 400))
     assert len(resolved_groups(pos, rates, seeds, GATE, INFLATION, split_correlation=-0.5)) == 2
+
+
+def test_rate_interval_widening_is_multiplicative_about_the_median():
+    # Closed form: log-normal samples, median 1 g/s; the 5-95 % interval is exp(-+1.645 s); a factor
+    # k scales both log half-widths by k; a floor f below them changes nothing (quadrature).
+    from plumescout.inference.estimate import _widen
+
+    q = np.exp(np.random.default_rng(0).normal(0.0, 0.5, 200_000))
+    lo, hi = _widen(q, 1.0)
+    np.testing.assert_allclose([np.log(lo), np.log(hi)], [-1.645 * 0.5, 1.645 * 0.5], atol=0.01)
+    lo2, hi2 = _widen(q, 2.0)
+    med = np.median(q)
+    np.testing.assert_allclose(np.log(hi2 / med), 2.0 * np.log(hi / med), rtol=1e-9)
+    np.testing.assert_allclose(np.log(med / lo2), 2.0 * np.log(med / lo), rtol=1e-9)
+    lo3, hi3 = _widen(q, 2.0, floor=1.01)
+    np.testing.assert_allclose([lo3, hi3], [lo2, hi2], rtol=1e-4)
+
+
+def test_rate_interval_floor_bounds_a_sharp_posterior():
+    # A posterior far sharper than the floor: the interval is the median x/÷ floor (to the part the
+    # samples add in quadrature), never narrower; the median is kept.
+    from plumescout.inference.estimate import _widen
+
+    q = 0.5 * np.exp(np.random.default_rng(1).normal(0.0, 0.001, 50_000))
+    lo, hi = _widen(q, 0.58, floor=1.2)
+    med = np.median(q)
+    assert lo <= med / 1.2 and hi >= med * 1.2
+    np.testing.assert_allclose([med / lo, hi / med], [1.2, 1.2], rtol=1e-3)
