@@ -247,10 +247,11 @@ def _committed_text() -> str:
 
 
 def _widened_holds(q, lo, hi, t, factor, floor=1.0) -> bool:
-    """Does the interval (lo, hi) about q, widened on the log scale by ``factor`` and no narrower
-    than q x/÷ ``floor`` (as `EstimatorConfig` widens it), hold t?"""
-    half = np.log(hi / q) if t > q else np.log(q / lo)
-    return abs(np.log(t / q)) <= np.hypot(factor * half, np.log(floor))
+    """Does the interval (lo, hi) about q, widened as the estimator widens it, hold t?"""
+    from plumescout.inference.estimate import widen_interval
+
+    lo, hi = widen_interval(lo, q, hi, factor, floor)
+    return lo <= t <= hi
 
 
 def _variant(args) -> str:

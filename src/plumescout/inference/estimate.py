@@ -301,10 +301,15 @@ def at_rate_cap(q: np.ndarray, max_rate_g_s: float) -> bool:
 
 
 def _widen(q: np.ndarray, factor: float, floor: float = 1.0) -> tuple[float, float]:
-    """The 5-95 % interval of the rate samples, widened about the median by ``factor`` on the log
-    scale (the rate is positive and its errors multiplicative), each side then reaching at least
-    the median x/÷ ``floor`` (added in quadrature, as the location floor is)."""
+    """The 5-95 % interval of the rate samples, widened by `widen_interval`."""
     lo, med, hi = (float(v) for v in np.quantile(q, [0.05, 0.5, 0.95]))
+    return widen_interval(lo, med, hi, factor, floor)
+
+
+def widen_interval(lo: float, med: float, hi: float, factor: float, floor: float = 1.0) -> tuple[float, float]:
+    """The interval (lo, hi) about ``med`` widened by ``factor`` on the log scale (the rate is
+    positive and its errors multiplicative), each side then reaching at least ``med`` x/÷
+    ``floor`` (added in quadrature, as the location floor is)."""
     if (factor == 1.0 and floor == 1.0) or med <= 0 or lo <= 0:
         return lo, hi
     f = np.log(floor)
