@@ -120,6 +120,8 @@ class FlightScore:
     rate_widening_needed: list[float] = field(default_factory=list)
     # the estimator's fitted nuisance values (posterior medians) beside the simulated ones
     nuisance: dict = field(default_factory=dict)
+    # per matched source: its distance (m) to each plume crossing it accounts for (flights)
+    crossing_distances_m: list[list[float]] = field(default_factory=list)
 
 
 def score_flight(
@@ -128,7 +130,7 @@ def score_flight(
     """Match estimates to truth one-to-one (Hungarian, within ``match_m``) and score them."""
     T = np.array([[t["x_m"], t["y_m"]] for t in truth_sources]).reshape(-1, 2)
     E = np.array([[e.x_m, e.y_m] for e in estimates]).reshape(-1, 2)
-    errs, ratios, loc_cov, rate_cov, radii, widen = [], [], [], [], [], []
+    errs, ratios, loc_cov, rate_cov, radii, widen, seen = [], [], [], [], [], [], []
     matched = 0
     if len(T) and len(E):
         d = np.hypot(T[:, None, 0] - E[None, :, 0], T[:, None, 1] - E[None, :, 1])
@@ -142,14 +144,16 @@ def score_flight(
                 ratios.append(float(np.log10(e.rate_g_s / q)) if e.rate_g_s > 0 else float("-inf"))
                 loc_cov.append(bool(d[i, j] <= e.location_ci90_m))
                 radii.append(float(e.location_ci90_m))
+                seen.append([round(float(v), 1) for v in getattr(e, "crossing_distances_m", [])])
                 rate_cov.append(bool(e.rate_g_s_ci90[0] <= q <= e.rate_g_s_ci90[1]))
                 lo, hi, med = e.rate_g_s_ci90[0], e.rate_g_s_ci90[1], e.rate_g_s
                 edge = hi if q >= med else lo
                 if med > 0 and edge > 0 and edge != med:
                     widen.append(float(np.log(q / med) / np.log(edge / med)))
     return FlightScore(
-        name, pattern, len(T), len(E), matched, errs, ratios, loc_cov, radii, rate_cov, wall_time_s, samples, widen
-    )
+        name, pattern, len(T), len(E), matched, errs, ratios, loc_cov, radii, rate_cov, wall_time_s, samples, widen,
+        crossing_distances_m=seen,
+    )  # fmt: skip
 
 
 def summarise_scores(scores: list[FlightScore]) -> dict:

@@ -13,7 +13,7 @@ sigma_y_scale)`` -> (n, m) s/m3, so the sampler treats them alike and can stack 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +56,9 @@ class PointData:
     needs_offset: bool = False
     fluctuation_intensity: float = 1.0
     student_nu: float | None = None
+    # the detected plume crossings, as (first, last) reading times (s): which of them a fitted
+    # source accounts for is reported with it (:func:`~.estimate.crossing_support`)
+    crossing_times: list[tuple[float, float]] = field(default_factory=list)
 
     @classmethod
     def from_observations(
@@ -91,7 +94,8 @@ class PointData:
             spec = ForwardSpec(**kw)
         y = ppm_to_g_m3(det.enhancement_ppm[idx], species, temperature_k, pressure_pa)
         noise = float(ppm_to_g_m3(det.noise_ppm, species, temperature_k, pressure_pa))
-        return cls(spec, y, noise, species)
+        crossings = [(float(obs.time_s[a]), float(obs.time_s[b - 1])) for a, b in det.crossings]
+        return cls(spec, y, noise, species, crossing_times=crossings)
 
     @property
     def extent(self):

@@ -248,11 +248,20 @@ class SourceEstimate:
     attribution: dict | None = None
     attribution_detail: object | None = field(repr=False, default=None)
     # what the reader must know before trusting it (see SOURCE_FLAGS): its 90 % region reaches
-    # the edge of the search area; its rate presses against the rate prior's cap
+    # the edge of the search area; its rate presses against the rate prior's cap; a flight saw
+    # its plume on one crossing at most
     flags: list[str] = field(default_factory=list)
+    # the flight's plume crossings it accounts for (:func:`crossing_support`; None for beams),
+    # and its distance (m) to each
+    crossings: int | None = None
+    crossing_distances_m: list[float] = field(repr=False, default_factory=list)
 
 
-SOURCE_FLAGS = {"region_at_search_edge": "sources_at_edge", "rate_at_prior_cap": "sources_at_rate_cap"}
+SOURCE_FLAGS = {
+    "region_at_search_edge": "sources_at_edge",
+    "rate_at_prior_cap": "sources_at_rate_cap",
+    "single_crossing": "sources_on_one_crossing",
+}
 """Each flag a source can carry, and the ``info_`` list of the estimate that names its sources."""
 
 
@@ -314,6 +323,33 @@ def widen_interval(lo: float, med: float, hi: float, factor: float, floor: float
         return lo, hi
     f = np.log(floor)
     return med * np.exp(-np.hypot(factor * np.log(med / lo), f)), med * np.exp(np.hypot(factor * np.log(hi / med), f))
+
+
+def crossing_support(sampler, th, xy: np.ndarray, rates: np.ndarray, share: float = 0.25) -> list[list[float]]:
+    """Per source (positions ``xy``, rates ``rates``, nuisance ``th``): the distance (m) from it
+    to each detected plume crossing it accounts for: where its own predicted enhancement, summed
+    over the crossing's readings, reaches ``share`` of the enhancement measured there (a crossing
+    two sources share counts for both). Point data only; the distance is to the crossing's peak.
+
+    One crossing fixes where a plume passed, not how far it had come: its distance along the
+    wind then rests on the width the plume model gives it."""
+    out: list[list[float]] = [[] for _ in range(len(xy))]
+    if not len(xy):
+        return out
+    for d, k in zip(sampler.data, sampler.columns(np.asarray(xy, float), th), strict=True):
+        if d.kind != "point" or not d.crossing_times:
+            continue
+        pred = k * np.asarray(rates, float)[None, :]
+        t = d.spec.t
+        for ta, tb in d.crossing_times:
+            w = np.flatnonzero((t >= ta) & (t <= tb))
+            measured = float(np.sum(np.clip(d.y[w], 0.0, None)))
+            if not w.size or measured <= 0.0:
+                continue
+            peak = w[np.argmax(d.y[w])]
+            for s in np.flatnonzero(pred[w].sum(axis=0) >= share * measured):
+                out[s].append(float(np.hypot(d.spec.x[peak] - xy[s][0], d.spec.y[peak] - xy[s][1])))
+    return out
 
 
 def group_sources(
@@ -797,11 +833,19 @@ class PlumeEstimator:
         for i, s in enumerate(out):
             s.id = f"S{i + 1}"
         self.sources_ = out
+        if point and out:
+            seen = crossing_support(
+                sampler, np.median(th, axis=0), np.array([[s.x_m, s.y_m] for s in out]), [s.rate_g_s for s in out]
+            )
+            for s, dist in zip(out, seen, strict=True):
+                s.crossings, s.crossing_distances_m = len(dist), dist
         for s in out:
             if _edge_distance(box, s.x_m, s.y_m) < s.location_ci90_m:
                 s.flags.append("region_at_search_edge")
             if at_rate_cap(s.samples_rate, cfg.max_rate_g_s):
                 s.flags.append("rate_at_prior_cap")
+            if point and not both and s.crossings is not None and s.crossings <= 1:
+                s.flags.append("single_crossing")
         for flag, key in SOURCE_FLAGS.items():
             self.info_[key] = flagged(out, flag)
 
