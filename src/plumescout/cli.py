@@ -379,6 +379,12 @@ def analyze(
             "--max-rate (and --rate-scale near the rates expected)",
             highlight=False,
         )
+    if one := res.provenance.get("sources_on_one_crossing"):
+        console.print(
+            f"[yellow]warning:[/] {', '.join(one)} seen on one plume crossing at most: how far upwind it lies "
+            "rests on the plume model's width alone; fly a line across the wind nearer to it",
+            highlight=False,
+        )
     for k, p in res.outputs.items():
         console.print(f"  {k:8s} {p}")
 

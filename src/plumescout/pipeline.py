@@ -252,6 +252,8 @@ def analyze(
         "max_g_s": cfg.max_rate_g_s,
         "sources_at_cap": est.info_.get("sources_at_rate_cap", []),  # their rates held by the cap
     }
+    if est.detection_ is not None:  # flights: the sources seen on one plume crossing at most
+        n = {**n, "sources_on_one_crossing": est.info_.get("sources_on_one_crossing", [])}
     prov = provenance(
         inputs,
         model=model,

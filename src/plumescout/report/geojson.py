@@ -58,6 +58,8 @@ def source_features(sources) -> list[dict]:
                     "y_m": _r(s.y_m, 2),
                     "height_m": _r(s.height_m, 2),
                     "flags": list(getattr(s, "flags", [])),  # what to know before trusting it
+                    # the flight's plume crossings it accounts for (null: beams)
+                    "plume_crossings": getattr(s, "crossings", None),
                     **(getattr(s, "attribution", None) or {}),
                 },
             }

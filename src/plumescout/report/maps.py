@@ -264,6 +264,11 @@ def _warnings(info: dict) -> list[str]:
             f"the rate of {', '.join(cap)} presses against the rate prior's cap: the source may be stronger "
             "than reported (analyze --max-rate raises the cap)."
         )
+    if one := info.get("sources_on_one_crossing"):
+        out.append(
+            f"{', '.join(one)} seen on one plume crossing at most: how far upwind it lies rests on the plume "
+            "model's width alone (fly a line across the wind nearer to it)."
+        )
     return out
 
 

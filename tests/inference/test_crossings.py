@@ -1,0 +1,73 @@
+"""Which of a flight's plume crossings each source accounts for, and the flag for one seen once."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from plumescout.inference import EstimatorConfig, PlumeEstimator
+from plumescout.inference.detect import detect_observations
+from plumescout.inference.estimate import crossing_support
+from plumescout.report.geojson import source_features
+from plumescout.report.maps import _warnings
+
+FAST = EstimatorConfig(iterations=1500, burn_in=600)
+
+
+def _fake(y, t, x, yy, crossings, k):
+    """A sampler over one point data set whose coupling columns are ``k`` whatever the state."""
+    spec = SimpleNamespace(t=np.asarray(t, float), x=np.asarray(x, float), y=np.asarray(yy, float))
+    data = SimpleNamespace(kind="point", spec=spec, y=np.asarray(y, float), crossing_times=crossings)
+    return SimpleNamespace(data=[data], columns=lambda xy, th: [np.asarray(k, float)])
+
+
+def test_a_crossing_counts_for_each_source_that_predicts_a_quarter_of_it():
+    # readings 0-3 form crossing A (t 0-3), 6-7 crossing B (t 6-7); the measured enhancement sums
+    # to 10 in A and 4 in B. Source 0 (rate 1) predicts 3 (30 %) of A and nothing of B; source 1
+    # (rate 2) predicts 2 x 1 = 2 (20 %) of A and 2 x 1.5 = 3 (75 %) of B.
+    t = np.arange(8.0)
+    y = [1.0, 6.0, 2.0, 1.0, 0.0, 0.0, 1.0, 3.0]
+    k = np.zeros((8, 2))
+    k[0:4, 0] = [0.5, 1.5, 0.5, 0.5]
+    k[0:4, 1] = [0.25, 0.25, 0.25, 0.25]
+    k[6:8, 1] = [0.5, 1.0]
+    x, yy = 10.0 * t, np.zeros(8)
+    sampler = _fake(y, t, x, yy, [(0.0, 3.0), (6.0, 7.0)], k)
+    xy = np.array([[10.0, 0.0], [40.0, 40.0]])
+    out = crossing_support(sampler, None, xy, np.array([1.0, 2.0]))
+    # distance to each crossing's peak reading: A peaks at reading 1 (x 10), B at reading 7 (x 70)
+    assert out[0] == [pytest.approx(0.0)]
+    assert out[1] == [pytest.approx(np.hypot(70.0 - 40.0, 40.0))]
+    # at a share of 0.2 source 1 accounts for A too (exactly 20 %)
+    both = crossing_support(sampler, None, xy, np.array([1.0, 2.0]), share=0.2)
+    assert len(both[1]) == 2 and len(both[0]) == 1
+
+
+def test_no_sources_and_beams_give_no_crossings():
+    sampler = _fake([1.0], [0.0], [0.0], [0.0], [(0.0, 0.0)], np.ones((1, 1)))
+    assert crossing_support(sampler, None, np.empty((0, 2)), np.empty(0)) == []
+    sampler.data[0].kind = "beam"
+    assert crossing_support(sampler, None, np.zeros((1, 2)), np.ones(1)) == [[]]
+
+
+def test_the_one_source_of_a_flight_accounts_for_every_crossing(single_flight):
+    obs = single_flight.observations
+    n = detect_observations(obs, "ch4").n_crossings
+    est = PlumeEstimator(FAST).fit(obs)
+    (s,) = est.sources_
+    # the flight's lines run across the wind at several distances: every crossing is this plume's
+    assert n >= 3 and s.crossings == n == len(s.crossing_distances_m)
+    assert "single_crossing" not in s.flags and est.info_["sources_on_one_crossing"] == []
+    assert source_features([s])[0]["properties"]["plume_crossings"] == n
+
+
+def test_a_source_seen_on_one_crossing_is_flagged(single_flight):
+    obs = single_flight.observations
+    part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
+    assert detect_observations(part, "ch4").n_crossings == 1  # one line of the flight, one crossing
+    est = PlumeEstimator(FAST).fit(part)
+    assert est.sources_ and all(s.crossings == 1 and "single_crossing" in s.flags for s in est.sources_)
+    assert est.info_["sources_on_one_crossing"] == [s.id for s in est.sources_]
+    assert any("one plume crossing" in w for w in _warnings(est.info_))
+    props = source_features(est.sources_)[0]["properties"]
+    assert props["plume_crossings"] == 1 and "single_crossing" in props["flags"]
