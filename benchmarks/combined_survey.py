@@ -131,6 +131,7 @@ def score(est, sim, wall_s: float) -> dict:
     x, y = sim["source"][:2]
     e = min(est.sources_, key=lambda e: np.hypot(e.x_m - x, e.y_m - y))
     err = float(np.hypot(e.x_m - x, e.y_m - y))
+    others = [o.crossings for o in est.sources_ if o is not e or err > 30.0]  # not the release (false)
     return {
         **out,
         "found": err <= 30.0,
@@ -141,6 +142,7 @@ def score(est, sim, wall_s: float) -> dict:
         "rate_g_s": sim["rate_g_s"],
         "height_m": e.height_m,
         "crossing_distances_m": [round(float(v), 1) for v in e.crossing_distances_m],
+        "false_crossings": others,
     }
 
 

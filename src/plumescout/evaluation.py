@@ -122,6 +122,8 @@ class FlightScore:
     nuisance: dict = field(default_factory=dict)
     # per matched source: its distance (m) to each plume crossing it accounts for (flights)
     crossing_distances_m: list[list[float]] = field(default_factory=list)
+    # per estimate matched to no truth (a false source): the plume crossings it accounts for
+    unmatched_crossings: list[int | None] = field(default_factory=list)
 
 
 def score_flight(
@@ -131,13 +133,14 @@ def score_flight(
     T = np.array([[t["x_m"], t["y_m"]] for t in truth_sources]).reshape(-1, 2)
     E = np.array([[e.x_m, e.y_m] for e in estimates]).reshape(-1, 2)
     errs, ratios, loc_cov, rate_cov, radii, widen, seen = [], [], [], [], [], [], []
-    matched = 0
+    matched, hits = 0, set()
     if len(T) and len(E):
         d = np.hypot(T[:, None, 0] - E[None, :, 0], T[:, None, 1] - E[None, :, 1])
         r, c = linear_sum_assignment(d)
         for i, j in zip(r, c, strict=True):
             if d[i, j] <= match_m:
                 matched += 1
+                hits.add(int(j))
                 e = estimates[j]
                 q = truth_sources[i]["rate_g_s"]
                 errs.append(float(d[i, j]))
@@ -150,9 +153,10 @@ def score_flight(
                 edge = hi if q >= med else lo
                 if med > 0 and edge > 0 and edge != med:
                     widen.append(float(np.log(q / med) / np.log(edge / med)))
+    false = [getattr(e, "crossings", None) for j, e in enumerate(estimates) if j not in hits]
     return FlightScore(
         name, pattern, len(T), len(E), matched, errs, ratios, loc_cov, radii, rate_cov, wall_time_s, samples, widen,
-        crossing_distances_m=seen,
+        crossing_distances_m=seen, unmatched_crossings=false,
     )  # fmt: skip
 
 
