@@ -329,7 +329,8 @@ def crossing_support(sampler, th, xy: np.ndarray, rates: np.ndarray, share: floa
     """Per source (positions ``xy``, rates ``rates``, nuisance ``th``): the distance (m) from it
     to each detected plume crossing it accounts for: where its own predicted enhancement, summed
     over the crossing's readings, reaches ``share`` of the enhancement measured there (a crossing
-    two sources share counts for both). Point data only; the distance is to the crossing's peak.
+    two sources share counts for both; one whose readings were all decimated away, for none).
+    Point data only; the distance is to the crossing's peak.
 
     One crossing fixes where a plume passed, not how far it had come: its distance along the
     wind then rests on the width the plume model gives it."""
