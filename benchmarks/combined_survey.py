@@ -143,6 +143,7 @@ def score(est, sim, wall_s: float) -> dict:
         "height_m": e.height_m,
         "crossing_distances_m": [round(float(v), 1) for v in e.crossing_distances_m],
         "false_crossings": others,
+        "temper": est.info_.get("temper"),
     }
 
 
