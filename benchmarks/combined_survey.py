@@ -36,7 +36,7 @@ from calibrate_beams import (  # noqa: E402
     simulate,
     summarise,
 )
-from estimator_suite import machine  # noqa: E402
+from estimator_suite import crossing_table, machine  # noqa: E402
 
 FLIGHT_S = 1500.0
 SPEED_M_S, RATE_HZ, ALTITUDE_M, SPACING_M = 2.5, 2.0, 2.0, 10.0
@@ -282,31 +282,19 @@ def crossing_lines(rows) -> list[str]:
     the flight alone or that predate the count."""
     fl = [{**r["flight"], "rate_g_s": r["rate_g_s"]} for r in rows if "flight" in r]
     ok = [r for r in fl if r.get("found") and "crossing_distances_m" in r]
-    false = [n for r in fl for n in r.get("false_crossings") or [] if n is not None]
     if not ok:
         return []
-    lines = [
-        "",
+    found = []
+    for r in ok:
+        c = committed_coverage("flight", [r])
+        lr = abs(np.log10(r["rate_est"] / r["rate_g_s"]))
+        found.append((len(r["crossing_distances_m"]), r["error_m"], lr, c["location_coverage"], c["rate_coverage"]))
+    false = [n for r in fl for n in r.get("false_crossings") or [] if n is not None]
+    title = (
         "The flight alone, by the plume crossings the source found accounts for (one or none: flagged "
-        "`single_crossing`):",
-        "",
-        "| crossings | found | median error (m) | median abs log10 rate | location cov. (committed) "
-        "| rate cov. (committed) | false sources |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, lo, hi in (("0-1", 0, 1), ("2", 2, 2), (">= 3", 3, 10**9)):
-        g = [r for r in ok if lo <= len(r["crossing_distances_m"]) <= hi]
-        nf = sum(lo <= n <= hi for n in false)
-        if not g:
-            lines.append(f"| {name} | 0 | | | | | {nf} |")
-            continue
-        c = committed_coverage("flight", g)
-        lr = np.median([abs(np.log10(r["rate_est"] / r["rate_g_s"])) for r in g])
-        lines.append(
-            f"| {name} | {len(g)} | {_median(g, 'error_m'):.1f} | {lr:.3f} | {c['location_coverage']:.2f} "
-            f"| {c['rate_coverage']:.2f} | {nf} |"
-        )
-    return lines
+        "`single_crossing`):"
+    )
+    return ["", *crossing_table(found, false, title, " (committed)")]
 
 
 def write(rows, args, wall_s: float) -> None:
