@@ -253,7 +253,7 @@ def analyze(
         "sources_at_cap": est.info_.get("sources_at_rate_cap", []),  # their rates held by the cap
     }
     if est.detection_ is not None:  # flights: the sources seen on one plume crossing at most
-        n = {**n, "sources_on_one_crossing": est.info_.get("sources_on_one_crossing", [])}
+        n["sources_on_one_crossing"] = est.info_.get("sources_on_one_crossing", [])
     prov = provenance(
         inputs,
         model=model,

@@ -1,13 +1,16 @@
 """Which of a flight's plume crossings each source accounts for, and the flag for one seen once."""
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from plumescout.flightlog import write_flight_csv
 from plumescout.inference import EstimatorConfig, PlumeEstimator
 from plumescout.inference.detect import detect_observations
 from plumescout.inference.estimate import crossing_support
+from plumescout.pipeline import analyze
 from plumescout.report.geojson import source_features
 from plumescout.report.maps import _warnings
 
@@ -61,7 +64,7 @@ def test_the_one_source_of_a_flight_accounts_for_every_crossing(single_flight):
     assert source_features([s])[0]["properties"]["plume_crossings"] == n
 
 
-def test_a_source_seen_on_one_crossing_is_flagged(single_flight):
+def test_a_source_seen_on_one_crossing_is_flagged(single_flight, tmp_path):
     obs = single_flight.observations
     part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
     assert detect_observations(part, "ch4").n_crossings == 1  # one line of the flight, one crossing
@@ -71,3 +74,8 @@ def test_a_source_seen_on_one_crossing_is_flagged(single_flight):
     assert any("one plume crossing" in w for w in _warnings(est.info_))
     props = source_features(est.sources_)[0]["properties"]
     assert props["plume_crossings"] == 1 and "single_crossing" in props["flags"]
+    # the same flight log through the pipeline: the GeoJSON's provenance names them too
+    res = analyze(write_flight_csv(tmp_path / "line.csv", part), tmp_path / "out", config=FAST)
+    doc = json.loads(res.outputs["geojson"].read_text())
+    flagged = [f["id"] for f in doc["features"] if "single_crossing" in f["properties"]["flags"]]
+    assert flagged and doc["properties"]["sources_on_one_crossing"] == flagged
