@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -102,10 +102,6 @@ class EstimatorConfig(BaseModel):
     max_rate_g_s: Positive = 100.0
     wind_bias_prior_deg: NonNegative = 5.0
     temper_scale: Positive = 1.0
-    # a flight's autocorrelation time read over every reading ("all") or over the readings its
-    # best single source predicts a plume at, twice the noise or more ("plume": where the model's
-    # error is; experiment of session 20, benchmarks/results/experiments/README.md)
-    temper_readings: Literal["all", "plume"] = "all"
     # 90 % location radius = posterior radius x this factor, calibrated on simulated flights
     # (benchmarks/calibrate_regions.py on seeds 2000-2029, with the stability prior of 2 classes:
     # kappa 1.067 of 0.74 -> 0.79, checked on seeds 1000-1029 and 3000-3029. Below 1: the
@@ -870,9 +866,6 @@ class PlumeEstimator:
             var = sampler.s0[i] ** 2 + (d.fluctuation_intensity * ks[i] @ q) ** 2
             z = (d.y - mu) / np.sqrt(var)
             groups = d.residual_groups()
-            if self.config.temper_readings == "plume" and d.kind == "point":
-                plume = np.flatnonzero(ks[i] @ q > 2.0 * sampler.s0[i])
-                groups = [plume] if plume.size >= 10 else groups
             tau = float(np.median([integrated_autocorr_time(z[g]) for g in groups]))
             deff = 1.0
             if len(groups) > 1 and isinstance(d, BeamData) and d.time_series:
