@@ -78,7 +78,7 @@ def test_ce_is_one_sigma_of_the_90_percent_region():
     assert sigma == pytest.approx(100.0 / rayleigh.ppf(0.9), rel=1e-12)
 
 
-@pytest.mark.parametrize("flags", [[], ["region_at_search_edge", "rate_at_prior_cap"]])
+@pytest.mark.parametrize("flags", [[], ["region_at_search_edge", "rate_at_prior_cap", "single_crossing"]])
 def test_a_sources_flags_reach_the_tak_remarks(flags):
     # what a TAK user must know before trusting the marker travels in its remarks
     from types import SimpleNamespace
