@@ -141,7 +141,7 @@ def score(est, sim, wall_s: float) -> dict:
         "rate_ci90": list(e.rate_g_s_ci90),
         "rate_g_s": sim["rate_g_s"],
         "height_m": e.height_m,
-        "crossing_distances_m": [round(float(v), 1) for v in e.crossing_distances_m],
+        "crossing_distances_m": [round(float(v), 1) for v in e.crossing_distances_m or []],
         "false_crossings": others,
         "temper": est.info_.get("temper"),
     }

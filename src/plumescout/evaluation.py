@@ -147,7 +147,7 @@ def score_flight(
                 ratios.append(float(np.log10(e.rate_g_s / q)) if e.rate_g_s > 0 else float("-inf"))
                 loc_cov.append(bool(d[i, j] <= e.location_ci90_m))
                 radii.append(float(e.location_ci90_m))
-                seen.append([round(float(v), 1) for v in getattr(e, "crossing_distances_m", [])])
+                seen.append([round(float(v), 1) for v in getattr(e, "crossing_distances_m", None) or []])
                 rate_cov.append(bool(e.rate_g_s_ci90[0] <= q <= e.rate_g_s_ci90[1]))
                 lo, hi, med = e.rate_g_s_ci90[0], e.rate_g_s_ci90[1], e.rate_g_s
                 edge = hi if q >= med else lo

@@ -251,10 +251,14 @@ class SourceEstimate:
     # the edge of the search area; its rate presses against the rate prior's cap; a flight saw
     # its plume on one crossing at most
     flags: list[str] = field(default_factory=list)
-    # the flight's plume crossings it accounts for (:func:`crossing_support`; None for beams),
-    # and its distance (m) to each
-    crossings: int | None = None
-    crossing_distances_m: list[float] = field(repr=False, default_factory=list)
+    # its distance (m) to each of the flight's plume crossings it accounts for
+    # (:func:`crossing_support`; None for beams)
+    crossing_distances_m: list[float] | None = field(repr=False, default=None)
+
+    @property
+    def crossings(self) -> int | None:
+        """How many of the flight's plume crossings it accounts for (None for beams)."""
+        return None if self.crossing_distances_m is None else len(self.crossing_distances_m)
 
 
 SOURCE_FLAGS = {
@@ -839,13 +843,13 @@ class PlumeEstimator:
                 sampler, np.median(th, axis=0), np.array([[s.x_m, s.y_m] for s in out]), [s.rate_g_s for s in out]
             )
             for s, dist in zip(out, seen, strict=True):
-                s.crossings, s.crossing_distances_m = len(dist), dist
+                s.crossing_distances_m = dist
         for s in out:
             if _edge_distance(box, s.x_m, s.y_m) < s.location_ci90_m:
                 s.flags.append("region_at_search_edge")
             if at_rate_cap(s.samples_rate, cfg.max_rate_g_s):
                 s.flags.append("rate_at_prior_cap")
-            if point and not both and s.crossings is not None and s.crossings <= 1:
+            if point and not both and s.crossings <= 1:
                 s.flags.append("single_crossing")
         for flag, key in SOURCE_FLAGS.items():
             self.info_[key] = flagged(out, flag)
