@@ -382,7 +382,8 @@ def analyze(
     if one := res.provenance.get("sources_on_one_crossing"):
         console.print(
             f"[yellow]warning:[/] {', '.join(one)} seen on one plume crossing at most: how far upwind it lies "
-            "rests on the plume model's width alone; fly a line across the wind nearer to it",
+            "rests on the plume model's width alone; plan the lines that pin it down with "
+            f"plumescout follow-up {out / 'sources.geojson'}",
             highlight=False,
         )
     for k, p in res.outputs.items():
@@ -428,49 +429,27 @@ def plan(
 ):
     """Plan a crosswind survey of an area: lines, no-fly zones, sorties per aircraft; writes
     mission.plan (QGroundControl), mission.waypoints (QGC WPL 110), mission.kml and plan.json."""
-    import tomllib
-
-    from pydantic import ValidationError
-
-    from .errors import ConfigError, InputError
     from .pipeline import dump_json
     from .planning.area import read_area
     from .planning.export import write_mission_files
-    from .planning.mission import Aircraft, MissionSettings, detection_probability, plan_mission
+    from .planning.mission import detection_probability, plan_mission
 
     site = read_area(area)
     zones = list(site.no_fly_m)
     for extra in no_fly or []:
         zones.extend(_zones_in(extra, site.frame))
-    if fleet is not None:
-        try:
-            doc = tomllib.loads(fleet.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise InputError(fleet, f"not a readable TOML file: {e}") from None
-        craft = doc.get("aircraft")
-        if not isinstance(craft, list) or not craft:
-            raise InputError(fleet, "needs one or more [[aircraft]] tables")
-    else:
-        craft = [{"name": f"UAV{i + 1}", "speed_m_s": speed, "endurance_s": endurance} for i in range(aircraft)]
-    try:
-        st = MissionSettings(
-            wind_from_deg=wind_from,
-            wind_speed_m_s=wind_speed,
-            altitude_m=altitude,
-            max_altitude_m=max_altitude,
-            aircraft=[Aircraft(**c) for c in craft],
-            species=species,
-            detection_limit_ppm=detection_limit,
-            reference_rate_g_s=rate,
-            stability=stability,
-        )
-    except (ValidationError, TypeError) as e:
-        msg = (
-            "; ".join(f"{'.'.join(str(x) for x in er['loc'])}: {er['msg']}" for er in e.errors())
-            if isinstance(e, ValidationError)
-            else str(e)
-        )
-        raise ConfigError(f"invalid mission settings: {msg}") from None
+    st = _mission_settings(
+        fleet,
+        [{"name": f"UAV{i + 1}", "speed_m_s": speed, "endurance_s": endurance} for i in range(aircraft)],
+        wind_from_deg=wind_from,
+        wind_speed_m_s=wind_speed,
+        altitude_m=altitude,
+        max_altitude_m=max_altitude,
+        species=species,
+        detection_limit_ppm=detection_limit,
+        reference_rate_g_s=rate,
+        stability=stability,
+    )
 
     def point(text, default):
         if text is None:
@@ -518,6 +497,139 @@ def plan(
     console.print(
         f"wrote {out / 'mission.plan'}, {out / 'mission.waypoints'}, {out / 'mission.kml'}, {out / 'plan.json'}"
     )
+
+
+@app.command("follow-up")
+@_guard
+def follow_up(
+    sources_geojson: Annotated[Path, typer.Argument(help="an analysis' sources.geojson (plumescout analyze)")],
+    sources: Annotated[
+        str | None,
+        typer.Option(
+            help="source ids to fly again, e.g. S1,S3 (default: those flagged single_crossing or region_at_search_edge)"
+        ),
+    ] = None,  # fmt: skip
+    out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-follow-up"),
+    wind_from: Annotated[
+        float | None, typer.Option("--wind-from", help="where the wind blows from now (deg; default: the analysis')")
+    ] = None,
+    wind_speed: Annotated[float | None, typer.Option(help="wind speed now (m/s; default: the analysis')")] = None,
+    altitude: Annotated[
+        float | None, typer.Option(help="flight height above take-off (m; default: the analysed flight's)")
+    ] = None,
+    fleet: Annotated[
+        Path | None, typer.Option(help="TOML with [[aircraft]] tables (name, speed_m_s, endurance_s, ...)")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="survey speed (m/s, without --fleet)")] = 5.0,
+    endurance: Annotated[float, typer.Option(help="endurance per sortie (s, without --fleet)")] = 1800.0,
+    no_fly: Annotated[list[Path] | None, typer.Option("--no-fly", help="no-fly zones (GeoJSON polygons)")] = None,
+    takeoff: Annotated[str | None, typer.Option(help="take-off LAT,LON (default: each one's first waypoint)")] = None,
+    landing: Annotated[str | None, typer.Option(help="landing LAT,LON (default: the take-off point)")] = None,
+    max_altitude: Annotated[float, typer.Option(help="airspace ceiling (m)")] = 120.0,
+    detection_limit: Annotated[float, typer.Option(help="sensor detection limit (ppm)")] = 0.05,
+    species: Annotated[str, typer.Option(help="species")] = "ch4",
+    stability: Annotated[str, typer.Option(help="Pasquill-Gifford class expected")] = "D",
+):
+    """Plan the flight that pins down the sources an analysis could not: crosswind lines over
+    each one's 90 % region, close enough to cross its plume several times at several distances.
+    Writes one mission per source (OUT/<id>/mission.plan, .waypoints, .kml) and follow_up.json."""
+    from .errors import ConfigError
+    from .pipeline import dump_json
+    from .planning.export import write_mission_files
+    from .planning.followup import FOLLOW_UP_FLAGS, plan_follow_up, read_analysis
+
+    an = read_analysis(sources_geojson)
+    ids = [x.strip() for x in sources.split(",") if x.strip()] if sources else None
+    targets = an.select(ids)
+    if not targets:
+        console.print(
+            f"no source in {sources_geojson} carries {' or '.join(FOLLOW_UP_FLAGS)}: nothing to fly again "
+            "(name sources with --sources to plan one anyway)"
+        )
+        return
+    given = {"--wind-from": wind_from, "--wind-speed": wind_speed, "--altitude": altitude}
+    recorded = {"--wind-from": an.wind_from_deg, "--wind-speed": an.wind_speed_m_s, "--altitude": an.altitude_m}
+    value = {k: given[k] if given[k] is not None else recorded[k] for k in given}
+    if missing := [k for k, v in value.items() if v is None]:
+        raise ConfigError(
+            f"{sources_geojson} does not record the flight's {', '.join(k[2:] for k in missing)} "
+            f"(a beam analysis, or an older file): give {' and '.join(missing)}"
+        )
+    alt = value["--altitude"]
+    st = _mission_settings(
+        fleet,
+        # the aircraft flew the analysed survey at its altitude, however low
+        [{"name": "UAV1", "speed_m_s": speed, "endurance_s": endurance, "min_altitude_m": min(5.0, alt)}],
+        wind_from_deg=value["--wind-from"],
+        wind_speed_m_s=value["--wind-speed"],
+        altitude_m=alt,
+        max_altitude_m=max_altitude,
+        species=species,
+        detection_limit_ppm=detection_limit,
+        stability=stability,
+    )
+    zones = [z for extra in no_fly or [] for z in _zones_in(extra, an.frame)]
+
+    def point(text):
+        if text is None:
+            return None
+        x, y = an.frame.to_local(*_parse_origin(text))
+        return (float(x), float(y))
+
+    t0 = point(takeoff)
+    plans = plan_follow_up(targets, st, t0, point(landing) or t0, zones)
+    wind = f"wind from {st.wind_from_deg:.0f} deg at {st.wind_speed_m_s:.1f} m/s"
+    tab = Table(title=f"follow-up lines at {alt:g} m, {wind}")
+    for c in ("source", "why", "region (m)", "lines", "spacing (m)", "downwind of it (m)", "flight time (min)"):
+        tab.add_column(c)
+    doc = {"analysis": str(sources_geojson), "origin": [an.frame.lat0, an.frame.lon0], "missions": []}
+    for f in plans:
+        sid = f.target.id
+        files = write_mission_files(out / sid, f.mission, an.frame)
+        why = [x for x in an.flags.get(sid, []) if x in FOLLOW_UP_FLAGS] or ["asked"]
+        doc["missions"].append({**f.summary(), "why": why, "dir": sid, "files": files})
+        tab.add_row(
+            sid, ", ".join(why), f"{f.target.radius_m:.0f}", str(f.mission.n_lines), f"{f.spacing_m:.1f}",
+            f"{f.along_m[0]:.0f} to {f.along_m[1]:.0f}", f"{sum(s.time_s for s in f.mission.sorties) / 60:.1f}",
+        )  # fmt: skip
+    dump_json(out / "follow_up.json", doc)
+    console.print(tab)
+    console.print(
+        "fly these, then analyse every log together (plumescout analyze FIRST.csv FOLLOW_UP.csv): the lines cross "
+        f"the plume at several distances, which fixes how far upwind the source is. Wrote {out}/<id>/ and "
+        f"{out / 'follow_up.json'}"
+    )
+
+
+def _mission_settings(fleet: Path | None, default_craft: list[dict], **settings):
+    """Mission settings from the command line: the aircraft of ``fleet`` (TOML, [[aircraft]]
+    tables) or ``default_craft``; an invalid value is a ConfigError naming the field."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from .errors import ConfigError, InputError
+    from .planning.mission import Aircraft, MissionSettings
+
+    if fleet is not None:
+        try:
+            doc = tomllib.loads(fleet.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise InputError(fleet, f"not a readable TOML file: {e}") from None
+        craft = doc.get("aircraft")
+        if not isinstance(craft, list) or not craft:
+            raise InputError(fleet, "needs one or more [[aircraft]] tables")
+    else:
+        craft = default_craft
+    try:
+        return MissionSettings(aircraft=[Aircraft(**c) for c in craft], **settings)
+    except (ValidationError, TypeError) as e:
+        msg = (
+            "; ".join(f"{'.'.join(str(x) for x in er['loc'])}: {er['msg']}" for er in e.errors())
+            if isinstance(e, ValidationError)
+            else str(e)
+        )
+        raise ConfigError(f"invalid mission settings: {msg}") from None
 
 
 def _zones_in(path: Path, frame):

@@ -226,6 +226,7 @@ def analyze(
             "detection_by_species": {sp: d.summary() for sp, d in dets.items()},
         }
         wind = obs.wind.mean()
+        n["flight_altitude_m"] = round(float(np.median(obs.z_m)), 2)  # (a follow-up flies at it)
         extra = _secondary_estimates(obs, est, cfg, dets, library, progress) if len(obs.species) > 1 else []
         if extra:
             n["secondary_estimates"] = [
@@ -262,6 +263,7 @@ def analyze(
         origin={"lat": frame.lat0, "lon": frame.lon0},
         crs="EPSG:4326 (RFC 7946 lon, lat); local frame: azimuthal equidistant about origin",
         search_area=search_area,
+        mean_wind={"speed_m_s": round(wind[0], 3), "from_deg": round(wind[1], 2)},
         rate_prior=rate_prior,
         posterior={
             k: v

@@ -267,7 +267,7 @@ def _warnings(info: dict) -> list[str]:
     if one := info.get("sources_on_one_crossing"):
         out.append(
             f"{', '.join(one)} seen on one plume crossing at most: how far upwind it lies rests on the plume "
-            "model's width alone (fly a line across the wind nearer to it)."
+            "model's width alone (fly lines across the wind over its region: plumescout follow-up plans them)."
         )
     return out
 

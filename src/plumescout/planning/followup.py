@@ -1,0 +1,251 @@
+"""Follow-up lines over the sources an analysis could not pin down.
+
+A source seen on one plume crossing (flag ``single_crossing``) is placed along the wind by the
+plume model's growth alone: one crossing fixes where the plume passed, not how far it had come.
+Crosswind lines over its 90 % region, closely spaced, from where a source at the region's
+upwind edge would first be seen to past where one at its downwind edge would be, cross the
+plume at several distances from the source and miss it upwind of it; that fixes the distance.
+A source whose region reaches the edge of the search area (``region_at_search_edge``) gets the
+same lines over the part of its region the survey did not cover.
+
+Each target gets a mission of its own (the planner's crosswind lines, sorties and exports),
+planned for the low end of its rate interval: the lines are spaced so that even that rate is
+seen on three of them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from shapely.geometry import Polygon
+
+from ..dispersion import sigma_yz
+from ..errors import ConfigError, InputError
+from ..geo import LocalFrame
+from .coverage import detectable_range
+from .mission import Mission, MissionSettings, plan_mission
+
+__all__ = ["FOLLOW_UP_FLAGS", "Target", "FollowUp", "Analysis", "read_analysis", "follow_up_area", "plan_follow_up"]
+
+FOLLOW_UP_FLAGS = ("single_crossing", "region_at_search_edge")
+"""The flags that call for a follow-up flight by default."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One source to fly again (local metres about the analysis' origin)."""
+
+    id: str
+    x_m: float
+    y_m: float
+    radius_m: float  # its 90 % region
+    rate_g_s: float  # the rate the lines must see: the low end of its 90 % interval
+    height_m: float = 1.0
+
+
+@dataclass
+class FollowUp:
+    """A target's follow-up: the area its lines cover, their spacing and the distances (m,
+    downwind of the estimate; negative: upwind) between which they lie."""
+
+    target: Target
+    area_m: Polygon
+    spacing_m: float
+    along_m: tuple[float, float]
+    mission: Mission
+
+    def summary(self) -> dict:
+        return {
+            "source": self.target.id,
+            "radius_m": round(self.target.radius_m, 1),
+            "reference_rate_g_s": round(self.target.rate_g_s, 6),
+            "line_spacing_m": round(self.spacing_m, 1),
+            "lines_from_m": round(self.along_m[0], 1),
+            "lines_to_m": round(self.along_m[1], 1),
+            **self.mission.summary(),
+        }
+
+
+@dataclass
+class Analysis:
+    """What a follow-up needs of an analysis' GeoJSON (``plumescout analyze``'s sources.geojson):
+    every source as a :class:`Target` in the local frame about ``frame``, their flags, and the
+    flight's mean wind and altitude where the provenance records them (None otherwise)."""
+
+    path: Path
+    frame: LocalFrame
+    targets: list[Target]
+    flags: dict[str, list[str]] = field(default_factory=dict)
+    wind_speed_m_s: float | None = None
+    wind_from_deg: float | None = None
+    altitude_m: float | None = None
+
+    def select(self, ids: list[str] | None = None) -> list[Target]:
+        """The targets named by ``ids``, or by default those carrying a follow-up flag."""
+        if ids:
+            known = {t.id: t for t in self.targets}
+            missing = [i for i in ids if i not in known]
+            if missing:
+                raise InputError(
+                    self.path, f"no source {', '.join(missing)} in this file (it has: {', '.join(known) or 'none'})"
+                )
+            return [known[i] for i in ids]
+        return [t for t in self.targets if set(self.flags.get(t.id, [])) & set(FOLLOW_UP_FLAGS)]
+
+
+def _number(path, where: str, value, name: str, positive: bool = True) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(path, f"{where}: '{name}' must be a number, not {value!r}") from None
+    if not np.isfinite(v) or (positive and v <= 0):
+        raise InputError(path, f"{where}: '{name}' must be a positive number, not {value!r}")
+    return v
+
+
+def read_analysis(path) -> Analysis:
+    """Read an analysis' source estimates (the GeoJSON of ../shared/FORMATS.md section 2).
+
+    Each Point feature's position ([lon, lat]), ``location_ci90_m`` and
+    ``emission_rate_g_s_ci90`` are required; ``height_m`` and ``flags`` are used when present.
+    The local frame is the provenance's ``origin``, else the first source."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(path, f"cannot read: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise InputError(path, f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
+        raise InputError(path, "not a GeoJSON FeatureCollection of source estimates (plumescout analyze's output)")
+    prov = doc.get("properties") if isinstance(doc.get("properties"), dict) else {}
+    rows = []
+    for i, f in enumerate(doc["features"]):
+        where = f"feature {i}"
+        props = f.get("properties") if isinstance(f, dict) else None
+        geom = f.get("geometry") if isinstance(f, dict) else None
+        if not isinstance(props, dict) or not isinstance(geom, dict) or geom.get("type") != "Point":
+            raise InputError(path, f"{where}: a source estimate is a Feature with a Point geometry and properties")
+        coords = geom.get("coordinates")
+        if not isinstance(coords, list) or len(coords) < 2:
+            raise InputError(path, f"{where}: 'coordinates' must be [lon, lat]")
+        lon, lat = (_number(path, where, c, "coordinates", positive=False) for c in coords[:2])
+        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+            raise InputError(path, f"{where}: position [{lon}, {lat}] is not [longitude, latitude] in degrees")
+        sid = str(props.get("id", f.get("id", f"S{i + 1}")))
+        where = f"feature {i} ({sid})"
+        radius = _number(path, where, props.get("location_ci90_m"), "location_ci90_m")
+        ci = props.get("emission_rate_g_s_ci90")
+        if not isinstance(ci, list) or len(ci) != 2:
+            raise InputError(path, f"{where}: 'emission_rate_g_s_ci90' must be [low, high] (g/s)")
+        low = _number(path, where, ci[0], "emission_rate_g_s_ci90")
+        height = props.get("height_m")
+        height = 1.0 if height is None else _number(path, where, height, "height_m", positive=False)
+        flags = props.get("flags") or []
+        if not isinstance(flags, list):
+            raise InputError(path, f"{where}: 'flags' must be a list of names")
+        rows.append((sid, lat, lon, radius, low, max(height, 0.0), [str(x) for x in flags]))
+    origin = prov.get("origin") if isinstance(prov.get("origin"), dict) else None
+    if origin is not None:
+        lat0 = _number(path, "properties.origin", origin.get("lat"), "lat", positive=False)
+        lon0 = _number(path, "properties.origin", origin.get("lon"), "lon", positive=False)
+    elif rows:
+        lat0, lon0 = rows[0][1], rows[0][2]
+    else:
+        raise InputError(path, "has no source estimates and no origin")
+    frame = LocalFrame(lat0, lon0)
+    targets = []
+    for sid, lat, lon, radius, low, height, _ in rows:
+        x, y = frame.to_local(lat, lon)
+        targets.append(Target(sid, float(x), float(y), radius, low, height))
+    wind = prov.get("mean_wind") if isinstance(prov.get("mean_wind"), dict) else {}
+    speed, from_deg, alt = wind.get("speed_m_s"), wind.get("from_deg"), prov.get("flight_altitude_m")
+    return Analysis(
+        path,
+        frame,
+        targets,
+        {r[0]: r[6] for r in rows},
+        None if speed is None else _number(path, "properties.mean_wind", speed, "speed_m_s"),
+        None if from_deg is None else _number(path, "properties.mean_wind", from_deg, "from_deg", positive=False),
+        None if alt is None else _number(path, "properties", alt, "flight_altitude_m"),
+    )
+
+
+def _axes(wind_from_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors (east, north) downwind and crosswind (90 degrees to its right)."""
+    toward = np.deg2rad((wind_from_deg + 180.0) % 360.0)
+    down = np.array([np.sin(toward), np.cos(toward)])
+    return down, np.array([down[1], -down[0]])
+
+
+def follow_up_area(
+    target: Target,
+    settings: MissionSettings,
+    crossings: int = 3,
+    lines_across_region: int = 4,
+    min_spacing_m: float = 5.0,
+) -> tuple[Polygon, float, tuple[float, float]]:
+    """The area to fly over ``target``, the line spacing, and the lines' span along the wind.
+
+    The spacing resolves the region (``lines_across_region`` lines across its diameter) and lets
+    a plume of the target's rate be crossed ``crossings`` times before it fades below the
+    detection limit; it is never below ``min_spacing_m`` (the position accuracy of a small
+    aircraft) nor above the settings' ``max_spacing_m``. Along the wind the lines run from the
+    first distance a plume reaches the flight altitude (``detectable_range``), counted from the
+    region's upwind edge, to ``crossings - 1`` spacings past that distance from its downwind
+    edge; across it they cover the region and 2.5 plume widths either side at the farthest line.
+    """
+    st = settings
+    x_lo, x_hi = detectable_range(
+        target.rate_g_s,
+        st.wind_speed_m_s,
+        st.altitude_m,
+        st.detection_limit_ppm,
+        st.species,
+        st.stability,
+        source_height_m=target.height_m,
+    )
+    if not np.isfinite(x_lo):
+        raise ConfigError(
+            f"source {target.id}: a {target.rate_g_s:.3g} g/s plume never reaches the {st.detection_limit_ppm} ppm "
+            f"detection limit at {st.altitude_m} m in {st.wind_speed_m_s} m/s wind; fly lower"
+        )
+    r = float(target.radius_m)
+    spacing = st.line_spacing_m or float(
+        np.clip(min(2.0 * r / lines_across_region, (x_hi - x_lo) / crossings), min_spacing_m, st.max_spacing_m)
+    )
+    u0 = -r + x_lo
+    u1 = r + x_lo + (crossings - 1) * spacing
+    sy, _ = sigma_yz(np.array([u1 + r]), st.stability)
+    half = r + 2.5 * float(sy[0])
+    down, cross = _axes(st.wind_from_deg)
+    centre = np.array([target.x_m, target.y_m])
+    # the planner starts its lines min(x_lo, spacing / 2) past the area's upwind edge
+    start = u0 - min(x_lo, 0.5 * spacing)
+    corners = [centre + u * down + v * cross for u, v in ((start, -half), (u1, -half), (u1, half), (start, half))]
+    return Polygon(corners), spacing, (u0, u1)
+
+
+def plan_follow_up(
+    targets: list[Target],
+    settings: MissionSettings,
+    takeoff_m=None,
+    landing_m=None,
+    no_fly_m=(),
+) -> list[FollowUp]:
+    """One mission per target (its lines, sorties and exports as :func:`plan_mission` plans
+    them), in the order given."""
+    out = []
+    for t in targets:
+        if not (np.isfinite(t.radius_m) and t.radius_m > 0):
+            raise ConfigError(f"source {t.id}: its 90 % region radius {t.radius_m} m is not a positive number")
+        if not (np.isfinite(t.rate_g_s) and t.rate_g_s > 0):
+            raise ConfigError(f"source {t.id}: its rate {t.rate_g_s} g/s is not a positive number")
+        area, spacing, along = follow_up_area(t, settings)
+        st = settings.model_copy(update={"line_spacing_m": spacing, "reference_rate_g_s": t.rate_g_s})
+        mission = plan_mission(area, st, takeoff_m, landing_m, no_fly_m)
+        out.append(FollowUp(t, area, spacing, along, mission))
+    return out

@@ -1,0 +1,185 @@
+"""Follow-up flights: crosswind lines over the sources an analysis could not pin down."""
+
+import dataclasses
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyproj import Geod
+from typer.testing import CliRunner
+
+from plumescout.cli import app
+from plumescout.flightlog import write_flight_csv
+from plumescout.geo import LocalFrame
+from plumescout.inference import EstimatorConfig
+from plumescout.pipeline import analyze
+from plumescout.planning.coverage import detectable_range
+from plumescout.planning.followup import Target, plan_follow_up, read_analysis
+from plumescout.planning.mission import Aircraft, MissionSettings
+from plumescout.simulate import simulate_flight
+
+from ..conftest import single_source_scenario
+
+DATA = Path(__file__).parent.parent / "data" / "planning" / "followup"
+runner = CliRunner()
+FAST = EstimatorConfig(iterations=1500, burn_in=600)
+
+
+def _settings(wind_from=270.0, **kw):
+    return MissionSettings(
+        wind_from_deg=wind_from, wind_speed_m_s=3.0, altitude_m=5.0, aircraft=[Aircraft(speed_m_s=5.0)], **kw
+    )
+
+
+def _lines(path: np.ndarray, wind_from: float) -> list[tuple[float, float, float]]:
+    """The survey lines of a mission path: (downwind position, crosswind from, crosswind to)."""
+    toward = np.deg2rad(wind_from + 180.0)
+    down = np.array([np.sin(toward), np.cos(toward)])
+    cross = np.array([down[1], -down[0]])
+    u, v = path @ down, path @ cross
+    out = []
+    for i in range(len(path) - 1):
+        if abs(u[i + 1] - u[i]) < 1e-6 and abs(v[i + 1] - v[i]) > 1.0:
+            out.append((float(u[i]), *sorted((float(v[i]), float(v[i + 1])))))
+    return out
+
+
+@pytest.mark.parametrize("wind_from", [270.0, 35.0])
+def test_every_place_in_the_region_is_crossed_three_times_within_the_plumes_reach(wind_from):
+    """The property the lines are laid for: wherever in its 90 % region the source is, at least
+    three lines lie downwind of it at distances where a plume of the low end of its rate
+    interval is above the detection limit at the flight altitude (``detectable_range``), and
+    reach across the plume's centreline."""
+    t = Target("S1", 40.0, -20.0, 25.0, 0.2, 1.0)
+    st = _settings(wind_from)
+    (f,) = plan_follow_up([t], st)
+    x_lo, x_hi = detectable_range(0.2, 3.0, 5.0, st.detection_limit_ppm, "ch4", "D", source_height_m=1.0)
+    lines = _lines(f.mission.path_m, wind_from)
+    assert len(lines) == f.mission.n_lines >= 3
+    toward = np.deg2rad(wind_from + 180.0)
+    down = np.array([np.sin(toward), np.cos(toward)])
+    cross = np.array([down[1], -down[0]])
+    rng = np.random.default_rng(0)
+    r, a = t.radius_m * np.sqrt(rng.uniform(size=500)), rng.uniform(0, 2 * np.pi, 500)
+    pts = np.column_stack([t.x_m + r * np.cos(a), t.y_m + r * np.sin(a)])
+    for p in pts:
+        pu, pv = p @ down, p @ cross
+        seen = [u for u, v0, v1 in lines if x_lo <= u - pu <= x_hi and v0 <= pv <= v1]
+        assert len(seen) >= 3, (p, seen)
+    # spaced to resolve the region: four lines or more across its diameter
+    assert f.spacing_m <= 2 * t.radius_m / 4 + 1e-9
+
+
+def test_the_spacing_never_falls_below_five_metres_and_the_lines_stay_close_to_the_source():
+    (f,) = plan_follow_up([Target("S1", 0.0, 0.0, 4.0, 0.2, 1.0)], _settings())
+    assert f.spacing_m == 5.0
+    x_lo, _ = detectable_range(0.2, 3.0, 5.0, 0.05, "ch4", "D", source_height_m=1.0)
+    # from where a source at the region's upwind edge is first seen to three lines past its downwind edge
+    assert f.along_m == pytest.approx((-4.0 + x_lo, 4.0 + x_lo + 2 * 5.0))
+
+
+def test_read_analysis_takes_positions_regions_and_the_low_end_of_each_rate():
+    an = read_analysis(DATA / "analysis.geojson")
+    assert [t.id for t in an.targets] == ["S1", "S2"]
+    s1 = an.targets[0]
+    x, y = LocalFrame(40.0, -105.0).to_local(40.0003, -104.9995)
+    assert (s1.x_m, s1.y_m, s1.radius_m, s1.rate_g_s) == pytest.approx((x, y, 25.0, 0.2))
+    assert (an.wind_speed_m_s, an.wind_from_deg, an.altitude_m) == (3.0, 270.0, 5.0)
+    assert [t.id for t in an.select()] == ["S1"]  # only the flagged one by default
+    assert [t.id for t in an.select(["S2", "S1"])] == ["S2", "S1"]
+
+
+def test_follow_up_command_plans_the_flagged_source_only(tmp_path):
+    res = runner.invoke(app, ["follow-up", str(DATA / "analysis.geojson"), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "follow_up.json").read_text())
+    assert [m["source"] for m in doc["missions"]] == ["S1"]
+    assert doc["missions"][0]["why"] == ["single_crossing"] and doc["missions"][0]["lines"] >= 3
+    for name in ("mission.plan", "mission.waypoints", "mission.kml"):
+        assert (tmp_path / "S1" / name).stat().st_size > 0
+    assert not (tmp_path / "S2").exists()
+    res = runner.invoke(app, ["follow-up", str(DATA / "analysis.geojson"), "--out", str(tmp_path), "--sources", "S2"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "follow_up.json").read_text())["missions"][0]["why"] == ["asked"]
+
+
+def test_nothing_flagged_means_nothing_to_fly(tmp_path):
+    doc = json.loads((DATA / "analysis.geojson").read_text())
+    for f in doc["features"]:
+        f["properties"]["flags"] = []
+    src = tmp_path / "clean.geojson"
+    src.write_text(json.dumps(doc))
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0 and "nothing to fly again" in res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_beam_analysis_needs_the_wind_and_altitude_given(tmp_path):
+    src = DATA / "beams_analysis.geojson"
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path)])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "beams_analysis.geojson" in res.output and "--wind-from" in res.output and "--altitude" in res.output
+    res = runner.invoke(
+        app,
+        ["follow-up", str(src), "--out", str(tmp_path), "--wind-from", "200", "--wind-speed", "2.5", "--altitude", "3"],
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "follow_up.json").read_text())["missions"][0]["why"] == ["region_at_search_edge"]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "words"),
+    [
+        ("not_json.geojson", [], "line 4"),
+        ("not_collection.geojson", [], "not a GeoJSON FeatureCollection"),
+        ("no_radius.geojson", [], "feature 0 (S1): 'location_ci90_m' must be a number"),
+        ("bad_interval.geojson", [], "'emission_rate_g_s_ci90' must be a number, not 'low'"),
+        ("swapped_position.geojson", [], "is not [longitude, latitude]"),
+        ("analysis.geojson", ["--sources", "S1,S9"], "no source S9 in this file (it has: S1, S2)"),
+        ("missing.geojson", [], "cannot read"),
+    ],
+)
+def test_follow_up_refuses_bad_files_cleanly(name, args, words, tmp_path):
+    res = runner.invoke(app, ["follow-up", str(DATA / name), "--out", str(tmp_path / "out"), *args])
+    assert res.exit_code != 0
+    assert "Traceback" not in res.output
+    text = " ".join(res.output.split())
+    assert name in text and words in text, res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_flying_the_follow_up_pins_down_a_source_seen_on_one_crossing(single_flight, tmp_path):
+    """One line of the suite's one-source flight sees the plume once: its source is flagged.
+    The follow-up planned from that analysis' GeoJSON, flown through the same scenario (its own
+    wind realisation, later), and analysed together with the first log: the source now rests on
+    three crossings or more, is no longer flagged, and its 90 % region and rate interval hold the
+    truth."""
+    sc = single_source_scenario()  # the fixture's scenario
+    obs = single_flight.observations
+    part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
+    first = write_flight_csv(tmp_path / "line.csv", part)
+    analyze(first, tmp_path / "a1", config=FAST)
+    res = runner.invoke(app, ["follow-up", str(tmp_path / "a1" / "sources.geojson"), "--out", str(tmp_path / "fu")])
+    assert res.exit_code == 0, res.output
+    plan = json.loads((tmp_path / "fu" / "follow_up.json").read_text())
+    (m,) = plan["missions"]
+    assert m["why"] == ["single_crossing"]
+    # the planned lines, from the mission file, into the scenario's frame
+    items = json.loads((tmp_path / "fu" / "S1" / "mission.plan").read_text())["mission"]["items"]
+    ll = np.array([[it["params"][4], it["params"][5]] for it in items if it["command"] == 16])
+    frame = LocalFrame(*sc.site.origin)
+    xy = np.column_stack(frame.to_local(ll[:, 0], ll[:, 1]))
+    flight = sc.flight.model_copy(update={"pattern": "waypoints", "waypoints_m": xy.tolist()})
+    again = simulate_flight(sc.model_copy(update={"seed": sc.seed + 1, "flight": flight})).observations
+    again = dataclasses.replace(again, t0=part.t0 + timedelta(seconds=float(part.time_s[-1]) + 600.0))
+    second = write_flight_csv(tmp_path / "follow.csv", again)
+    res = analyze([first, second], tmp_path / "a2", config=FAST)
+    (s,) = res.estimator.sources_
+    assert s.crossings >= 3 and "single_crossing" not in s.flags
+    truth = sc.sources[0]
+    lat, lon = frame.to_wgs84(truth.x_m, truth.y_m)
+    err = Geod(ellps="WGS84").inv(s.lon, s.lat, float(lon), float(lat))[2]
+    assert err <= s.location_ci90_m
+    assert s.rate_g_s_ci90[0] <= truth.rate_g_s <= s.rate_g_s_ci90[1]
