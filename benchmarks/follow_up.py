@@ -1,0 +1,268 @@
+"""Follow-up flights over flagged sources: do they pin the sources down?
+
+    python benchmarks/follow_up.py [--releases 60] [--first-seed 0] [--altitude 5] [--spacing 30]
+
+Each seed is `combined_survey.py`'s simulated release (the Chilbolton 2017 layout and minute
+winds, Briggs class-D puffs) and its drone survey (the planner's crosswind lines; by default 5 m
+up and 30 m apart, the near-field regime where sources seen on one crossing are most often
+wrong). The survey is fitted as `plumescout analyze` fits it (the committed EstimatorConfig).
+Where a source is flagged (`single_crossing` or `region_at_search_edge`), two things are flown
+for the same added time, in the same window of the record (right after the survey, or right
+before it where the record ends first), through the same puffs:
+
+- **follow-up**: `plan_follow_up`'s lines over each flagged source (what `plumescout follow-up`
+  writes), planned from the survey's own fit and its logged mean wind;
+- **control**: the survey's own lines flown again from their start for as long (a crew's other
+  choice: fly more of the same).
+
+Each is fitted together with the survey (the sorties joined, as `analyze` joins logs), and
+scored against the truth: the release found (an estimate within 30 m), its location error,
+whether the 90 % region and rate interval hold the truth, its crossings and flags, and the false
+sources. Writes follow_up.md and .json under --out (default benchmarks/results/follow_up/).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from calibrate_beams import REL, local_cluster, readings_noise_ppm, release_arguments, simulate  # noqa: E402
+from combined_survey import ORIGIN, RATE_HZ, SPEED_M_S, flight_observations, lawnmower  # noqa: E402
+from estimator_suite import machine  # noqa: E402
+
+TURNAROUND_S = 300.0
+BASE = datetime(2017, 8, 1, tzinfo=UTC)
+ARMS = ("survey", "follow_up", "control")
+
+
+def _observations(sim, t, xy, altitude_m, seed, stream):
+    """Fly ``xy`` at times ``t`` (s of the record) through the release's puffs; log it."""
+    from plumescout.simulate.flight import puff_concentration
+
+    xyz = np.column_stack([xy, np.full(len(t), altitude_m)])
+    rng = np.random.default_rng([seed, stream])
+    c = np.empty(len(t))
+    minute = np.floor(t / 60.0)
+    for m in np.unique(minute):  # minute by minute, as the survey's own samples were
+        sel = minute == m
+        c[sel] = puff_concentration(
+            t[sel], xyz[sel], tuple(sim["source"]), sim["rate_g_s"], sim["wind"], 3.0, max_age_s=300.0,
+            relative_dispersion=REL, rng=rng,
+        )  # fmt: skip
+    obs = flight_observations({"drone": (t, xyz, c), "wind": sim["wind"]}, np.random.default_rng([seed, stream, 1]))
+    return dataclasses.replace(obs, t0=BASE + timedelta(seconds=float(t[0])))
+
+
+def _window(sim, t_survey, duration_s):
+    """Start (s of the record) of an added flight of ``duration_s``: after the survey if the
+    record lasts, else before it."""
+    t_end = float(sim["wind"].time_s[-1]) - 60.0
+    after = float(t_survey[-1]) + TURNAROUND_S
+    return after if after + duration_s <= t_end else float(t_survey[0]) - TURNAROUND_S - duration_s
+
+
+def _score(est, sim, wall_s) -> dict:
+    x, y = sim["source"][:2]
+    out = {"wall_s": round(wall_s, 2), "n_sources": len(est.sources_), "found": False}
+    near = sorted(est.sources_, key=lambda e: np.hypot(e.x_m - x, e.y_m - y))
+    if near and np.hypot(near[0].x_m - x, near[0].y_m - y) <= 30.0:
+        e = near[0]
+        err = float(np.hypot(e.x_m - x, e.y_m - y))
+        lo, hi = e.rate_g_s_ci90
+        out.update(
+            found=True,
+            error_m=err,
+            radius_m=e.location_ci90_m,
+            region_holds=bool(err <= e.location_ci90_m),
+            log10_rate_ratio=float(np.log10(e.rate_g_s / sim["rate_g_s"])),
+            rate_holds=bool(lo <= sim["rate_g_s"] <= hi),
+            crossings=e.crossings,
+            flags=list(e.flags),
+        )
+        near = near[1:]
+    out["false"] = [{"crossings": o.crossings, "flags": list(o.flags)} for o in near]
+    return out
+
+
+def run_one(seed: int, data_dir: str, noise_ppm: float, altitude_m: float, spacing_m: float) -> dict:
+    from plumescout.inference import EstimatorConfig, PlumeEstimator
+    from plumescout.observations import join_sorties
+    from plumescout.planning.followup import FOLLOW_UP_FLAGS, Target, plan_follow_up
+    from plumescout.planning.mission import Aircraft, MissionSettings
+    from plumescout.simulate.flight import fly_path
+
+    survey_path = {}
+
+    def drone(lo, hi, ws, rng):  # the survey, keeping its planned path for the control arm
+        t, xyz = lawnmower(lo, hi, ws, rng, altitude_m=altitude_m, spacing_m=spacing_m)
+        survey_path["xy"] = xyz[:, :2]
+        return t, xyz
+
+    sim = simulate(seed, data_dir, noise_ppm, drone=drone)
+    obs = flight_observations(sim, np.random.default_rng([seed, 7]))
+    t_survey = sim["drone"][0]
+    obs = dataclasses.replace(obs, t0=BASE + timedelta(seconds=float(t_survey[0])))
+    row = {"seed": seed, "source": sim["source"], "rate_g_s": sim["rate_g_s"]}
+
+    def fit(o):
+        est = PlumeEstimator(EstimatorConfig(seed=seed))
+        t0 = time.perf_counter()
+        est.fit(o)
+        return est, time.perf_counter() - t0
+
+    est, wall = fit(obs)
+    row["survey"] = _score(est, sim, wall)
+    flagged = [s for s in est.sources_ if set(s.flags) & set(FOLLOW_UP_FLAGS)]
+    row["flagged"] = [{"id": s.id, "flags": list(s.flags), "radius_m": s.location_ci90_m} for s in flagged]
+    if not flagged:
+        return row
+    speed, from_deg = obs.wind.mean()
+    st = MissionSettings(
+        wind_from_deg=from_deg, wind_speed_m_s=max(speed, 0.5), altitude_m=altitude_m,
+        aircraft=[Aircraft(speed_m_s=SPEED_M_S, min_altitude_m=1.0, endurance_s=1800.0)],
+    )  # fmt: skip
+    targets = [Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m) for s in flagged]
+    plans = plan_follow_up(targets, st, takeoff_m=tuple(survey_path["xy"][-1]))
+    path = np.vstack([p.mission.path_m for p in plans])
+    t_f, xy_f = fly_path(path, SPEED_M_S, RATE_HZ)
+    duration = float(t_f[-1])
+    start = _window(sim, t_survey, duration)
+    row["added_flight_s"] = round(duration, 1)
+    row["lines"] = sum(p.mission.n_lines for p in plans)
+    follow = _observations(sim, start + t_f, xy_f, altitude_m, seed, 13)
+    est, wall = fit(join_sorties([obs, follow], ORIGIN))
+    row["follow_up"] = _score(est, sim, wall)
+    # the control: the survey's lines again from their start, for as long
+    t_c, xy_c = fly_path(survey_path["xy"], SPEED_M_S, RATE_HZ)
+    keep = t_c <= duration
+    again = _observations(sim, start + t_c[keep], xy_c[keep], altitude_m, seed, 17)
+    est, wall = fit(join_sorties([obs, again], ORIGIN))
+    row["control"] = _score(est, sim, wall)
+    return row
+
+
+def _arm_stats(rows, arm) -> dict:
+    got = [r[arm] for r in rows]
+    found = [g for g in got if g["found"]]
+    med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
+    return {
+        "releases": len(got),
+        "found": len(found),
+        "median_error_m": med([g["error_m"] for g in found]),
+        "median_abs_log10_rate": med([abs(g["log10_rate_ratio"]) for g in found]),
+        "region_coverage": float(np.mean([g["region_holds"] for g in found])) if found else float("nan"),
+        "rate_coverage": float(np.mean([g["rate_holds"] for g in found])) if found else float("nan"),
+        "median_crossings": med([g["crossings"] for g in found]),
+        "still_flagged": sum(bool(set(g["flags"]) & {"single_crossing", "region_at_search_edge"}) for g in found),
+        "false_sources": sum(len(g["false"]) for g in got),
+    }
+
+
+def write(rows, args, wall_s: float) -> None:
+    rows = sorted(rows, key=lambda r: r["seed"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    flown = [r for r in rows if "follow_up" in r]
+    # the flagged sources that were the release, and the seeds whose only flagged sources were false
+    true_flagged = [r for r in flown if r["survey"]["found"] and r["survey"].get("flags") and
+                    set(r["survey"]["flags"]) & {"single_crossing", "region_at_search_edge"}]  # fmt: skip
+    stats = {arm: _arm_stats(flown, arm) for arm in ARMS} if flown else {}
+    stats_true = {arm: _arm_stats(true_flagged, arm) for arm in ARMS} if true_flagged else {}
+    name = f"follow_up_{rows[0]['seed']}-{rows[-1]['seed']}_altitude{args.altitude:g}_spacing{args.spacing:g}"
+    run = {"altitude": args.altitude, "spacing": args.spacing, "wall_s": wall_s, "machine": machine()}
+    (out / f"{name}.json").write_text(
+        json.dumps({"run": run, "summary": {"flown": stats, "release_flagged": stats_true}, "releases": rows}) + "\n"
+    )
+    added = [r["added_flight_s"] for r in flown]
+    lines = [
+        f"# Follow-up flights over flagged sources ({args.altitude:g} m up, lines {args.spacing:g} m apart)",
+        "",
+        f"`python benchmarks/follow_up.py --releases {len(rows)} --first-seed {rows[0]['seed']} "
+        f"--altitude {args.altitude:g} --spacing {args.spacing:g}` on {machine()}; total wall time {wall_s:.0f} s.",
+        "",
+        f"{len(rows)} releases; the survey's fit flagged a source in {len(flown)} "
+        f"(the release itself in {len(true_flagged)}). Added flight per flown seed: median "
+        f"{np.median(added) / 60 if added else float('nan'):.1f} min (range "
+        f"{min(added, default=0) / 60:.1f}-{max(added, default=0) / 60:.1f}); the control flies as long.",
+        "",
+    ]
+    groups = (("Every seed with a flagged source", stats), ("Seeds where the release itself was flagged", stats_true))
+    labels = ("survey alone", "survey + follow-up", "survey + its lines again (control)")
+    for title, st in groups:
+        if not st:
+            continue
+        lines += [
+            f"## {title} ({st['survey']['releases']})",
+            "",
+            "| fit | found | median error (m) | median abs log10 rate | region cov. | rate cov. | median crossings "
+            "| release still flagged | false sources |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for arm, label in zip(ARMS, labels, strict=True):
+            s = st[arm]
+            lines.append(
+                f"| {label} | {s['found']}/{s['releases']} | {s['median_error_m']:.1f} | "
+                f"{s['median_abs_log10_rate']:.3f} | {s['region_coverage']:.2f} | {s['rate_coverage']:.2f} | "
+                f"{s['median_crossings']:.0f} | {s['still_flagged']} | {s['false_sources']} |"
+            )
+        lines.append("")
+    lines += [
+        "## Per seed (flown)",
+        "",
+        "| seed | flagged | added min | survey: error / crossings | follow-up | control |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def cell(g):
+        if not g["found"]:
+            return f"missed ({len(g['false'])} false)"
+        return f"{g['error_m']:.1f} m / {g['crossings']}" + (f" (+{len(g['false'])} false)" if g["false"] else "")
+
+    for r in flown:
+        fl = ", ".join(f"{f['id']} {'/'.join(f['flags'])}" for f in r["flagged"])
+        lines.append(
+            f"| {r['seed']} | {fl} | {r['added_flight_s'] / 60:.1f} | {cell(r['survey'])} | {cell(r['follow_up'])} "
+            f"| {cell(r['control'])} |"
+        )
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[:40]))
+
+
+def main(argv=None) -> int:
+    ap = release_arguments(__doc__.splitlines()[0])
+    ap.add_argument("--altitude", type=float, default=5.0, help="the survey's height above ground (m)")
+    ap.add_argument("--spacing", type=float, default=30.0, help="the survey's line spacing (m)")
+    ap.set_defaults(releases=60, out=str(Path(__file__).parent / "results" / "follow_up"))
+    args = ap.parse_args(argv)
+    if args.from_json:
+        docs = [json.loads(Path(f).read_text()) for f in args.from_json]
+        write([r for d in docs for r in d["releases"]], args, sum(d["run"]["wall_s"] for d in docs))
+        return 0
+    from dask.distributed import as_completed
+
+    noise_ppm = readings_noise_ppm(args.data)
+    client = local_cluster(args.workers)
+    t0 = time.perf_counter()
+    seeds = list(range(args.first_seed, args.first_seed + args.releases))
+    job = partial(run_one, data_dir=args.data, noise_ppm=noise_ppm, altitude_m=args.altitude, spacing_m=args.spacing)
+    rows = []
+    for f in as_completed(client.map(job, seeds, pure=False)):
+        r = f.result()
+        rows.append(r)
+        brief = {a: (round(r[a].get("error_m", -1), 1), r[a]["n_sources"]) for a in ARMS if a in r}
+        print(json.dumps({"seed": r["seed"], **brief}), flush=True)
+    client.close()
+    write(rows, args, time.perf_counter() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
