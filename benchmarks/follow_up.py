@@ -236,18 +236,209 @@ def write(rows, args, wall_s: float) -> None:
     print("\n".join(lines[:40]))
 
 
+# -- the suite's far-field flights (--suite) ------------------------------------------------------
+def _matches(truth, est, match_m=100.0):
+    """truth index -> estimate index (Hungarian, within ``match_m``), as the suite scores."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not truth or not est.sources_:
+        return {}
+    d = np.array([[np.hypot(t["x_m"] - e.x_m, t["y_m"] - e.y_m) for e in est.sources_] for t in truth])
+    r, c = linear_sum_assignment(d)
+    return {int(i): int(j) for i, j in zip(r, c, strict=True) if d[i, j] <= match_m}
+
+
+def _suite_score(truth, est, wall_s, watch: list[int]) -> dict:
+    """The flight's recall and false sources, and for each truth in ``watch`` its estimate."""
+    m = _matches(truth, est)
+    per = {}
+    for i in watch:
+        t = truth[i]
+        if i not in m:
+            per[i] = {"found": False}
+            continue
+        e = est.sources_[m[i]]
+        err = float(np.hypot(e.x_m - t["x_m"], e.y_m - t["y_m"]))
+        lo, hi = e.rate_g_s_ci90
+        per[i] = {
+            "found": True, "error_m": err, "radius_m": e.location_ci90_m,
+            "region_holds": bool(err <= e.location_ci90_m),
+            "log10_rate_ratio": float(np.log10(e.rate_g_s / t["rate_g_s"])),
+            "rate_holds": bool(lo <= t["rate_g_s"] <= hi), "crossings": e.crossings, "flags": list(e.flags),
+        }  # fmt: skip
+    false = [j for j in range(len(est.sources_)) if j not in m.values()]
+    return {"wall_s": round(wall_s, 2), "matched": len(m), "false": len(false), "watch": per}
+
+
+def run_suite_one(seed: int) -> dict:
+    from plumescout.evaluation import simulate_scenario
+    from plumescout.inference import EstimatorConfig, PlumeEstimator
+    from plumescout.observations import join_sorties
+    from plumescout.planning.followup import FOLLOW_UP_FLAGS, Target, plan_follow_up
+    from plumescout.planning.mission import Aircraft, MissionSettings
+    from plumescout.simulate import simulate_flight
+    from plumescout.simulate.flight import fly_path
+
+    sc, pattern, flight = simulate_scenario(seed)
+    obs = flight.observations
+    truth = flight.truth["sources"]
+    site = (obs.frame.lat0, obs.frame.lon0)  # the truth's frame
+
+    def fit(o):
+        est = PlumeEstimator(EstimatorConfig())  # as the suite fits (estimator_suite.py)
+        t0 = time.perf_counter()
+        est.fit(o)
+        return est, time.perf_counter() - t0
+
+    est, wall = fit(obs)
+    m = _matches(truth, est)
+    flagged = [j for j, s in enumerate(est.sources_) if set(s.flags) & set(FOLLOW_UP_FLAGS)]
+    watch = [i for i, j in m.items() if j in flagged]
+    row = {"seed": seed, "pattern": pattern, "n_true": len(truth), "survey": _suite_score(truth, est, wall, watch)}
+    row["flagged"] = [{"id": est.sources_[j].id, "flags": est.sources_[j].flags, "truth": next(
+        (i for i, jj in m.items() if jj == j), None)} for j in flagged]  # fmt: skip
+    if not flagged:
+        return row
+    alt = float(flight.plan.altitude_m)
+    ac = sc.aircraft
+    speed, from_deg = obs.wind.mean()
+    st = MissionSettings(
+        wind_from_deg=from_deg, wind_speed_m_s=max(speed, 0.5), altitude_m=alt,
+        aircraft=[Aircraft(speed_m_s=ac.speed_m_s, min_altitude_m=1.0, endurance_s=ac.endurance_s)],
+    )  # fmt: skip
+    survey = np.vstack(flight.plan.sorties)
+    targets = [
+        Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m)
+        for s in (est.sources_[j] for j in flagged)
+    ]
+    path = np.vstack([p.mission.path_m for p in plan_follow_up(targets, st, takeoff_m=tuple(survey[-1]))])
+    t_f, _ = fly_path(path, ac.speed_m_s, ac.sample_rate_hz)
+    duration = float(t_f[-1])
+    row["added_flight_s"] = round(duration, 1)
+    t_c, xy_c = fly_path(survey, ac.speed_m_s, ac.sample_rate_hz)
+    again = xy_c[t_c <= duration]
+    for arm, wps, k in (("follow_up", path, 2), ("control", again, 3)):
+        # a later flight of the same scenario: the same sources and mean wind, its own meander,
+        # puffs and noise; logged after the survey (clock times for the join)
+        extra = {"seed": seed + k * 1_000_000, "aircraft": {"altitude_m": alt, "min_altitude_m": min(alt, 5.0)},
+                 "flight": {"pattern": "waypoints", "waypoints_m": wps.tolist()}}  # fmt: skip
+        from plumescout.evaluation import merge_overrides
+        from plumescout.simulate import Scenario
+
+        sc2 = Scenario.model_validate(merge_overrides(sc.model_dump(), extra))
+        o2 = simulate_flight(sc2).observations
+        o2 = dataclasses.replace(o2, t0=obs.t0 + timedelta(seconds=float(obs.time_s[-1]) + TURNAROUND_S))
+        est2, wall2 = fit(join_sorties([obs, o2], origin=site))
+        row[arm] = _suite_score(truth, est2, wall2, watch)
+    return row
+
+
+def write_suite(rows, args, wall_s: float) -> None:
+    rows = sorted(rows, key=lambda r: r["seed"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    flown = [r for r in rows if "follow_up" in r]
+    name = f"follow_up_suite_{rows[0]['seed']}-{rows[-1]['seed']}"
+    run = {"wall_s": wall_s, "machine": machine(), "seeds": [r["seed"] for r in rows]}
+    (out / f"{name}.json").write_text(json.dumps({"run": run, "releases": rows}) + "\n")
+    med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
+    n_flag = sum(len(r["flagged"]) for r in flown)
+    n_true_flag = sum(len(r["survey"]["watch"]) for r in flown)
+    added = [r["added_flight_s"] for r in flown]
+    lines = [
+        "# Follow-up flights over flagged sources: the suite's far-field flights",
+        "",
+        f"`python benchmarks/follow_up.py --suite --releases {len(rows)} --first-seed {rows[0]['seed']}` "
+        f"(seeds {', '.join(_ranges([r['seed'] for r in rows]))}) on {machine()}; total wall time {wall_s:.0f} s.",
+        "",
+        f"{len(rows)} flights; the survey's fit flagged {n_flag} sources in {len(flown)} flights, {n_true_flag} of "
+        f"them a true source (matched within 100 m). Added flight per flown flight: median "
+        f"{med(added) / 60:.1f} min (range {min(added, default=0) / 60:.1f}-{max(added, default=0) / 60:.1f}); "
+        "the control flies the survey's lines again for as long.",
+        "",
+        "| fit | true flagged sources found | median error (m) | median abs log10 rate | region cov. | rate cov. "
+        "| median crossings | still flagged | false sources (flown flights) | true sources found (flown flights) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    labels = ("survey alone", "survey + follow-up", "survey + its lines again (control)")
+    for arm, label in zip(ARMS, labels, strict=True):
+        got = [w for r in flown for w in r[arm]["watch"].values()]
+        f = [w for w in got if w["found"]]
+        flagged = sum(bool(set(w["flags"]) & {"single_crossing", "region_at_search_edge"}) for w in f)
+        lines.append(
+            f"| {label} | {len(f)}/{len(got)} | {med([w['error_m'] for w in f]):.1f} | "
+            f"{med([abs(w['log10_rate_ratio']) for w in f]):.3f} | "
+            f"{np.mean([w['region_holds'] for w in f]) if f else float('nan'):.2f} | "
+            f"{np.mean([w['rate_holds'] for w in f]) if f else float('nan'):.2f} | "
+            f"{med([w['crossings'] for w in f]):.0f} | {flagged} | {sum(r[arm]['false'] for r in flown)} | "
+            f"{sum(r[arm]['matched'] for r in flown)}/{sum(r['n_true'] for r in flown)} |"
+        )
+    lines += [
+        "",
+        "## Per flight (flown)",
+        "",
+        "| seed | flagged (T: a true source) | added min | survey | follow-up | control |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def cell(sc_):
+        ws = [f"{w['error_m']:.0f} m / {w['crossings']}" if w["found"] else "missed" for w in sc_["watch"].values()]
+        return ", ".join(ws) + f" ({sc_['false']} false)"
+
+    for r in flown:
+        fl = ", ".join(
+            f"{f['id']} {'/'.join(f['flags'])} ({'false' if f['truth'] is None else 'T'})" for f in r["flagged"]
+        )
+        lines.append(f"| {r['seed']} | {fl} | {r['added_flight_s'] / 60:.1f} | {cell(r['survey'])} | "
+                     f"{cell(r['follow_up'])} | {cell(r['control'])} |")  # fmt: skip
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[:14]))
+
+
+def _ranges(seeds):
+    out, start, prev = [], None, None
+    for s in seeds:
+        if start is None:
+            start = prev = s
+        elif s == prev + 1:
+            prev = s
+        else:
+            out.append(f"{start}-{prev}")
+            start = prev = s
+    if start is not None:
+        out.append(f"{start}-{prev}")
+    return out
+
+
 def main(argv=None) -> int:
     ap = release_arguments(__doc__.splitlines()[0])
     ap.add_argument("--altitude", type=float, default=5.0, help="the survey's height above ground (m)")
     ap.add_argument("--spacing", type=float, default=30.0, help="the survey's line spacing (m)")
+    ap.add_argument("--suite", action="store_true", help="the estimator suite's far-field flights instead")
+    ap.add_argument("--seeds", type=int, nargs="+", help="(--suite) these seeds instead of a range")
     ap.set_defaults(releases=60, out=str(Path(__file__).parent / "results" / "follow_up"))
     args = ap.parse_args(argv)
     if args.from_json:
         docs = [json.loads(Path(f).read_text()) for f in args.from_json]
+        if args.suite:
+            write_suite([r for d in docs for r in d["releases"]], args, sum(d["run"]["wall_s"] for d in docs))
+            return 0
         write([r for d in docs for r in d["releases"]], args, sum(d["run"]["wall_s"] for d in docs))
         return 0
     from dask.distributed import as_completed
 
+    if args.suite:
+        client = local_cluster(args.workers)
+        t0 = time.perf_counter()
+        seeds = args.seeds or list(range(args.first_seed, args.first_seed + args.releases))
+        rows = []
+        for f in as_completed(client.map(run_suite_one, seeds, pure=False)):
+            r = f.result()
+            rows.append(r)
+            print(json.dumps({"seed": r["seed"], "flagged": r["flagged"]}), flush=True)
+        client.close()
+        write_suite(rows, args, time.perf_counter() - t0)
+        return 0
     noise_ppm = readings_noise_ppm(args.data)
     client = local_cluster(args.workers)
     t0 = time.perf_counter()
