@@ -532,7 +532,8 @@ def follow_up(
 ):
     """Plan the flight that pins down the sources an analysis could not: crosswind lines over
     each one's 90 % region, close enough to cross its plume several times at several distances.
-    Writes one mission per source (OUT/<id>/mission.plan, .waypoints, .kml) and follow_up.json."""
+    Writes one mission per source (OUT/<id>/mission.plan, .waypoints, .kml), follow_up.json and
+    follow_up.png (the lines over each region)."""
     from .errors import ConfigError
     from .pipeline import dump_json
     from .planning.export import write_mission_files
@@ -593,11 +594,16 @@ def follow_up(
             f"{f.along_m[0]:.0f} to {f.along_m[1]:.0f}", f"{sum(s.time_s for s in f.mission.sorties) / 60:.1f}",
         )  # fmt: skip
     dump_json(out / "follow_up.json", doc)
+    from .report.maps import write_follow_up_png
+
+    write_follow_up_png(
+        out / "follow_up.png", plans, (st.wind_speed_m_s, st.wind_from_deg), title=f"follow-up: {sources_geojson.name}"
+    )
     console.print(tab)
     console.print(
         "fly these, then analyse every log together (plumescout analyze FIRST.csv FOLLOW_UP.csv): the lines cross "
         f"the plume at several distances, which fixes how far upwind the source is. Wrote {out}/<id>/ and "
-        f"{out / 'follow_up.json'}"
+        f"{out / 'follow_up.json'}, {out / 'follow_up.png'}"
     )
 
 

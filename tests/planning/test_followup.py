@@ -78,6 +78,7 @@ def test_the_spacing_never_falls_below_five_metres_and_the_lines_stay_close_to_t
     x_lo, _ = detectable_range(0.2, 3.0, 5.0, 0.05, "ch4", "D", source_height_m=1.0)
     # from where a source at the region's upwind edge is first seen to three lines past its downwind edge
     assert f.along_m == pytest.approx((-4.0 + x_lo, 4.0 + x_lo + 2 * 5.0))
+    assert f.reach_m[0] == pytest.approx(x_lo)
 
 
 def test_read_analysis_takes_positions_regions_and_the_low_end_of_each_rate():
@@ -100,6 +101,7 @@ def test_follow_up_command_plans_the_flagged_source_only(tmp_path):
     for name in ("mission.plan", "mission.waypoints", "mission.kml"):
         assert (tmp_path / "S1" / name).stat().st_size > 0
     assert not (tmp_path / "S2").exists()
+    assert (tmp_path / "follow_up.png").stat().st_size > 0
     res = runner.invoke(app, ["follow-up", str(DATA / "analysis.geojson"), "--out", str(tmp_path), "--sources", "S2"])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "follow_up.json").read_text())["missions"][0]["why"] == ["asked"]

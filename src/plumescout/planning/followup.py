@@ -56,6 +56,7 @@ class FollowUp:
     spacing_m: float
     along_m: tuple[float, float]
     mission: Mission
+    reach_m: tuple[float, float] = (float("nan"), float("nan"))  # where its plume is detectable
 
     def summary(self) -> dict:
         return {
@@ -65,6 +66,8 @@ class FollowUp:
             "line_spacing_m": round(self.spacing_m, 1),
             "lines_from_m": round(self.along_m[0], 1),
             "lines_to_m": round(self.along_m[1], 1),
+            "plume_detectable_from_m": round(self.reach_m[0], 1),
+            "plume_detectable_to_m": round(self.reach_m[1], 1),
             **self.mission.summary(),
         }
 
@@ -187,8 +190,9 @@ def follow_up_area(
     crossings: int = 3,
     lines_across_region: int = 4,
     min_spacing_m: float = 5.0,
-) -> tuple[Polygon, float, tuple[float, float]]:
-    """The area to fly over ``target``, the line spacing, and the lines' span along the wind.
+) -> tuple[Polygon, float, tuple[float, float], tuple[float, float]]:
+    """The area to fly over ``target``, the line spacing, the lines' span along the wind, and
+    the downwind distances between which its plume is detectable at the flight altitude.
 
     The spacing resolves the region (``lines_across_region`` lines across its diameter) and lets
     a plume of the target's rate be crossed ``crossings`` times before it fades below the
@@ -226,7 +230,7 @@ def follow_up_area(
     # the planner starts its lines min(x_lo, spacing / 2) past the area's upwind edge
     start = u0 - min(x_lo, 0.5 * spacing)
     corners = [centre + u * down + v * cross for u, v in ((start, -half), (u1, -half), (u1, half), (start, half))]
-    return Polygon(corners), spacing, (u0, u1)
+    return Polygon(corners), spacing, (u0, u1), (float(x_lo), float(x_hi))
 
 
 def plan_follow_up(
@@ -244,8 +248,8 @@ def plan_follow_up(
             raise ConfigError(f"source {t.id}: its 90 % region radius {t.radius_m} m is not a positive number")
         if not (np.isfinite(t.rate_g_s) and t.rate_g_s > 0):
             raise ConfigError(f"source {t.id}: its rate {t.rate_g_s} g/s is not a positive number")
-        area, spacing, along = follow_up_area(t, settings)
+        area, spacing, along, reach = follow_up_area(t, settings)
         st = settings.model_copy(update={"line_spacing_m": spacing, "reference_rate_g_s": t.rate_g_s})
         mission = plan_mission(area, st, takeoff_m, landing_m, no_fly_m)
-        out.append(FollowUp(t, area, spacing, along, mission))
+        out.append(FollowUp(t, area, spacing, along, mission, reach))
     return out

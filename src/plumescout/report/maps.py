@@ -470,3 +470,49 @@ def write_attribution_png(path, sources, title: str = "plumescout") -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def write_follow_up_png(path, plans, wind: tuple[float, float], title: str = "follow-up") -> Path:
+    """One panel per follow-up (:class:`~plumescout.planning.followup.FollowUp`): the source's
+    estimate and 90 % region, the lines to fly and the transit (local metres), the wind."""
+    from types import SimpleNamespace
+
+    n = len(plans)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 5.2), squeeze=False)
+    for ax, f in zip(axes[0], plans, strict=True):
+        t = f.target
+        for s in f.mission.sorties:
+            ax.plot(*s.waypoints_m.T, color="0.6", lw=0.8, zorder=1)
+        ax.plot(
+            *f.mission.path_m.T,
+            color="tab:blue",
+            lw=1.4,
+            label=f"lines ({f.mission.n_lines}, {f.spacing_m:.0f} m apart)",
+        )
+        ax.add_patch(Circle((t.x_m, t.y_m), t.radius_m, fill=False, ls="--", color="tab:red", label="90 % region"))
+        ax.plot(t.x_m, t.y_m, "x", color="tab:red", ms=10, mew=2, label=f"{t.id} (estimate)")
+        ax.plot(*f.mission.takeoff_m, "^", color="k", ms=8, label="take-off")
+        ax.set_aspect("equal")
+        ax.autoscale_view()
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+        pad = 0.25 * max(x1 - x0, y1 - y0)
+        ax.set_xlim(x0 - pad, x1 + pad)
+        ax.set_ylim(y0 - pad, y1 + pad)
+        _wind_arrow(ax, SimpleNamespace(wind=wind))
+        minutes = sum(s.time_s for s in f.mission.sorties) / 60.0
+        alt = f.mission.settings.altitude_m
+        ax.set_title(
+            f"{t.id}: {minutes:.1f} min of flight at {alt:g} m\n(its plume reaches {alt:g} m {f.reach_m[0]:.0f} m "
+            f"downwind: lines {f.along_m[0]:.0f} to {f.along_m[1]:.0f} m downwind of it)",
+            fontsize=9,
+        )
+        ax.set_xlabel("east (m)")
+        ax.set_ylabel("north (m)")
+        ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
