@@ -161,11 +161,9 @@ def _sources_table(sources, truth=None) -> Table:
 
 def _read_truth(path: Path) -> dict:
     from .errors import InputError
+    from .jsonio import read_json
 
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    doc = read_json(path)
     srcs = doc.get("sources") if isinstance(doc, dict) else None
     if not isinstance(srcs, list) or not all(isinstance(s, dict) and {"x_m", "y_m"} <= set(s) for s in srcs):
         raise InputError(path, "a truth file needs 'sources': [{'x_m', 'y_m', 'rate_g_s', ...}, ...]")
@@ -641,12 +639,10 @@ def _mission_settings(fleet: Path | None, default_craft: list[dict], **settings)
 def _zones_in(path: Path, frame):
     """Polygons of a GeoJSON file, in local metres about ``frame``."""
     from .errors import InputError
+    from .jsonio import read_json
     from .planning.area import _ring
 
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise InputError(path, f"not a readable GeoJSON file: {e}") from None
+    doc = read_json(path)
     feats = doc.get("features", [doc]) if isinstance(doc, dict) else []
     out = []
     for i, f in enumerate(feats, start=1):

@@ -8,7 +8,6 @@ those points. Anything else is refused with the feature's index, so the file can
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from shapely.geometry import Polygon
 
 from ..errors import InputError
 from ..geo import LocalFrame
+from ..jsonio import read_json
 
 __all__ = ["SurveyArea", "read_area"]
 
@@ -49,14 +49,7 @@ def _ring(path, coords, where: str) -> list[tuple[float, float]]:
 
 def read_area(path) -> SurveyArea:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(path, f"cannot read: {e.strerror}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(path, f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+    doc = read_json(path)
     if not isinstance(doc, dict) or "type" not in doc:
         raise InputError(path, "not a GeoJSON object (no 'type')")
     if doc["type"] == "FeatureCollection":

@@ -15,7 +15,6 @@ seen on three of them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from shapely.geometry import Polygon
 from ..dispersion import sigma_yz
 from ..errors import ConfigError, InputError
 from ..geo import LocalFrame
+from ..jsonio import read_json
 from .coverage import detectable_range
 from .mission import Mission, MissionSettings, plan_mission
 
@@ -116,12 +116,7 @@ def read_analysis(path) -> Analysis:
     ``emission_rate_g_s_ci90`` are required; ``height_m`` and ``flags`` are used when present.
     The local frame is the provenance's ``origin``, else the first source."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(path, f"cannot read: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise InputError(path, f"not valid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+    doc = read_json(path)
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
         raise InputError(path, "not a GeoJSON FeatureCollection of source estimates (plumescout analyze's output)")
     prov = doc.get("properties") if isinstance(doc.get("properties"), dict) else {}
