@@ -1,12 +1,14 @@
 """The dashboard end to end in headless Chromium (Playwright pointed at the system's Chromium; no
 browser download). Skipped where no Chromium is installed, never on CI (.ci/run installs Debian's)."""
 
+import json
 import os
 import shutil
 import socket
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -109,6 +111,12 @@ def test_analyst_sees_tracks_sources_regions_reports_and_evidence(served, browse
         page.screenshot(path=os.environ["PLUMESCOUT_SCREENSHOT"])
     page.wait_for_function("document.querySelector('#detail img.evidence-map').naturalWidth > 0", timeout=30000)
     assert "emission rate" in page.inner_text("#detail")
+    # the follow-up flight over its region downloads as a QGroundControl plan
+    with page.expect_download() as dl:
+        page.click("#detail [data-f='plan']")
+    assert dl.value.suggested_filename.endswith("-follow-up.plan")
+    plan = json.loads(Path(dl.value.path()).read_text())
+    assert any(it["command"] == 16 for it in plan["mission"]["items"])  # its waypoints
     # the partner organisations are offered for release by name
     options = page.eval_on_selector_all("#release-org option", "els => els.map(e => e.textContent)")
     assert "PartnerA" in options and "Agency" not in options
@@ -151,6 +159,9 @@ def test_partner_sees_only_the_released_report_and_no_tracks(served, browser):
     assert page.locator("#report-list li").count() == 1
     assert page.locator("path.region").count() == 1
     assert page.locator("path.track-seg").count() == 0
+    page.locator("#report-list li").first.click()
+    page.wait_for_selector("#detail h3", timeout=30000)
+    assert page.locator("#detail [data-f]").count() == 0  # partners plan no flights
     page.close()
 
 

@@ -8,6 +8,7 @@ import math
 import threading
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from plumescout.report.geojson import sha256_file
@@ -285,3 +286,45 @@ def test_a_run_left_queued_by_a_stopped_server_is_run_when_it_starts(tmp_path, f
         done = wait_run(c, w.h("analyst"), run["id"])
         assert done["state"] == "done" and done["reports"]
     app2.state.engine.dispose()
+
+
+def test_follow_up_flight_of_a_report_is_the_planners_and_lies_downwind(analysed, tmp_path):
+    """``/follow-up`` gives the flight ``plumescout follow-up`` plans from the report's GeoJSON:
+    the same waypoints, and its lines downwind of the source (the wind the run recorded)."""
+    from fastkml import kml as fkml
+
+    from plumescout.geo import bearing_to_unit
+    from plumescout.planning.followup import parse_analysis, plan_follow_up
+    from plumescout.planning.mission import Aircraft, MissionSettings
+
+    w, _m, _f, run = analysed
+    rid = run["reports"][0]
+    r = w.get("analyst", f"/api/reports/{rid}/follow-up")
+    assert r.status_code == 200, r.text
+    assert r.headers["x-sorties"] == "1" and "follow-up.plan" in r.headers["content-disposition"]
+    items = r.json()["mission"]["items"]
+    got = np.array([it["params"][4:6] for it in items if it["command"] == 16])
+    # the planner on the report's own GeoJSON export, with the service's defaults (5 m/s, 30 min)
+    an = parse_analysis(w.get("analyst", f"/api/reports/{rid}/geojson").json(), "export")
+    st = MissionSettings(
+        wind_from_deg=an.wind_from_deg, wind_speed_m_s=an.wind_speed_m_s, altitude_m=an.altitude_m,
+        aircraft=[Aircraft(speed_m_s=5.0, endurance_s=1800.0, min_altitude_m=min(5.0, an.altitude_m))],
+    )  # fmt: skip
+    (f,) = plan_follow_up(an.targets, st)
+    lat, lon = an.frame.to_wgs84(*f.mission.sorties[0].waypoints_m[1:-1].T)
+    np.testing.assert_allclose(got, np.column_stack([lat, lon]), atol=1e-7)
+    x, y = an.frame.to_local(got[:, 0], got[:, 1])
+    fe, fn = bearing_to_unit(an.wind_from_deg)  # the unit vector toward where the wind comes from
+    t = an.targets[0]
+    assert np.mean(-(x - t.x_m) * fe - (y - t.y_m) * fn) > 0  # the lines lie downwind of it
+    k = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"format": "kml"})
+    assert k.status_code == 200
+    (tmp_path / "f.kml").write_bytes(k.content)
+    assert fkml.KML.parse(str(tmp_path / "f.kml"), strict=True, validate=True) is not None
+    wpl = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"format": "waypoints", "altitude": 8})
+    assert wpl.status_code == 200 and wpl.text.startswith("QGC WPL 110")
+    # partners may not plan flights; nonsense settings are refused with the reason
+    assert w.get("partner_a", f"/api/reports/{rid}/follow-up").status_code == 403
+    bad = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"altitude": 0})
+    assert bad.status_code == 422
+    assert w.get("analyst", f"/api/reports/{rid}/follow-up", params={"sortie": 2}).status_code == 404

@@ -28,7 +28,16 @@ from ..jsonio import read_json
 from .coverage import detectable_range
 from .mission import Mission, MissionSettings, plan_mission
 
-__all__ = ["FOLLOW_UP_FLAGS", "Target", "FollowUp", "Analysis", "read_analysis", "follow_up_area", "plan_follow_up"]
+__all__ = [
+    "FOLLOW_UP_FLAGS",
+    "Target",
+    "FollowUp",
+    "Analysis",
+    "read_analysis",
+    "parse_analysis",
+    "follow_up_area",
+    "plan_follow_up",
+]
 
 FOLLOW_UP_FLAGS = ("single_crossing", "region_at_search_edge")
 """The flags that call for a follow-up flight by default."""
@@ -116,7 +125,11 @@ def read_analysis(path) -> Analysis:
     ``emission_rate_g_s_ci90`` are required; ``height_m`` and ``flags`` are used when present.
     The local frame is the provenance's ``origin``, else the first source."""
     path = Path(path)
-    doc = read_json(path)
+    return parse_analysis(read_json(path), path)
+
+
+def parse_analysis(doc, path) -> Analysis:
+    """:func:`read_analysis` of an already parsed document; ``path`` names it in errors."""
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
         raise InputError(path, "not a GeoJSON FeatureCollection of source estimates (plumescout analyze's output)")
     prov = doc.get("properties") if isinstance(doc.get("properties"), dict) else {}
@@ -162,7 +175,7 @@ def read_analysis(path) -> Analysis:
     wind = prov.get("mean_wind") if isinstance(prov.get("mean_wind"), dict) else {}
     speed, from_deg, alt = wind.get("speed_m_s"), wind.get("from_deg"), prov.get("flight_altitude_m")
     return Analysis(
-        path,
+        Path(str(path)),
         frame,
         targets,
         {r[0]: r[6] for r in rows},

@@ -869,6 +869,76 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         _export(s, p, r, request, "cot")
         return Response(cot.report_event(r), media_type="application/xml")
 
+    FOLLOW_UP_FORMATS = {
+        "plan": ("plan", "application/json"),
+        "waypoints": ("waypoints", "text/plain"),
+        "kml": ("kml", "application/vnd.google-earth.kml+xml"),
+    }
+
+    @app.get("/api/reports/{report_id}/follow-up", tags=["exports"])
+    def report_follow_up(
+        report_id: PathId,
+        request: Request,
+        s: DB,
+        p: Staff,
+        fmt: Annotated[Literal["plan", "waypoints", "kml"], Query(alias="format")] = "plan",
+        altitude: Annotated[float | None, Query(gt=0, le=120, description="m above take-off")] = None,
+        wind_from: Annotated[float | None, Query(ge=0, lt=360, description="deg")] = None,
+        wind_speed: Annotated[float | None, Query(gt=0.3, le=30, description="m/s")] = None,
+        speed: Annotated[float, Query(gt=0, le=40, description="survey speed, m/s")] = 5.0,
+        endurance: Annotated[float, Query(gt=0, le=86400, description="s per sortie")] = 1800.0,
+        sortie: Annotated[int, Query(ge=1, le=1000)] = 1,
+    ):
+        """The flight that pins this source down (``plumescout follow-up``): crosswind lines over
+        its 90 % region, spaced to resolve it and to cross its plume three times. One sortie as a
+        QGroundControl plan or QGC WPL waypoints (``X-Sorties`` tells how many), or every sortie
+        as KML. The wind and altitude default to the analysed flight's."""
+        from ..planning.export import write_mission_kml, write_qgc_plan, write_wpl
+        from ..planning.followup import parse_analysis, plan_follow_up
+        from ..planning.mission import Aircraft, MissionSettings
+
+        r = get_report(s, p, report_id)
+        run = s.get(AnalysisRun, r.run_id)
+        doc = {"type": "FeatureCollection", "features": [r.feature], "properties": run.provenance or {}}
+        try:
+            an = parse_analysis(doc, f"report {r.uid}")
+            given = {"wind_from": wind_from, "wind_speed": wind_speed, "altitude": altitude}
+            value = {
+                k: v if v is not None else {"wind_from": an.wind_from_deg, "wind_speed": an.wind_speed_m_s,
+                                             "altitude": an.altitude_m}[k]
+                for k, v in given.items()
+            }  # fmt: skip
+            if missing := [k for k, v in value.items() if v is None]:
+                raise ConfigError(f"the analysis does not record the flight's {', '.join(missing)}: give them")
+            st = MissionSettings(
+                wind_from_deg=value["wind_from"],
+                wind_speed_m_s=value["wind_speed"],
+                altitude_m=value["altitude"],
+                aircraft=[Aircraft(speed_m_s=speed, endurance_s=endurance, min_altitude_m=min(5.0, value["altitude"]))],
+            )
+            (f,) = plan_follow_up(an.targets, st)
+        except (InputError, ConfigError, ValueError) as exc:  # (pydantic's ValidationError is a ValueError)
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        m = f.mission
+        if sortie > len(m.sorties):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"the follow-up has {len(m.sorties)} sortie(s)")
+        ext, media = FOLLOW_UP_FORMATS[fmt]
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / f"follow-up.{ext}"
+            if fmt == "plan":
+                write_qgc_plan(out, m, m.sorties[sortie - 1], an.frame)
+            elif fmt == "waypoints":
+                write_wpl(out, m, m.sorties[sortie - 1], an.frame)
+            else:
+                write_mission_kml(out, m, an.frame, name=f"plumescout follow-up: {r.title}")
+            body = out.read_bytes()
+        _export(s, p, r, request, f"follow-up.{fmt}")
+        headers = {
+            "Content-Disposition": f'attachment; filename="{r.uid}-follow-up.{ext}"',
+            "X-Sorties": str(len(m.sorties)),
+        }
+        return Response(body, media_type=media, headers=headers)
+
     @app.post("/api/reports/{report_id}/cot/push", tags=["exports"])
     async def push_cot(report_id: PathId, request: Request, p: Staff):
         """Send the report's CoT event to the configured TAK server (``--tak-url``)."""

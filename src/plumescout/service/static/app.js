@@ -185,6 +185,7 @@ async function select(id) {
   </table>
   <div class="exports">
     <button data-x="geojson">GeoJSON</button><button data-x="kml">KML</button><button data-x="cot">CoT</button>
+    ${staff ? `<div class="follow-up">follow-up flight over its region: <button data-f="plan">.plan</button><button data-f="kml">KML</button></div>` : ""}
   </div>
   ${staff ? `<div class="actions">
     <button data-s="confirmed">Confirm</button><button data-s="dismissed">Dismiss</button><button data-s="candidate">Back to candidate</button>
@@ -197,6 +198,9 @@ async function select(id) {
   for (const b of d.querySelectorAll("[data-x]")) {
     const ext = { geojson: "geojson", kml: "kml", cot: "cot.xml" }[b.dataset.x];
     b.onclick = () => download(`/api/reports/${id}/${b.dataset.x}`, `${r.uid}.${ext}`).catch((e) => say(e.message));
+  }
+  for (const b of d.querySelectorAll("[data-f]")) {
+    b.onclick = () => download(`/api/reports/${id}/follow-up?format=${b.dataset.f}`, `${r.uid}-follow-up.${b.dataset.f}`).catch((e) => say(e.message));
   }
   for (const b of d.querySelectorAll("[data-s]")) {
     b.onclick = async () => {
