@@ -918,7 +918,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             )
             (f,) = plan_follow_up(an.targets, st)
         except (InputError, ConfigError, ValueError) as exc:  # (pydantic's ValidationError is a ValueError)
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         m = f.mission
         if sortie > len(m.sorties):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"the follow-up has {len(m.sorties)} sortie(s)")
