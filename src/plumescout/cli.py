@@ -583,14 +583,16 @@ def follow_up(
         tab.add_column(c)
     doc = {"analysis": str(sources_geojson), "origin": [an.frame.lat0, an.frame.lon0], "missions": []}
     for f in plans:
-        sid = f.target.id
-        files = write_mission_files(out / sid, f.mission, an.frame)
-        why = [x for x in an.flags.get(sid, []) if x in FOLLOW_UP_FLAGS] or ["asked"]
-        doc["missions"].append({**f.summary(), "why": why, "dir": sid, "files": files})
-        tab.add_row(
-            sid, ", ".join(why), f"{f.target.radius_m:.0f}", str(f.mission.n_lines), f"{f.spacing_m:.1f}",
-            f"{f.along_m[0]:.0f} to {f.along_m[1]:.0f}", f"{sum(s.time_s for s in f.mission.sorties) / 60:.1f}",
-        )  # fmt: skip
+        files = write_mission_files(out / f.name, f.mission, an.frame)
+        why = {t.id: [x for x in an.flags.get(t.id, []) if x in FOLLOW_UP_FLAGS] or ["asked"] for t in f.targets}
+        doc["missions"].append({**f.summary(), "why": why, "dir": f.name, "files": files})
+        minutes = f"{sum(s.time_s for s in f.mission.sorties) / 60:.1f}"
+        for k, t in enumerate(f.targets):  # sources whose areas overlap share one mission (its first row)
+            lo, hi = f.along_m[t.id]
+            tab.add_row(
+                t.id, ", ".join(why[t.id]), f"{t.radius_m:.0f}", str(f.mission.n_lines) if k == 0 else "",
+                f"{f.spacing_m:.1f}" if k == 0 else "", f"{lo:.0f} to {hi:.0f}", minutes if k == 0 else "(same)",
+            )  # fmt: skip
     dump_json(out / "follow_up.json", doc)
     from .report.maps import write_follow_up_png
 

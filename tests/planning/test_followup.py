@@ -46,30 +46,53 @@ def _lines(path: np.ndarray, wind_from: float) -> list[tuple[float, float, float
     return out
 
 
-@pytest.mark.parametrize("wind_from", [270.0, 35.0])
-def test_every_place_in_the_region_is_crossed_three_times_within_the_plumes_reach(wind_from):
-    """The property the lines are laid for: wherever in its 90 % region the source is, at least
-    three lines lie downwind of it at distances where a plume of the low end of its rate
-    interval is above the detection limit at the flight altitude (``detectable_range``), and
-    reach across the plume's centreline."""
-    t = Target("S1", 40.0, -20.0, 25.0, 0.2, 1.0)
-    st = _settings(wind_from)
-    (f,) = plan_follow_up([t], st)
-    x_lo, x_hi = detectable_range(0.2, 3.0, 5.0, st.detection_limit_ppm, "ch4", "D", source_height_m=1.0)
-    lines = _lines(f.mission.path_m, wind_from)
-    assert len(lines) == f.mission.n_lines >= 3
+def _crossed_three_times(t: Target, lines, st, wind_from: float, n: int = 500) -> None:
+    """Wherever in ``t``'s 90 % region the source is, at least three of ``lines`` lie downwind of
+    it at distances where a plume of its rate is above the detection limit at the flight altitude
+    (``detectable_range``), and reach across the plume's centreline."""
+    x_lo, x_hi = detectable_range(
+        t.rate_g_s, 3.0, st.altitude_m, st.detection_limit_ppm, "ch4", "D", source_height_m=t.height_m
+    )
     toward = np.deg2rad(wind_from + 180.0)
     down = np.array([np.sin(toward), np.cos(toward)])
     cross = np.array([down[1], -down[0]])
     rng = np.random.default_rng(0)
-    r, a = t.radius_m * np.sqrt(rng.uniform(size=500)), rng.uniform(0, 2 * np.pi, 500)
-    pts = np.column_stack([t.x_m + r * np.cos(a), t.y_m + r * np.sin(a)])
-    for p in pts:
+    r, a = t.radius_m * np.sqrt(rng.uniform(size=n)), rng.uniform(0, 2 * np.pi, n)
+    for p in np.column_stack([t.x_m + r * np.cos(a), t.y_m + r * np.sin(a)]):
         pu, pv = p @ down, p @ cross
         seen = [u for u, v0, v1 in lines if x_lo <= u - pu <= x_hi and v0 <= pv <= v1]
-        assert len(seen) >= 3, (p, seen)
+        assert len(seen) >= 3, (t.id, p, seen)
+
+
+@pytest.mark.parametrize("wind_from", [270.0, 35.0])
+def test_every_place_in_the_region_is_crossed_three_times_within_the_plumes_reach(wind_from):
+    """The property the lines are laid for (:func:`_crossed_three_times`)."""
+    t = Target("S1", 40.0, -20.0, 25.0, 0.2, 1.0)
+    st = _settings(wind_from)
+    (f,) = plan_follow_up([t], st)
+    lines = _lines(f.mission.path_m, wind_from)
+    assert len(lines) == f.mission.n_lines >= 3
+    _crossed_three_times(t, lines, st, wind_from)
     # spaced to resolve the region: four lines or more across its diameter
     assert f.spacing_m <= 2 * t.radius_m / 4 + 1e-9
+
+
+def test_sources_whose_areas_overlap_share_one_mission():
+    """Two flagged sources 27 m apart get one mission (no ground flown twice: shorter than the
+    two flown apart), in which each is still crossed three times; one 400 m away its own."""
+    a, b = Target("S1", 0.0, 0.0, 20.0, 0.2, 1.0), Target("S2", 10.0, 25.0, 15.0, 0.4, 1.0)
+    c = Target("S3", 400.0, 0.0, 10.0, 0.2, 1.0)
+    st = _settings()
+    plans = plan_follow_up([a, b, c], st)
+    assert [[t.id for t in p.targets] for p in plans] == [["S1", "S2"], ["S3"]]
+    assert plans[0].name == "S1+S2" and set(plans[0].along_m) == {"S1", "S2"}
+    apart = [plan_follow_up([t], st)[0] for t in (a, b)]
+    assert plans[0].spacing_m == min(p.spacing_m for p in apart)
+    length = lambda p: float(np.sum(np.hypot(*np.diff(p.mission.path_m, axis=0).T)))  # noqa: E731
+    assert length(plans[0]) < sum(length(p) for p in apart)
+    lines = _lines(plans[0].mission.path_m, 270.0)
+    for t in (a, b):
+        _crossed_three_times(t, lines, st, 270.0)
 
 
 def test_the_spacing_never_falls_below_five_metres_and_the_lines_stay_close_to_the_source():
@@ -77,8 +100,8 @@ def test_the_spacing_never_falls_below_five_metres_and_the_lines_stay_close_to_t
     assert f.spacing_m == 5.0
     x_lo, _ = detectable_range(0.2, 3.0, 5.0, 0.05, "ch4", "D", source_height_m=1.0)
     # from where a source at the region's upwind edge is first seen to three lines past its downwind edge
-    assert f.along_m == pytest.approx((-4.0 + x_lo, 4.0 + x_lo + 2 * 5.0))
-    assert f.reach_m[0] == pytest.approx(x_lo)
+    assert f.along_m["S1"] == pytest.approx((-4.0 + x_lo, 4.0 + x_lo + 2 * 5.0))
+    assert f.reach_m["S1"][0] == pytest.approx(x_lo)
 
 
 def test_read_analysis_takes_positions_regions_and_the_low_end_of_each_rate():
@@ -96,15 +119,15 @@ def test_follow_up_command_plans_the_flagged_source_only(tmp_path):
     res = runner.invoke(app, ["follow-up", str(DATA / "analysis.geojson"), "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "follow_up.json").read_text())
-    assert [m["source"] for m in doc["missions"]] == ["S1"]
-    assert doc["missions"][0]["why"] == ["single_crossing"] and doc["missions"][0]["lines"] >= 3
+    assert [[s["id"] for s in m["sources"]] for m in doc["missions"]] == [["S1"]]
+    assert doc["missions"][0]["why"] == {"S1": ["single_crossing"]} and doc["missions"][0]["lines"] >= 3
     for name in ("mission.plan", "mission.waypoints", "mission.kml"):
         assert (tmp_path / "S1" / name).stat().st_size > 0
     assert not (tmp_path / "S2").exists()
     assert (tmp_path / "follow_up.png").stat().st_size > 0
     res = runner.invoke(app, ["follow-up", str(DATA / "analysis.geojson"), "--out", str(tmp_path), "--sources", "S2"])
     assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "follow_up.json").read_text())["missions"][0]["why"] == ["asked"]
+    assert json.loads((tmp_path / "follow_up.json").read_text())["missions"][0]["why"] == {"S2": ["asked"]}
 
 
 def test_nothing_flagged_means_nothing_to_fly(tmp_path):
@@ -128,7 +151,9 @@ def test_a_beam_analysis_needs_the_wind_and_altitude_given(tmp_path):
         ["follow-up", str(src), "--out", str(tmp_path), "--wind-from", "200", "--wind-speed", "2.5", "--altitude", "3"],
     )
     assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "follow_up.json").read_text())["missions"][0]["why"] == ["region_at_search_edge"]
+    assert json.loads((tmp_path / "follow_up.json").read_text())["missions"][0]["why"] == {
+        "S1": ["region_at_search_edge"]
+    }
 
 
 @pytest.mark.parametrize(
@@ -167,7 +192,7 @@ def test_flying_the_follow_up_pins_down_a_source_seen_on_one_crossing(single_fli
     assert res.exit_code == 0, res.output
     plan = json.loads((tmp_path / "fu" / "follow_up.json").read_text())
     (m,) = plan["missions"]
-    assert m["why"] == ["single_crossing"]
+    assert m["why"] == {"S1": ["single_crossing"]}
     # the planned lines, from the mission file, into the scenario's frame
     items = json.loads((tmp_path / "fu" / "S1" / "mission.plan").read_text())["mission"]["items"]
     ll = np.array([[it["params"][4], it["params"][5]] for it in items if it["command"] == 16])

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import shapely
 from shapely.geometry import Polygon
 
 from ..dispersion import sigma_yz
@@ -57,26 +58,38 @@ class Target:
 
 @dataclass
 class FollowUp:
-    """A target's follow-up: the area its lines cover, their spacing and the distances (m,
-    downwind of the estimate; negative: upwind) between which they lie."""
+    """One follow-up mission: the sources it flies over (one, or several whose areas overlap),
+    the area its lines cover and their spacing; per source, the distances (m, downwind of its
+    estimate; negative: upwind) between which the lines were laid for it, and between which its
+    plume is detectable at the flight altitude."""
 
-    target: Target
+    targets: list[Target]
     area_m: Polygon
     spacing_m: float
-    along_m: tuple[float, float]
+    along_m: dict[str, tuple[float, float]]
     mission: Mission
-    reach_m: tuple[float, float] = (float("nan"), float("nan"))  # where its plume is detectable
+    reach_m: dict[str, tuple[float, float]]
+
+    @property
+    def name(self) -> str:
+        """The sources' ids joined by '+' (a directory name)."""
+        return "+".join(t.id for t in self.targets)
 
     def summary(self) -> dict:
         return {
-            "source": self.target.id,
-            "radius_m": round(self.target.radius_m, 1),
-            "reference_rate_g_s": round(self.target.rate_g_s, 6),
+            "sources": [
+                {
+                    "id": t.id,
+                    "radius_m": round(t.radius_m, 1),
+                    "reference_rate_g_s": round(t.rate_g_s, 6),
+                    "lines_from_m": round(self.along_m[t.id][0], 1),
+                    "lines_to_m": round(self.along_m[t.id][1], 1),
+                    "plume_detectable_from_m": round(self.reach_m[t.id][0], 1),
+                    "plume_detectable_to_m": round(self.reach_m[t.id][1], 1),
+                }
+                for t in self.targets
+            ],
             "line_spacing_m": round(self.spacing_m, 1),
-            "lines_from_m": round(self.along_m[0], 1),
-            "lines_to_m": round(self.along_m[1], 1),
-            "plume_detectable_from_m": round(self.reach_m[0], 1),
-            "plume_detectable_to_m": round(self.reach_m[1], 1),
             **self.mission.summary(),
         }
 
@@ -248,16 +261,47 @@ def plan_follow_up(
     landing_m=None,
     no_fly_m=(),
 ) -> list[FollowUp]:
-    """One mission per target (its lines, sorties and exports as :func:`plan_mission` plans
-    them), in the order given."""
-    out = []
+    """The follow-up missions over ``targets`` (lines, sorties and exports as
+    :func:`plan_mission` plans them): one per target, except that targets whose areas overlap
+    share one mission over the hull of their areas, at the closest of their spacings and for the
+    weakest of their rates (so no ground is flown twice). In the order of each group's first
+    target."""
+    parts = []
     for t in targets:
         if not (np.isfinite(t.radius_m) and t.radius_m > 0):
             raise ConfigError(f"source {t.id}: its 90 % region radius {t.radius_m} m is not a positive number")
         if not (np.isfinite(t.rate_g_s) and t.rate_g_s > 0):
             raise ConfigError(f"source {t.id}: its rate {t.rate_g_s} g/s is not a positive number")
-        area, spacing, along, reach = follow_up_area(t, settings)
-        st = settings.model_copy(update={"line_spacing_m": spacing, "reference_rate_g_s": t.rate_g_s})
+        parts.append((t, *follow_up_area(t, settings)))
+    # groups of overlapping areas (connected components)
+    group = list(range(len(parts)))
+
+    def root(i):
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts)):
+            if parts[i][1].intersects(parts[j][1]):
+                group[root(j)] = root(i)
+    out = []
+    for g in dict.fromkeys(root(i) for i in range(len(parts))):
+        members = [p for i, p in enumerate(parts) if root(i) == g]
+        area = members[0][1] if len(members) == 1 else shapely.convex_hull(shapely.union_all([m[1] for m in members]))
+        spacing = min(m[2] for m in members)
+        rate = min(m[0].rate_g_s for m in members)
+        st = settings.model_copy(update={"line_spacing_m": spacing, "reference_rate_g_s": rate})
         mission = plan_mission(area, st, takeoff_m, landing_m, no_fly_m)
-        out.append(FollowUp(t, area, spacing, along, mission, reach))
+        out.append(
+            FollowUp(
+                [m[0] for m in members],
+                area,
+                spacing,
+                {m[0].id: m[3] for m in members},
+                mission,
+                {m[0].id: m[4] for m in members},
+            )
+        )
     return out

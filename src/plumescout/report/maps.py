@@ -478,9 +478,8 @@ def write_follow_up_png(path, plans, wind: tuple[float, float], title: str = "fo
     from types import SimpleNamespace
 
     n = len(plans)
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 5.2), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(5.8 * n, 5.4), squeeze=False)
     for ax, f in zip(axes[0], plans, strict=True):
-        t = f.target
         for s in f.mission.sorties:
             ax.plot(*s.waypoints_m.T, color="0.6", lw=0.8, zorder=1)
         ax.plot(
@@ -489,8 +488,19 @@ def write_follow_up_png(path, plans, wind: tuple[float, float], title: str = "fo
             lw=1.4,
             label=f"lines ({f.mission.n_lines}, {f.spacing_m:.0f} m apart)",
         )
-        ax.add_patch(Circle((t.x_m, t.y_m), t.radius_m, fill=False, ls="--", color="tab:red", label="90 % region"))
-        ax.plot(t.x_m, t.y_m, "x", color="tab:red", ms=10, mew=2, label=f"{t.id} (estimate)")
+        for k, t in enumerate(f.targets):
+            ax.add_patch(
+                Circle(
+                    (t.x_m, t.y_m),
+                    t.radius_m,
+                    fill=False,
+                    ls="--",
+                    color="tab:red",
+                    label="90 % region" if k == 0 else None,
+                )
+            )
+            ax.plot(t.x_m, t.y_m, "x", color="tab:red", ms=10, mew=2, label="estimate" if k == 0 else None)
+            ax.annotate(t.id, (t.x_m, t.y_m), textcoords="offset points", xytext=(6, 6), color="tab:red")
         ax.plot(*f.mission.takeoff_m, "^", color="k", ms=8, label="take-off")
         ax.set_aspect("equal")
         ax.autoscale_view()
@@ -502,9 +512,11 @@ def write_follow_up_png(path, plans, wind: tuple[float, float], title: str = "fo
         _wind_arrow(ax, SimpleNamespace(wind=wind))
         minutes = sum(s.time_s for s in f.mission.sorties) / 60.0
         alt = f.mission.settings.altitude_m
+        t = f.targets[0]
+        (r0, _), (a0, a1) = f.reach_m[t.id], f.along_m[t.id]
         ax.set_title(
-            f"{t.id}: {minutes:.1f} min of flight at {alt:g} m\n(its plume reaches {alt:g} m {f.reach_m[0]:.0f} m "
-            f"downwind: lines {f.along_m[0]:.0f} to {f.along_m[1]:.0f} m downwind of it)",
+            f"{f.name}: {minutes:.1f} min of flight at {alt:g} m\n({t.id}'s plume reaches {alt:g} m {r0:.0f} m "
+            f"downwind: lines {a0:.0f} to {a1:.0f} m downwind of it)",
             fontsize=9,
         )
         ax.set_xlabel("east (m)")
