@@ -10,7 +10,7 @@ same lines over the part of its region the survey did not cover.
 
 Each target gets a mission of its own (the planner's crosswind lines, sorties and exports),
 planned for the low end of its rate interval: the lines are spaced so that even that rate is
-seen on three of them.
+seen on three of them. Targets whose areas overlap share one mission, so no ground is flown twice.
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ class Analysis:
     def select(self, ids: list[str] | None = None) -> list[Target]:
         """The targets named by ``ids``, or by default those carrying a follow-up flag."""
         if ids:
+            ids = list(dict.fromkeys(ids))  # each once
             known = {t.id: t for t in self.targets}
             missing = [i for i in ids if i not in known]
             if missing:
@@ -127,7 +128,8 @@ def _number(path, where: str, value, name: str, positive: bool = True) -> float:
     except (TypeError, ValueError):
         raise InputError(path, f"{where}: '{name}' must be a number, not {value!r}") from None
     if not np.isfinite(v) or (positive and v <= 0):
-        raise InputError(path, f"{where}: '{name}' must be a positive number, not {value!r}")
+        kind = "positive" if positive else "finite"
+        raise InputError(path, f"{where}: '{name}' must be a {kind} number, not {value!r}")
     return v
 
 
