@@ -210,3 +210,14 @@ def test_flying_the_follow_up_pins_down_a_source_seen_on_one_crossing(single_fli
     err = Geod(ellps="WGS84").inv(s.lon, s.lat, float(lon), float(lat))[2]
     assert err <= s.location_ci90_m
     assert s.rate_g_s_ci90[0] <= truth.rate_g_s <= s.rate_g_s_ci90[1]
+
+
+def test_overlapping_sources_far_apart_along_and_across_the_wind_keep_their_own_missions():
+    """Two areas that overlap at a corner: one mission over their hull would also fly the ground
+    between them, longer than the two apart, so each keeps its own."""
+    from plumescout.planning.followup import follow_up_area
+
+    a, b = Target("S1", 0.0, 0.0, 20.0, 0.2, 1.0), Target("S2", 60.0, 50.0, 20.0, 0.2, 1.0)
+    st = _settings()
+    assert follow_up_area(a, st)[0].intersects(follow_up_area(b, st)[0])
+    assert [p.name for p in plan_follow_up([a, b], st)] == ["S1", "S2"]

@@ -10,7 +10,8 @@ same lines over the part of its region the survey did not cover.
 
 Each target gets a mission of its own (the planner's crosswind lines, sorties and exports),
 planned for the low end of its rate interval: the lines are spaced so that even that rate is
-seen on three of them. Targets whose areas overlap share one mission, so no ground is flown twice.
+seen on three of them. Targets whose areas overlap share one mission where that is the shorter
+flight.
 """
 
 from __future__ import annotations
@@ -266,8 +267,9 @@ def plan_follow_up(
     """The follow-up missions over ``targets`` (lines, sorties and exports as
     :func:`plan_mission` plans them): one per target, except that targets whose areas overlap
     share one mission over the hull of their areas, at the closest of their spacings and for the
-    weakest of their rates (so no ground is flown twice). In the order of each group's first
-    target."""
+    weakest of their rates, where that takes less flight than their missions apart (no ground is
+    flown twice, but the hull also covers the ground between them). In the order of each group's
+    first target."""
     parts = []
     for t in targets:
         if not (np.isfinite(t.radius_m) and t.radius_m > 0):
@@ -288,22 +290,25 @@ def plan_follow_up(
         for j in range(i + 1, len(parts)):
             if parts[i][1].intersects(parts[j][1]):
                 group[root(j)] = root(i)
-    out = []
-    for g in dict.fromkeys(root(i) for i in range(len(parts))):
-        members = [p for i, p in enumerate(parts) if root(i) == g]
+
+    def plan(members) -> FollowUp:
         area = members[0][1] if len(members) == 1 else shapely.convex_hull(shapely.union_all([m[1] for m in members]))
         spacing = min(m[2] for m in members)
         rate = min(m[0].rate_g_s for m in members)
         st = settings.model_copy(update={"line_spacing_m": spacing, "reference_rate_g_s": rate})
         mission = plan_mission(area, st, takeoff_m, landing_m, no_fly_m)
-        out.append(
-            FollowUp(
-                [m[0] for m in members],
-                area,
-                spacing,
-                {m[0].id: m[3] for m in members},
-                mission,
-                {m[0].id: m[4] for m in members},
-            )
-        )
+        ids = [m[0].id for m in members]
+        return FollowUp([m[0] for m in members], area, spacing, dict(zip(ids, [m[3] for m in members], strict=True)),
+                        mission, dict(zip(ids, [m[4] for m in members], strict=True)))  # fmt: skip
+
+    def flight_s(plans) -> float:
+        return sum(s.time_s for f in plans for s in f.mission.sorties)
+
+    out = []
+    for g in dict.fromkeys(root(i) for i in range(len(parts))):
+        members = [p for i, p in enumerate(parts) if root(i) == g]
+        apart = [plan([m]) for m in members]
+        # one mission over the hull where that is shorter (the hull also covers the ground between)
+        joint = plan(members) if len(members) > 1 else None
+        out.extend([joint] if joint is not None and flight_s([joint]) < flight_s(apart) else apart)
     return out
