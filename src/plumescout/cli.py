@@ -530,7 +530,8 @@ def follow_up(
 ):
     """Plan the flight that pins down the sources an analysis could not: crosswind lines over
     each one's 90 % region, close enough to cross its plume several times at several distances.
-    Writes one mission per source (OUT/<id>/mission.plan, .waypoints, .kml), follow_up.json and
+    Writes one mission per source, or per group of sources whose areas overlap where one flight
+    over them is shorter (OUT/<ids>/mission.plan, .waypoints, .kml), follow_up.json and
     follow_up.png (the lines over each region)."""
     from .errors import ConfigError
     from .pipeline import dump_json
@@ -602,8 +603,8 @@ def follow_up(
     console.print(tab)
     console.print(
         "fly these, then analyse every log together (plumescout analyze FIRST.csv FOLLOW_UP.csv): the lines cross "
-        f"the plume at several distances, which fixes how far upwind the source is. Wrote {out}/<id>/ and "
-        f"{out / 'follow_up.json'}, {out / 'follow_up.png'}"
+        f"the plume at several distances, which fixes how far upwind the source is. Wrote "
+        f"{', '.join(str(out / f.name) + '/' for f in plans)}, {out / 'follow_up.json'}, {out / 'follow_up.png'}"
     )
 
 
