@@ -533,7 +533,6 @@ def follow_up(
     Writes one mission per source, or per group of sources whose areas overlap where one flight
     over them is shorter (OUT/<ids>/mission.plan, .waypoints, .kml), follow_up.json and
     follow_up.png (the lines over each region)."""
-    from .errors import ConfigError
     from .pipeline import dump_json
     from .planning.export import write_mission_files
     from .planning.followup import FOLLOW_UP_FLAGS, plan_follow_up, read_analysis
@@ -547,22 +546,13 @@ def follow_up(
             "(name sources with --sources to plan one anyway)"
         )
         return
-    given = {"--wind-from": wind_from, "--wind-speed": wind_speed, "--altitude": altitude}
-    recorded = {"--wind-from": an.wind_from_deg, "--wind-speed": an.wind_speed_m_s, "--altitude": an.altitude_m}
-    value = {k: given[k] if given[k] is not None else recorded[k] for k in given}
-    if missing := [k for k, v in value.items() if v is None]:
-        raise ConfigError(
-            f"{sources_geojson} does not record the flight's {', '.join(k[2:] for k in missing)} "
-            f"(a beam analysis, or an older file): give {' and '.join(missing)}"
-        )
-    alt = value["--altitude"]
+    flight = an.flight({"--wind-from": wind_from, "--wind-speed": wind_speed, "--altitude": altitude})
+    alt = flight["altitude_m"]
     st = _mission_settings(
         fleet,
         # the aircraft flew the analysed survey at its altitude, however low
         [{"name": "UAV1", "speed_m_s": speed, "endurance_s": endurance, "min_altitude_m": min(5.0, alt)}],
-        wind_from_deg=value["--wind-from"],
-        wind_speed_m_s=value["--wind-speed"],
-        altitude_m=alt,
+        **flight,
         max_altitude_m=max_altitude,
         species=species,
         detection_limit_ppm=detection_limit,

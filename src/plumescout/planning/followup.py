@@ -122,6 +122,21 @@ class Analysis:
             return [known[i] for i in ids]
         return [t for t in self.targets if set(self.flags.get(t.id, [])) & set(FOLLOW_UP_FLAGS)]
 
+    def flight(self, given: dict[str, float | None]) -> dict[str, float]:
+        """The wind and altitude to plan with: ``given`` maps the caller's names for the wind's
+        from-direction, its speed and the altitude (in that order; e.g. command-line options) to a
+        value or None; None falls back to what the analysis recorded. Returns ``wind_from_deg``,
+        ``wind_speed_m_s``, ``altitude_m``; a value neither given nor recorded is a
+        :class:`ConfigError` naming what to give."""
+        recorded = (self.wind_from_deg, self.wind_speed_m_s, self.altitude_m)
+        value = [v if v is not None else r for v, r in zip(given.values(), recorded, strict=True)]
+        if missing := [k for k, v in zip(given, value, strict=True) if v is None]:
+            raise ConfigError(
+                f"{self.path} does not record the flight's {', '.join(k.lstrip('-') for k in missing)} "
+                f"(a beam analysis, or an older file): give {' and '.join(missing)}"
+            )
+        return dict(zip(("wind_from_deg", "wind_speed_m_s", "altitude_m"), value, strict=True))
+
 
 def _number(path, where: str, value, name: str, positive: bool = True) -> float:
     try:

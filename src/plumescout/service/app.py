@@ -902,20 +902,9 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         doc = {"type": "FeatureCollection", "features": [r.feature], "properties": run.provenance or {}}
         try:
             an = parse_analysis(doc, f"report {r.uid}")
-            given = {"wind_from": wind_from, "wind_speed": wind_speed, "altitude": altitude}
-            value = {
-                k: v if v is not None else {"wind_from": an.wind_from_deg, "wind_speed": an.wind_speed_m_s,
-                                             "altitude": an.altitude_m}[k]
-                for k, v in given.items()
-            }  # fmt: skip
-            if missing := [k for k, v in value.items() if v is None]:
-                raise ConfigError(f"the analysis does not record the flight's {', '.join(missing)}: give them")
-            st = MissionSettings(
-                wind_from_deg=value["wind_from"],
-                wind_speed_m_s=value["wind_speed"],
-                altitude_m=value["altitude"],
-                aircraft=[Aircraft(speed_m_s=speed, endurance_s=endurance, min_altitude_m=min(5.0, value["altitude"]))],
-            )
+            flight = an.flight({"wind_from": wind_from, "wind_speed": wind_speed, "altitude": altitude})
+            craft = Aircraft(speed_m_s=speed, endurance_s=endurance, min_altitude_m=min(5.0, flight["altitude_m"]))
+            st = MissionSettings(**flight, aircraft=[craft])
             (f,) = plan_follow_up(an.targets, st)
         except (InputError, ConfigError, ValueError) as exc:  # (pydantic's ValidationError is a ValueError)
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
