@@ -38,6 +38,8 @@ from calibrate_beams import REL, local_cluster, readings_noise_ppm, release_argu
 from combined_survey import ORIGIN, RATE_HZ, SPEED_M_S, flight_observations, lawnmower  # noqa: E402
 from estimator_suite import machine  # noqa: E402
 
+from plumescout.planning.followup import FOLLOW_UP_FLAGS  # noqa: E402
+
 TURNAROUND_S = 300.0
 BASE = datetime(2017, 8, 1, tzinfo=UTC)
 ARMS = ("survey", "follow_up", "control")
@@ -59,6 +61,10 @@ def _observations(sim, t, xy, altitude_m, seed, stream):
         )  # fmt: skip
     obs = flight_observations({"drone": (t, xyz, c), "wind": sim["wind"]}, np.random.default_rng([seed, stream, 1]))
     return dataclasses.replace(obs, t0=BASE + timedelta(seconds=float(t[0])))
+
+
+def _median(v) -> float:
+    return float(np.median(v)) if v else float("nan")
 
 
 def _window(sim, t_survey, duration_s):
@@ -152,16 +158,15 @@ def run_one(seed: int, data_dir: str, noise_ppm: float, altitude_m: float, spaci
 def _arm_stats(rows, arm) -> dict:
     got = [r[arm] for r in rows]
     found = [g for g in got if g["found"]]
-    med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
     return {
         "releases": len(got),
         "found": len(found),
-        "median_error_m": med([g["error_m"] for g in found]),
-        "median_abs_log10_rate": med([abs(g["log10_rate_ratio"]) for g in found]),
+        "median_error_m": _median([g["error_m"] for g in found]),
+        "median_abs_log10_rate": _median([abs(g["log10_rate_ratio"]) for g in found]),
         "region_coverage": float(np.mean([g["region_holds"] for g in found])) if found else float("nan"),
         "rate_coverage": float(np.mean([g["rate_holds"] for g in found])) if found else float("nan"),
-        "median_crossings": med([g["crossings"] for g in found]),
-        "still_flagged": sum(bool(set(g["flags"]) & {"single_crossing", "region_at_search_edge"}) for g in found),
+        "median_crossings": _median([g["crossings"] for g in found]),
+        "still_flagged": sum(bool(set(g["flags"]) & set(FOLLOW_UP_FLAGS)) for g in found),
         "false_sources": sum(len(g["false"]) for g in got),
     }
 
@@ -173,7 +178,7 @@ def write(rows, args, wall_s: float) -> None:
     flown = [r for r in rows if "follow_up" in r]
     # the flagged sources that were the release, and the seeds whose only flagged sources were false
     true_flagged = [r for r in flown if r["survey"]["found"] and r["survey"].get("flags") and
-                    set(r["survey"]["flags"]) & {"single_crossing", "region_at_search_edge"}]  # fmt: skip
+                    set(r["survey"]["flags"]) & set(FOLLOW_UP_FLAGS)]  # fmt: skip
     stats = {arm: _arm_stats(flown, arm) for arm in ARMS} if flown else {}
     stats_true = {arm: _arm_stats(true_flagged, arm) for arm in ARMS} if true_flagged else {}
     name = f"follow_up_{rows[0]['seed']}-{rows[-1]['seed']}_altitude{args.altitude:g}_spacing{args.spacing:g}"
@@ -341,7 +346,6 @@ def write_suite(rows, args, wall_s: float) -> None:
     name = f"follow_up_suite_{rows[0]['seed']}-{rows[-1]['seed']}"
     run = {"wall_s": wall_s, "machine": machine(), "seeds": [r["seed"] for r in rows]}
     (out / f"{name}.json").write_text(json.dumps({"run": run, "releases": rows}) + "\n")
-    med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
     n_flag = sum(len(r["flagged"]) for r in flown)
     n_true_flag = sum(len(r["survey"]["watch"]) for r in flown)
     added = [r["added_flight_s"] for r in flown]
@@ -353,7 +357,7 @@ def write_suite(rows, args, wall_s: float) -> None:
         "",
         f"{len(rows)} flights; the survey's fit flagged {n_flag} sources in {len(flown)} flights, {n_true_flag} of "
         f"them a true source (matched within 100 m). Added flight per flown flight: median "
-        f"{med(added) / 60:.1f} min (range {min(added, default=0) / 60:.1f}-{max(added, default=0) / 60:.1f}); "
+        f"{_median(added) / 60:.1f} min (range {min(added, default=0) / 60:.1f}-{max(added, default=0) / 60:.1f}); "
         "the control flies the survey's lines again for as long.",
         "",
         "| fit | true flagged sources found | median error (m) | median abs log10 rate | region cov. | rate cov. "
@@ -364,13 +368,13 @@ def write_suite(rows, args, wall_s: float) -> None:
     for arm, label in zip(ARMS, labels, strict=True):
         got = [w for r in flown for w in r[arm]["watch"].values()]
         f = [w for w in got if w["found"]]
-        flagged = sum(bool(set(w["flags"]) & {"single_crossing", "region_at_search_edge"}) for w in f)
+        flagged = sum(bool(set(w["flags"]) & set(FOLLOW_UP_FLAGS)) for w in f)
         lines.append(
-            f"| {label} | {len(f)}/{len(got)} | {med([w['error_m'] for w in f]):.1f} | "
-            f"{med([abs(w['log10_rate_ratio']) for w in f]):.3f} | "
+            f"| {label} | {len(f)}/{len(got)} | {_median([w['error_m'] for w in f]):.1f} | "
+            f"{_median([abs(w['log10_rate_ratio']) for w in f]):.3f} | "
             f"{np.mean([w['region_holds'] for w in f]) if f else float('nan'):.2f} | "
             f"{np.mean([w['rate_holds'] for w in f]) if f else float('nan'):.2f} | "
-            f"{med([w['crossings'] for w in f]):.0f} | {flagged} | {sum(r[arm]['false'] for r in flown)} | "
+            f"{_median([w['crossings'] for w in f]):.0f} | {flagged} | {sum(r[arm]['false'] for r in flown)} | "
             f"{sum(r[arm]['matched'] for r in flown)}/{sum(r['n_true'] for r in flown)} |"
         )
     lines += [
