@@ -130,6 +130,7 @@ class Listener:
 
     def __init__(self, ssl_ctx=None):
         self.received = bytearray()
+        self.writers = []
         self.ssl_ctx = ssl_ctx
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -138,9 +139,25 @@ class Listener:
         assert self.ready.wait(10)
 
     async def _handle(self, reader, writer):
+        self.writers.append(writer)
         while data := await reader.read(65536):
             self.received += data
         writer.close()
+        await writer.wait_closed()
+
+    async def _shutdown(self):
+        """Every connection and the server closed before the loop stops (a transport still
+        closing when the loop is closed is reported, at some later garbage collection, as an
+        unclosed socket in whichever test runs then)."""
+        self.server.close()
+        for w in self.writers:
+            w.close()
+        for w in self.writers:
+            try:
+                await w.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+        await self.server.wait_closed()
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
@@ -157,7 +174,7 @@ class Listener:
             time.sleep(0.02)
 
     def close(self):
-        self.loop.call_soon_threadsafe(self.server.close)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
