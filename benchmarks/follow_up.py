@@ -98,7 +98,15 @@ def _score(est, sim, wall_s) -> dict:
     return out
 
 
-def run_one(seed: int, data_dir: str, noise_ppm: float, altitude_m: float, spacing_m: float) -> dict:
+def _stability(est, how: str):
+    """The stability the follow-up is planned with: the survey fit's index ("fitted", what
+    `plumescout follow-up` reads from the GeoJSON), else the class letter given."""
+    return round(est.info_["stability_index_fitted"], 2) if how == "fitted" else how
+
+
+def run_one(
+    seed: int, data_dir: str, noise_ppm: float, altitude_m: float, spacing_m: float, stability: str = "fitted"
+) -> dict:
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
     from plumescout.planning.followup import FOLLOW_UP_FLAGS, Target, plan_follow_up
@@ -133,6 +141,7 @@ def run_one(seed: int, data_dir: str, noise_ppm: float, altitude_m: float, spaci
     speed, from_deg = obs.wind.mean()
     st = MissionSettings(
         wind_from_deg=from_deg, wind_speed_m_s=max(speed, 0.5), altitude_m=altitude_m,
+        stability=_stability(est, stability),
         aircraft=[Aircraft(speed_m_s=SPEED_M_S, min_altitude_m=1.0, endurance_s=1800.0)],
     )  # fmt: skip
     targets = [Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m) for s in flagged]
@@ -275,7 +284,7 @@ def _suite_score(truth, est, wall_s, watch: list[int]) -> dict:
     return {"wall_s": round(wall_s, 2), "matched": len(m), "false": len(false), "watch": per}
 
 
-def run_suite_one(seed: int) -> dict:
+def run_suite_one(seed: int, stability: str = "fitted") -> dict:
     from plumescout.evaluation import simulate_scenario
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
@@ -300,6 +309,9 @@ def run_suite_one(seed: int) -> dict:
     flagged = [j for j, s in enumerate(est.sources_) if set(s.flags) & set(FOLLOW_UP_FLAGS)]
     watch = [i for i, j in m.items() if j in flagged]
     row = {"seed": seed, "pattern": pattern, "n_true": len(truth), "survey": _suite_score(truth, est, wall, watch)}
+    # the simulated class beside the survey fit's index (A = 0 .. F = 5) and the one planned with
+    row["stability"] = {"simulated": sc.wind.stability, "fitted": round(est.info_["stability_index_fitted"], 2),
+                        "planned": _stability(est, stability)}  # fmt: skip
     row["flagged"] = [{"id": est.sources_[j].id, "flags": est.sources_[j].flags, "truth": next(
         (i for i, jj in m.items() if jj == j), None)} for j in flagged]  # fmt: skip
     if not flagged:
@@ -309,6 +321,7 @@ def run_suite_one(seed: int) -> dict:
     speed, from_deg = obs.wind.mean()
     st = MissionSettings(
         wind_from_deg=from_deg, wind_speed_m_s=max(speed, 0.5), altitude_m=alt,
+        stability=_stability(est, stability),
         aircraft=[Aircraft(speed_m_s=ac.speed_m_s, min_altitude_m=1.0, endurance_s=ac.endurance_s)],
     )  # fmt: skip
     survey = np.vstack(flight.plan.sorties)
@@ -420,6 +433,9 @@ def main(argv=None) -> int:
     ap.add_argument("--spacing", type=float, default=30.0, help="the survey's line spacing (m)")
     ap.add_argument("--suite", action="store_true", help="the estimator suite's far-field flights instead")
     ap.add_argument("--seeds", type=int, nargs="+", help="(--suite) these seeds instead of a range")
+    ap.add_argument(
+        "--stability", default="fitted", help="plan the follow-up with the survey fit's stability (fitted) or a class"
+    )
     ap.set_defaults(releases=60, out=str(Path(__file__).parent / "results" / "follow_up"))
     args = ap.parse_args(argv)
     if args.from_json:
@@ -436,7 +452,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         seeds = args.seeds or list(range(args.first_seed, args.first_seed + args.releases))
         rows = []
-        for f in as_completed(client.map(run_suite_one, seeds, pure=False)):
+        for f in as_completed(client.map(partial(run_suite_one, stability=args.stability), seeds, pure=False)):
             r = f.result()
             rows.append(r)
             print(json.dumps({"seed": r["seed"], "flagged": r["flagged"]}), flush=True)
@@ -447,7 +463,14 @@ def main(argv=None) -> int:
     client = local_cluster(args.workers)
     t0 = time.perf_counter()
     seeds = list(range(args.first_seed, args.first_seed + args.releases))
-    job = partial(run_one, data_dir=args.data, noise_ppm=noise_ppm, altitude_m=args.altitude, spacing_m=args.spacing)
+    job = partial(
+        run_one,
+        data_dir=args.data,
+        noise_ppm=noise_ppm,
+        altitude_m=args.altitude,
+        spacing_m=args.spacing,
+        stability=args.stability,
+    )
     rows = []
     for f in as_completed(client.map(job, seeds, pure=False)):
         r = f.result()

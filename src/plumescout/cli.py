@@ -526,7 +526,10 @@ def follow_up(
     max_altitude: Annotated[float, typer.Option(help="airspace ceiling (m)")] = 120.0,
     detection_limit: Annotated[float, typer.Option(help="sensor detection limit (ppm)")] = 0.05,
     species: Annotated[str, typer.Option(help="species")] = "ch4",
-    stability: Annotated[str, typer.Option(help="Pasquill-Gifford class expected")] = "D",
+    stability: Annotated[
+        str | None,
+        typer.Option(help="Pasquill-Gifford class or index 0-5 (default: the analysis' fitted one, else D)"),
+    ] = None,
 ):
     """Plan the flight that pins down the sources an analysis could not: crosswind lines over
     each one's 90 % region, close enough to cross its plume several times at several distances.
@@ -556,7 +559,7 @@ def follow_up(
         max_altitude_m=max_altitude,
         species=species,
         detection_limit_ppm=detection_limit,
-        stability=stability,
+        stability=an.stability(stability),
     )
     zones = [z for extra in no_fly or [] for z in _zones_in(extra, an.frame)]
 
@@ -569,10 +572,15 @@ def follow_up(
     t0 = point(takeoff)
     plans = plan_follow_up(targets, st, t0, point(landing) or t0, zones)
     wind = f"wind from {st.wind_from_deg:.0f} deg at {st.wind_speed_m_s:.1f} m/s"
-    tab = Table(title=f"follow-up lines at {alt:g} m, {wind}")
+    tab = Table(title=f"follow-up lines at {alt:g} m, {wind}, stability {_stability_text(st.stability)}")
     for c in ("source", "why", "region (m)", "lines", "spacing (m)", "downwind of it (m)", "flight time (min)"):
         tab.add_column(c)
-    doc = {"analysis": str(sources_geojson), "origin": [an.frame.lat0, an.frame.lon0], "missions": []}
+    doc = {
+        "analysis": str(sources_geojson),
+        "origin": [an.frame.lat0, an.frame.lon0],
+        "stability": st.stability,
+        "missions": [],
+    }
     for f in plans:
         files = write_mission_files(out / f.name, f.mission, an.frame)
         why = {t.id: [x for x in an.flags.get(t.id, []) if x in FOLLOW_UP_FLAGS] or ["asked"] for t in f.targets}
@@ -596,6 +604,13 @@ def follow_up(
         f"the plume at several distances, which fixes how far upwind the source is. Wrote "
         f"{', '.join(str(out / f.name) + '/' for f in plans)}, {out / 'follow_up.json'}, {out / 'follow_up.png'}"
     )
+
+
+def _stability_text(stability) -> str:
+    """A class letter as given; an index as the index and its nearest class (3.4 -> "3.4 (D)")."""
+    if isinstance(stability, str):
+        return stability
+    return f"{stability:.1f} ({'ABCDEF'[int(round(stability))]})"
 
 
 def _mission_settings(fleet: Path | None, default_craft: list[dict], **settings):

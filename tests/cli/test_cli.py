@@ -29,7 +29,11 @@ def test_analyze_writes_every_product(single_flight, tmp_path):
     assert doc["properties"]["rate_prior"]["sources_at_cap"] == []  # 0.5 g/s, far below the 100 g/s cap
     assert doc["features"][0]["properties"]["flags"] == []
     assert "rate prior's cap" not in res.output
-    assert "Warning:" not in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert "Warning:" not in html
+    # the stability class the fit settled on is recorded (a follow-up plans with it) and shown
+    fitted = doc["properties"]["posterior"]["stability_index_fitted"]
+    assert 0.0 <= fitted <= 5.0 and f"Stability class index {fitted:.1f}" in html
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,40 @@ def test_follow_up_command_plans_the_flagged_source_only(tmp_path):
     assert json.loads((tmp_path / "follow_up.json").read_text())["missions"][0]["why"] == {"S2": ["asked"]}
 
 
+def test_the_follow_up_plans_with_the_stability_the_analysis_fitted(tmp_path):
+    """An analysis that fitted stable air (index 4.6, between E and F) gets lines farther
+    downwind: its plume grows more slowly and reaches the flight altitude later
+    (``detectable_range``). Without a fitted value (older files), or with --stability given,
+    the given class (default D) is used."""
+    an = read_analysis(DATA / "analysis_stable_air.geojson")
+    assert an.stability() == 4.6 and an.stability("C") == "C"
+    assert read_analysis(DATA / "analysis.geojson").stability() == "D"
+    docs, said = {}, {}
+    for name, src, args in (
+        ("stable", "analysis_stable_air.geojson", []),
+        ("given", "analysis_stable_air.geojson", ["--stability", "D"]),
+        ("older", "analysis.geojson", []),
+    ):
+        res = runner.invoke(app, ["follow-up", str(DATA / src), "--out", str(tmp_path / name), *args])
+        assert res.exit_code == 0, res.output
+        docs[name] = json.loads((tmp_path / name / "follow_up.json").read_text())
+        said[name] = " ".join(res.output.split())
+    assert "stability 4.6 (F)" in said["stable"] and "stability D" in said["given"]
+    assert [d["stability"] for d in docs.values()] == [4.6, "D", "D"]
+    first = {k: d["missions"][0]["sources"][0] for k, d in docs.items()}
+    for k, stab in (("stable", 4.6), ("older", "D")):
+        x_lo = detectable_range(0.2, 3.0, 5.0, 0.05, "ch4", stab, source_height_m=1.0)[0]
+        assert first[k]["plume_detectable_from_m"] == pytest.approx(x_lo, abs=0.05)
+        assert first[k]["lines_from_m"] == pytest.approx(x_lo - 25.0, abs=0.05)  # from the region's upwind edge
+    assert first["stable"]["plume_detectable_from_m"] > first["older"]["plume_detectable_from_m"]
+    assert first["given"] == first["older"]
+    res = runner.invoke(
+        app, ["follow-up", str(DATA / "analysis.geojson"), "--out", str(tmp_path / "g"), "--stability", "G"]
+    )
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "stability: Value error, unknown stability class 'G'" in " ".join(res.output.split())
+
+
 def test_nothing_flagged_means_nothing_to_fly(tmp_path):
     doc = json.loads((DATA / "analysis.geojson").read_text())
     for f in doc["features"]:
@@ -166,6 +200,7 @@ def test_a_beam_analysis_needs_the_wind_and_altitude_given(tmp_path):
         ("swapped_position.geojson", [], "is not [longitude, latitude]"),
         ("analysis.geojson", ["--sources", "S1,S9"], "no source S9 in this file (it has: S1, S2)"),
         ("missing.geojson", [], "cannot read"),
+        ("bad_stability.geojson", [], "'stability_index_fitted' 7.5 is not in 0 (A) .. 5 (F)"),
     ],
 )
 def test_follow_up_refuses_bad_files_cleanly(name, args, words, tmp_path):

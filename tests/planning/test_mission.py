@@ -83,6 +83,15 @@ def test_two_aircraft_share_the_work_and_finish_sooner():
     assert abs(ta - tb) < 0.2 * max(ta, tb)
 
 
+def test_stability_is_a_class_letter_or_its_index():
+    # A = 0 .. F = 5 (plumescout.met.class_index); an index given as text is read as one
+    assert settings(stability="E").stability == "E"
+    assert settings(stability=3.4).stability == settings(stability="3.4").stability == 3.4
+    for bad, why in (("G", "unknown stability class"), (5.5, "outside"), (float("nan"), "outside")):
+        with pytest.raises(ValueError, match=why):
+            settings(stability=bad)
+
+
 def test_altitude_limits_and_bad_points_are_refused():
     with pytest.raises(ValueError, match="outside aircraft"):
         settings(altitude_m=3.0)

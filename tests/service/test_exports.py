@@ -323,8 +323,10 @@ def test_follow_up_flight_of_a_report_is_the_planners_and_lies_downwind(analysed
     got = np.array([it["params"][4:6] for it in items if it["command"] == 16])
     # the planner on the report's own GeoJSON export, with the service's defaults (5 m/s, 30 min)
     an = parse_analysis(w.get("analyst", f"/api/reports/{rid}/geojson").json(), "export")
+    assert an.stability_index is not None  # (the stability the run fitted)
     st = MissionSettings(
         wind_from_deg=an.wind_from_deg, wind_speed_m_s=an.wind_speed_m_s, altitude_m=an.altitude_m,
+        stability=an.stability(),
         aircraft=[Aircraft(speed_m_s=5.0, endurance_s=1800.0, min_altitude_m=min(5.0, an.altitude_m))],
     )  # fmt: skip
     (f,) = plan_follow_up(an.targets, st)

@@ -43,6 +43,7 @@ FITTED_NUISANCE = (
     "horizontal_width_factor",
     "beam_width_factor",
     "vertical_growth_exponent",
+    "stability_index_fitted",
 )
 
 
@@ -804,6 +805,8 @@ class PlumeEstimator:
         self.info_["source_height_m"] = height
         if point:
             self.info_["sensor_response_s"] = float(np.median([sampler.response_s(t) for t in th]))
+            # the class index the fit settled on (A = 0 .. F = 5): the wind's, plus the sampled offset
+            self.info_["stability_index_fitted"] = float(np.clip(sampler.cfg.stability + np.median(th[:, 3]), 0, 5))
             self.info_["horizontal_width_factor"] = float(np.exp(np.median(th[:, 1])))
         if both:
             self.info_["beam_width_factor"] = float(np.exp(np.median(th[:, sampler.OTHER + 1])))

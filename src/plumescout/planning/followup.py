@@ -99,7 +99,8 @@ class FollowUp:
 class Analysis:
     """What a follow-up needs of an analysis' GeoJSON (``plumescout analyze``'s sources.geojson):
     every source as a :class:`Target` in the local frame about ``frame``, their flags, and the
-    flight's mean wind and altitude where the provenance records them (None otherwise)."""
+    flight's mean wind, altitude and fitted stability where the provenance records them (None
+    otherwise)."""
 
     path: Path
     frame: LocalFrame
@@ -108,6 +109,8 @@ class Analysis:
     wind_speed_m_s: float | None = None
     wind_from_deg: float | None = None
     altitude_m: float | None = None
+    # the stability class index the analysis fitted (A = 0 .. F = 5; flights only)
+    stability_index: float | None = None
 
     def select(self, ids: list[str] | None = None) -> list[Target]:
         """The targets named by ``ids``, or by default those carrying a follow-up flag."""
@@ -136,6 +139,13 @@ class Analysis:
                 f"(a beam analysis, or an older file): give {' and '.join(missing)}"
             )
         return dict(zip(("wind_from_deg", "wind_speed_m_s", "altitude_m"), value, strict=True))
+
+    def stability(self, given: str | float | None = None) -> str | float:
+        """The stability to plan with: ``given`` (a class letter or index), else the index the
+        analysis fitted, else class D (neutral: beam analyses and older files record none)."""
+        if given is not None:
+            return given
+        return round(self.stability_index, 2) if self.stability_index is not None else "D"
 
 
 def _number(path, where: str, value, name: str, positive: bool = True) -> float:
@@ -205,6 +215,12 @@ def parse_analysis(doc, path) -> Analysis:
         targets.append(Target(sid, float(x), float(y), radius, low, height))
     wind = prov.get("mean_wind") if isinstance(prov.get("mean_wind"), dict) else {}
     speed, from_deg, alt = wind.get("speed_m_s"), wind.get("from_deg"), prov.get("flight_altitude_m")
+    post = prov.get("posterior") if isinstance(prov.get("posterior"), dict) else {}
+    stab = post.get("stability_index_fitted")
+    if stab is not None:
+        stab = _number(path, "properties.posterior", stab, "stability_index_fitted", positive=False)
+        if not 0.0 <= stab <= 5.0:
+            raise InputError(path, f"properties.posterior: 'stability_index_fitted' {stab} is not in 0 (A) .. 5 (F)")
     return Analysis(
         Path(str(path)),
         frame,
@@ -213,6 +229,7 @@ def parse_analysis(doc, path) -> Analysis:
         None if speed is None else _number(path, "properties.mean_wind", speed, "speed_m_s"),
         None if from_deg is None else _number(path, "properties.mean_wind", from_deg, "from_deg", positive=False),
         None if alt is None else _number(path, "properties", alt, "flight_altitude_m"),
+        stab,
     )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from shapely import affinity
@@ -28,6 +28,7 @@ from shapely.geometry import LineString, Point, Polygon
 from shapely.ops import unary_union
 
 from ..errors import ConfigError
+from ..met import class_index
 from .coverage import detectable_range
 
 __all__ = ["Aircraft", "MissionSettings", "Mission", "Sortie", "plan_mission", "route_around", "detection_probability"]
@@ -61,12 +62,25 @@ class MissionSettings(_Model):
     species: str = "ch4"
     detection_limit_ppm: float = Field(default=0.05, gt=0)
     reference_rate_g_s: float = Field(default=0.5, gt=0)
-    stability: str = "D"
+    # a Pasquill-Gifford class letter, or its index A = 0 .. F = 5 (fractional: between classes,
+    # as an analysis fits it)
+    stability: str | float = Field(default="D", description="Pasquill-Gifford class or index 0-5")
     line_spacing_m: float | None = Field(default=None, gt=0)
     max_spacing_m: float = Field(default=150.0, gt=0)
     min_crossings: int = Field(default=2, ge=1)
     no_fly_margin_m: float = Field(default=10.0, ge=0)
     reserve_fraction: float = Field(default=0.15, ge=0, lt=1)
+
+    @field_validator("stability")
+    @classmethod
+    def _stability(cls, v):
+        if isinstance(v, str):
+            try:
+                v = float(v)  # an index given as text (a command-line option)
+            except ValueError:
+                pass
+        class_index(v)  # a ValueError naming the letters, or the index's range
+        return v
 
     @model_validator(mode="after")
     def _altitudes(self):

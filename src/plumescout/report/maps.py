@@ -389,6 +389,12 @@ def write_html_map(
             f"{info.get('source_height_m', float('nan')):.2g} m; plume width "
             f"{info.get('horizontal_width_factor', float('nan')):.2g} of the tabulated (posterior medians).</p>"
         )
+        if info.get("stability_index_fitted") is not None:  # flights: the class the fit settled on
+            fitted, wind = info["stability_index_fitted"], info.get("stability_index", float("nan"))
+            foot += (
+                f"<p>Stability class index {fitted:.1f} ({'ABCDEF'[int(round(fitted))]}; A = 0 .. F = 5), from "
+                f"{wind:.1f} the wind's direction spread gave; a follow-up plans with it.</p>"
+            )
         if info.get("beam_width_factor") is not None:  # a flight and beams in one fit
             foot += (
                 f"<p>Beams (fitted with the flight, at {info.get('beam_weight', float('nan')):.2g} of their own "

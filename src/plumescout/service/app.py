@@ -904,7 +904,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             an = parse_analysis(doc, f"report {r.uid}")
             flight = an.flight({"wind_from": wind_from, "wind_speed": wind_speed, "altitude": altitude})
             craft = Aircraft(speed_m_s=speed, endurance_s=endurance, min_altitude_m=min(5.0, flight["altitude_m"]))
-            st = MissionSettings(**flight, aircraft=[craft])
+            st = MissionSettings(**flight, stability=an.stability(), aircraft=[craft])
             (f,) = plan_follow_up(an.targets, st)
         except (InputError, ConfigError, ValueError) as exc:  # (pydantic's ValidationError is a ValueError)
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
