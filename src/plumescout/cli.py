@@ -538,7 +538,7 @@ def follow_up(
     follow_up.png (the lines over each region)."""
     from .pipeline import dump_json
     from .planning.export import write_mission_files
-    from .planning.followup import FOLLOW_UP_FLAGS, plan_follow_up, read_analysis
+    from .planning.followup import FOLLOW_UP_FLAGS, lower_altitude, plan_follow_up, read_analysis
 
     an = read_analysis(sources_geojson)
     ids = [x.strip() for x in sources.split(",") if x.strip()] if sources else None
@@ -581,10 +581,22 @@ def follow_up(
         "stability": st.stability,
         "missions": [],
     }
+    advice = []
     for f in plans:
         files = write_mission_files(out / f.name, f.mission, an.frame)
         why = {t.id: [x for x in an.flags.get(t.id, []) if x in FOLLOW_UP_FLAGS] or ["asked"] for t in f.targets}
+        lower = {t.id: low for t in f.targets if (low := lower_altitude(t, st)) is not None}
+        for sid, (a, x) in lower.items():
+            advice.append(
+                f"{sid}: its plume first reaches {alt:g} m {f.reach_m[sid][0]:.0f} m downwind, beyond its "
+                f"{next(t.radius_m for t in f.targets if t.id == sid):.0f} m region; at {a:g} m it would be detectable "
+                f"from {x:.0f} m (--altitude {a:g}, if the site allows)"
+            )
         doc["missions"].append({**f.summary(), "why": why, "dir": f.name, "files": files})
+        if lower:
+            doc["missions"][-1]["lower_altitude"] = {
+                sid: {"altitude_m": a, "plume_detectable_from_m": round(x, 1)} for sid, (a, x) in lower.items()
+            }
         minutes = f"{sum(s.time_s for s in f.mission.sorties) / 60:.1f}"
         for k, t in enumerate(f.targets):  # sources whose areas overlap share one mission (its first row)
             lo, hi = f.along_m[t.id]
@@ -599,6 +611,8 @@ def follow_up(
         out / "follow_up.png", plans, (st.wind_speed_m_s, st.wind_from_deg), title=f"follow-up: {sources_geojson.name}"
     )
     console.print(tab)
+    for line in advice:
+        console.print(f"[yellow]lower:[/yellow] {line}")
     console.print(
         "fly these, then analyse every log together (plumescout analyze FIRST.csv FOLLOW_UP.csv): the lines cross "
         f"the plume at several distances, which fixes how far upwind the source is. Wrote "

@@ -11,12 +11,13 @@ from pyproj import Geod
 from typer.testing import CliRunner
 
 from plumescout.cli import app
+from plumescout.errors import ConfigError
 from plumescout.flightlog import write_flight_csv
 from plumescout.geo import LocalFrame
 from plumescout.inference import EstimatorConfig
 from plumescout.pipeline import analyze
 from plumescout.planning.coverage import detectable_range
-from plumescout.planning.followup import Target, plan_follow_up, read_analysis
+from plumescout.planning.followup import Target, follow_up_area, lower_altitude, plan_follow_up, read_analysis
 from plumescout.planning.mission import Aircraft, MissionSettings
 from plumescout.simulate import simulate_flight
 
@@ -162,6 +163,33 @@ def test_the_follow_up_plans_with_the_stability_the_analysis_fitted(tmp_path):
     )
     assert res.exit_code != 0 and "Traceback" not in res.output
     assert "stability: Value error, unknown stability class 'G'" in " ".join(res.output.split())
+
+
+def test_a_lower_altitude_is_suggested_when_the_plume_reaches_the_lines_beyond_the_region(tmp_path):
+    """At 15 m a 0.2 g/s plume from 1 m is first detectable far beyond a 25 m region: the
+    advice is the highest altitude (0.5 m steps, no lower than the aircraft's minimum) at which
+    it would be within the radius (``detectable_range``)."""
+    t = Target("S1", 0.0, 0.0, 25.0, 0.2, 1.0)
+    reach = lambda alt: detectable_range(0.2, 3.0, alt, 0.05, "ch4", "D", source_height_m=1.0)[0]  # noqa: E731
+
+    def at(alt, floor):
+        craft = [Aircraft(speed_m_s=5.0, min_altitude_m=floor)]
+        return MissionSettings(wind_from_deg=270.0, wind_speed_m_s=3.0, altitude_m=alt, aircraft=craft)
+
+    a, x = lower_altitude(t, at(15.0, 2.0))
+    assert reach(15.0) > 25.0 >= x == reach(a) and reach(a + 0.5) > 25.0 and a >= 2.0
+    assert lower_altitude(t, at(5.0, 2.0)) is None  # at 5 m it is already seen within the region
+    assert lower_altitude(t, at(15.0, 15.0)) is None  # an aircraft that may not fly lower
+    # a plume never detectable at the altitude: the refusal says where it would be
+    with pytest.raises(ConfigError, match=r"fly lower \(at [0-9.]+ m it would be detectable from [0-9]+ m downwind\)"):
+        follow_up_area(t, at(30.0, 2.0))
+    # the command prints the advice and records it
+    res = runner.invoke(app, ["follow-up", str(DATA / "analysis.geojson"), "--out", str(tmp_path), "--altitude", "15"])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    low = json.loads((tmp_path / "follow_up.json").read_text())["missions"][0]["lower_altitude"]["S1"]
+    assert "lower: S1: its plume first reaches 15 m" in said and f"--altitude {low['altitude_m']:g}" in said
+    assert low["plume_detectable_from_m"] <= 25.0
 
 
 def test_nothing_flagged_means_nothing_to_fly(tmp_path):

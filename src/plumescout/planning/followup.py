@@ -39,6 +39,7 @@ __all__ = [
     "parse_analysis",
     "follow_up_area",
     "plan_follow_up",
+    "lower_altitude",
 ]
 
 FOLLOW_UP_FLAGS = ("single_crossing", "region_at_search_edge")
@@ -269,9 +270,11 @@ def follow_up_area(
         source_height_m=target.height_m,
     )
     if not np.isfinite(x_lo):
+        low = lower_altitude(target, st)
+        hint = "" if low is None else f" (at {low[0]:g} m it would be detectable from {low[1]:.0f} m downwind)"
         raise ConfigError(
             f"source {target.id}: a {target.rate_g_s:.3g} g/s plume never reaches the {st.detection_limit_ppm} ppm "
-            f"detection limit at {st.altitude_m} m in {st.wind_speed_m_s} m/s wind; fly lower"
+            f"detection limit at {st.altitude_m} m in {st.wind_speed_m_s} m/s wind; fly lower{hint}"
         )
     r = float(target.radius_m)
     spacing = st.line_spacing_m or float(
@@ -287,6 +290,37 @@ def follow_up_area(
     start = u0 - min(x_lo, 0.5 * spacing)
     corners = [centre + u * down + v * cross for u, v in ((start, -half), (u1, -half), (u1, half), (start, half))]
     return Polygon(corners), spacing, (u0, u1), (float(x_lo), float(x_hi))
+
+
+def lower_altitude(target: Target, settings: MissionSettings, step_m: float = 0.5) -> tuple[float, float] | None:
+    """Where the target's plume first reaches the flight altitude farther downwind than its 90 %
+    region's radius (the lines then all lie beyond the region, far from the source): the highest
+    altitude, no lower than every aircraft's minimum, at which it would reach it within the
+    radius, and that distance; else the lowest allowed altitude if that is closer at all. None
+    when the settings' altitude already does, or no allowed altitude is closer."""
+    st = settings
+
+    def first_reach(alt: float) -> float:
+        x_lo, _ = detectable_range(
+            target.rate_g_s, st.wind_speed_m_s, alt, st.detection_limit_ppm, st.species, st.stability,
+            source_height_m=target.height_m,
+        )  # fmt: skip
+        return x_lo
+
+    now = first_reach(st.altitude_m)
+    floor = max(a.min_altitude_m for a in st.aircraft)
+    if (np.isfinite(now) and now <= target.radius_m) or floor >= st.altitude_m:
+        return None
+    best = None
+    for alt in np.arange(st.altitude_m - step_m, floor - 1e-9, -step_m):
+        x = first_reach(float(alt))
+        if np.isfinite(x) and (best is None or x < best[1]):
+            best = (round(float(alt), 1), x)
+            if x <= target.radius_m:
+                break
+    if best is None or (np.isfinite(now) and best[1] >= now):
+        return None
+    return best
 
 
 def plan_follow_up(
