@@ -290,6 +290,7 @@ def run_one(
     both logs are estimated from together."""
     from .inference import EstimatorConfig, PlumeEstimator
     from .inference.estimate import FITTED_NUISANCE
+    from .met import class_index
     from .observations import join_sorties
 
     sc, pattern, flight = simulate_scenario(seed, scenario_overrides)
@@ -307,4 +308,7 @@ def run_one(
     score.nuisance["temper"] = est.info_.get("temper")  # the likelihood's tempering, per data set
     score.nuisance["simulated_response_s"] = sc.sensor.response_time_s
     score.nuisance["simulated_relative_dispersion"] = sc.wind.relative_dispersion
+    # beside the fitted stability_index_fitted: the simulated class's index, and the wind's (sigma-theta)
+    score.nuisance["simulated_stability_index"] = class_index(sc.wind.stability)
+    score.nuisance["wind_stability_index"] = est.info_.get("stability_index")
     return score
