@@ -37,13 +37,7 @@ def combined(tmp_path_factory, chilbolton_dir):
         assert b.status_code == 201, b.text
         f = w.post("analyst", f"/api/missions/{m}/flights", files={"file": ("drone.csv", files["flight"].read_bytes())})
         assert f.status_code == 201, f.text
-        # half the default chain (the fit's accuracy is tests/inference/test_combined.py's; this is the service's path)
-        short = {"iterations": 1500, "burn_in": 500}
-        r = w.post(
-            "analyst",
-            f"/api/missions/{m}/runs",
-            json={"flight_ids": [f.json()["id"], b.json()["id"]], "estimator": short},
-        )
+        r = w.post("analyst", f"/api/missions/{m}/runs", json={"flight_ids": [f.json()["id"], b.json()["id"]]})
         assert r.status_code == 202, r.text
         run = wait_run(client, w.h("analyst"), r.json()["id"])
         yield w, files, mod.ORIGIN, b.json()["id"], f.json()["id"], run
