@@ -1,6 +1,7 @@
 """Which of a flight's plume crossings each source accounts for, and the flag for one seen once."""
 
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -79,3 +80,9 @@ def test_a_source_seen_on_one_crossing_is_flagged(single_flight, tmp_path):
     doc = json.loads(res.outputs["geojson"].read_text())
     flagged = [f["id"] for f in doc["features"] if "single_crossing" in f["properties"]["flags"]]
     assert flagged and doc["properties"]["sources_on_one_crossing"] == flagged
+    # the report's map draws their regions dashed, saying why
+    html = res.outputs["html"].read_text()
+    dashed = re.findall(
+        r'<circle class="region"[^>]*stroke-dasharray[^>]*><title>(S\d+): 90 % region[^<]*one crossing', html
+    )
+    assert dashed == flagged

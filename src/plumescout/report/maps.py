@@ -10,6 +10,7 @@ frame, with a scale bar, a north arrow and the wind arrow; latitude/longitude sh
 from __future__ import annotations
 
 import html
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -151,12 +152,17 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
         if point.any():
             ax.plot(a[point, 0], a[point, 1], "^", color="tab:orange", ms=4, zorder=2, label="point sensors")
     for s in view.sources:
-        ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=1.5, zorder=4))
+        # a region that rests on one plume crossing is drawn dashed: it holds the truth less often
+        weak = _weak_region(s)
+        ax.add_patch(
+            Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=1.5, ls="--" if weak else "-", zorder=4)
+        )
         ax.plot(s.x_m, s.y_m, "o", color="navy", ms=6, zorder=5)
         a = getattr(s, "attribution", None) or {}
         kind = f" [{a['source_class']} {a['class_probabilities'][a['source_class']]:.2f}]" if a else ""
         ax.annotate(
-            f"{s.id}{kind}: {s.rate_g_s:.3g} g/s, p={s.probability:.2f}, r90={s.location_ci90_m:.0f} m",
+            f"{s.id}{kind}: {s.rate_g_s:.3g} g/s, p={s.probability:.2f}, r90={s.location_ci90_m:.0f} m"
+            + (f" ({weak})" if weak else ""),
             (s.x_m, s.y_m),
             xytext=(8, 8),
             textcoords="offset points",
@@ -177,7 +183,9 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     if view.truth or view.beams is not None:
         ax.legend(loc="lower right")
     if warn := _warnings(getattr(est, "info_", None) or {}):  # this figure is what the service shows
-        fig.suptitle("\n".join(f"warning: {w}" for w in warn), color="#b00000", fontsize=10)
+        # wrapped to the figure's width (13 in at 10 pt holds about 150 characters a line)
+        text = "\n".join(textwrap.fill(f"warning: {w}", 140) for w in warn)
+        fig.suptitle(text, color="#b00000", fontsize=10)
     ax.grid(alpha=0.3)
 
     # rate posteriors
@@ -249,6 +257,12 @@ def _beam_residuals(ax, f, view) -> float:
     ax.set_xlabel(f"fitted {what} (ppm)")
     ax.set_ylabel(f"observed {what} (ppm)")
     return float(np.sqrt(np.mean((obs - fit) ** 2)))
+
+
+def _weak_region(source) -> str:
+    """Why a source's 90 % region is drawn dashed ("" if it is not): it rests on one plume crossing
+    (``single_crossing``: such regions held 0.45 of the truths near the source, session 20)."""
+    return "one crossing: fly the follow-up" if "single_crossing" in (getattr(source, "flags", None) or []) else ""
 
 
 def _warnings(info: dict) -> list[str]:
@@ -330,9 +344,14 @@ def write_html_map(
                 )
         legend = "Point sensors in orange. " if point.all() else "Open-path beams in orange. "
     for s in view.sources:
+        weak = _weak_region(s)
+        dash = ' stroke-dasharray="8 5"' if weak else ""
         parts.append(
-            f'<circle cx="{px(s.x_m):.1f}" cy="{py(s.y_m):.1f}" r="{s.location_ci90_m * scale:.1f}" '
-            f'fill="rgba(31,119,180,0.15)" stroke="#1f77b4" stroke-width="2"/>'
+            f'<circle class="region" cx="{px(s.x_m):.1f}" cy="{py(s.y_m):.1f}" r="{s.location_ci90_m * scale:.1f}" '
+            f'fill="rgba(31,119,180,0.15)" stroke="#1f77b4" stroke-width="2"{dash}>'
+            f"<title>{html.escape(s.id)}: 90 % region, {s.location_ci90_m:.0f} m"
+            + (f" ({weak})" if weak else "")
+            + "</title></circle>"
         )
         parts.append(
             f'<circle class="source" cx="{px(s.x_m):.1f}" cy="{py(s.y_m):.1f}" r="6" fill="#1f77b4">'
