@@ -421,7 +421,12 @@ def plan(
     rate: Annotated[float, typer.Option(help="reference source rate the survey must see (g/s)")] = 0.5,
     detection_limit: Annotated[float, typer.Option(help="sensor detection limit (ppm)")] = 0.05,
     species: Annotated[str, typer.Option(help="species")] = "ch4",
-    stability: Annotated[str, typer.Option(help="Pasquill-Gifford class expected")] = "D",
+    stability: Annotated[
+        str,
+        typer.Option(
+            help="Pasquill-Gifford class expected (A-F, or an index 0-5: an analysis records the one it fitted)"
+        ),
+    ] = "D",
     trials: Annotated[int, typer.Option(help="simulated sources for the detection probability (0: skip)")] = 100,
     seed: Annotated[int, typer.Option(help="random seed of the detection simulation")] = 0,
 ):
