@@ -311,7 +311,7 @@ def test_follow_up_flight_of_a_report_is_the_planners_and_lies_downwind(analysed
     from fastkml import kml as fkml
 
     from plumescout.geo import bearing_to_unit
-    from plumescout.planning.followup import parse_analysis, plan_follow_up
+    from plumescout.planning.followup import lower_altitude, parse_analysis, plan_follow_up
     from plumescout.planning.mission import Aircraft, MissionSettings
 
     w, _m, _f, run = analysed
@@ -342,6 +342,21 @@ def test_follow_up_flight_of_a_report_is_the_planners_and_lies_downwind(analysed
     assert fkml.KML.parse(str(tmp_path / "f.kml"), strict=True, validate=True) is not None
     wpl = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"format": "waypoints", "altitude": 8})
     assert wpl.status_code == 200 and wpl.text.startswith("QGC WPL 110")
+    # the stability planned with, and the planner's advice where the plume reaches the altitude late
+    assert r.headers["x-stability"] == str(an.stability())
+    advised = 0
+    for alt in (8.0, 12.0, 16.0, 20.0):
+        got = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"altitude": alt})
+        if got.status_code == 422:  # never detectable so high: the refusal says how low it would be
+            assert "fly lower" in got.json()["detail"]
+            continue
+        craft = [Aircraft(speed_m_s=5.0, endurance_s=1800.0, min_altitude_m=5.0)]
+        low = lower_altitude(an.targets[0], st.model_copy(update={"altitude_m": alt, "aircraft": craft}))
+        assert got.headers.get("x-lower-altitude-m") == (None if low is None else f"{low[0]:g}")
+        if low is not None:
+            advised += 1
+            assert f"at {low[0]:g} m it would be detectable" in got.headers["x-follow-up-advice"]
+    assert advised
     # partners may not plan flights; nonsense settings are refused with the reason
     assert w.get("partner_a", f"/api/reports/{rid}/follow-up").status_code == 403
     bad = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"altitude": 0})

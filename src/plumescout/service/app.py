@@ -892,9 +892,11 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         """The flight that pins this source down (``plumescout follow-up``): crosswind lines over
         its 90 % region, spaced to resolve it and to cross its plume three times. One sortie as a
         QGroundControl plan or QGC WPL waypoints (``X-Sorties`` tells how many), or every sortie
-        as KML. The wind and altitude default to the analysed flight's."""
+        as KML. The wind, altitude and stability default to the analysed flight's (``X-Stability``
+        says which); where the plume first reaches the altitude beyond the region,
+        ``X-Lower-Altitude-M`` and ``X-Follow-Up-Advice`` say how low it would be seen within it."""
         from ..planning.export import write_mission_kml, write_qgc_plan, write_wpl
-        from ..planning.followup import parse_analysis, plan_follow_up
+        from ..planning.followup import lower_altitude, parse_analysis, plan_follow_up
         from ..planning.mission import Aircraft, MissionSettings
 
         r = get_report(s, p, report_id)
@@ -906,6 +908,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             craft = Aircraft(speed_m_s=speed, endurance_s=endurance, min_altitude_m=min(5.0, flight["altitude_m"]))
             st = MissionSettings(**flight, stability=an.stability(), aircraft=[craft])
             (f,) = plan_follow_up(an.targets, st)
+            low = lower_altitude(an.targets[0], st)
         except (InputError, ConfigError, ValueError) as exc:  # (pydantic's ValidationError is a ValueError)
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         m = f.mission
@@ -925,7 +928,16 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         headers = {
             "Content-Disposition": f'attachment; filename="{r.uid}-follow-up.{ext}"',
             "X-Sorties": str(len(m.sorties)),
+            "X-Stability": str(st.stability),  # what the lines were laid for (the run's fitted index)
         }
+        if low is not None:  # the plume first reaches the flight's height beyond the region
+            t = an.targets[0]
+            headers["X-Lower-Altitude-M"] = f"{low[0]:g}"
+            headers["X-Follow-Up-Advice"] = (
+                f"its plume first reaches {st.altitude_m:g} m {f.reach_m[t.id][0]:.0f} m downwind, beyond its "
+                f"{t.radius_m:.0f} m region; at {low[0]:g} m it would be detectable from {low[1]:.0f} m "
+                f"(altitude={low[0]:g}, if the site allows)"
+            )
         return Response(body, media_type=media, headers=headers)
 
     @app.post("/api/reports/{report_id}/cot/push", tags=["exports"])

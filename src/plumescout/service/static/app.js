@@ -147,10 +147,12 @@ async function loadReports() {
 async function blobURL(path) { return URL.createObjectURL(await (await api(path)).blob()); }
 
 async function download(path, name) {
+  const res = await api(path);
   const a = document.createElement("a");
-  a.href = await blobURL(path);
+  a.href = URL.createObjectURL(await res.blob());
   a.download = name;
   a.click();
+  return res;
 }
 
 // what each flag of a source means, and (for those who can run the flight again) what to do
@@ -200,7 +202,9 @@ async function select(id) {
     b.onclick = () => download(`/api/reports/${id}/${b.dataset.x}`, `${r.uid}.${ext}`).catch((e) => say(e.message));
   }
   for (const b of d.querySelectorAll("[data-f]")) {
-    b.onclick = () => download(`/api/reports/${id}/follow-up?format=${b.dataset.f}`, `${r.uid}-follow-up.${b.dataset.f}`).catch((e) => say(e.message));
+    // the planner's advice (fly lower: the plume reaches the flight's height beyond the region) is shown
+    b.onclick = () => download(`/api/reports/${id}/follow-up?format=${b.dataset.f}`, `${r.uid}-follow-up.${b.dataset.f}`)
+      .then((res) => say(res.headers.get("X-Follow-Up-Advice") || "")).catch((e) => say(e.message));
   }
   for (const b of d.querySelectorAll("[data-s]")) {
     b.onclick = async () => {
