@@ -124,6 +124,13 @@ class FlightScore:
     crossing_distances_m: list[list[float]] = field(default_factory=list)
     # per estimate matched to no truth (a false source): the plume crossings it accounts for
     unmatched_crossings: list[int | None] = field(default_factory=list)
+    # per matched source with a 90 % ellipse (flights): whether it holds the truth, its area over
+    # the circle's, and (for calibration) the factor its posterior ellipse (90 % of the samples,
+    # before widening and floor) would need to reach the truth, and that ellipse's semi-axes
+    ellipse_covered: list[bool] = field(default_factory=list)
+    ellipse_area_ratio: list[float] = field(default_factory=list)
+    ellipse_widening_needed: list[float] = field(default_factory=list)
+    ellipse_raw_axes_m: list[list[float]] = field(default_factory=list)
 
 
 def score_flight(
@@ -133,6 +140,7 @@ def score_flight(
     T = np.array([[t["x_m"], t["y_m"]] for t in truth_sources]).reshape(-1, 2)
     E = np.array([[e.x_m, e.y_m] for e in estimates]).reshape(-1, 2)
     errs, ratios, loc_cov, rate_cov, radii, widen, seen = [], [], [], [], [], [], []
+    ell: dict[str, list] = {"covered": [], "area": [], "needed": [], "axes": []}
     matched, hits = 0, set()
     if len(T) and len(E):
         d = np.hypot(T[:, None, 0] - E[None, :, 0], T[:, None, 1] - E[None, :, 1])
@@ -149,6 +157,7 @@ def score_flight(
                 radii.append(float(e.location_ci90_m))
                 seen.append([round(float(v), 1) for v in getattr(e, "crossing_distances_m", None) or []])
                 rate_cov.append(bool(e.rate_g_s_ci90[0] <= q <= e.rate_g_s_ci90[1]))
+                _score_ellipse(ell, e, T[i])
                 lo, hi, med = e.rate_g_s_ci90[0], e.rate_g_s_ci90[1], e.rate_g_s
                 edge = hi if q >= med else lo
                 if med > 0 and edge > 0 and edge != med:
@@ -156,8 +165,35 @@ def score_flight(
     false = [getattr(e, "crossings", None) for j, e in enumerate(estimates) if j not in hits]
     return FlightScore(
         name, pattern, len(T), len(E), matched, errs, ratios, loc_cov, radii, rate_cov, wall_time_s, samples, widen,
-        crossing_distances_m=seen, unmatched_crossings=false,
+        crossing_distances_m=seen, unmatched_crossings=false, ellipse_covered=ell["covered"],
+        ellipse_area_ratio=ell["area"], ellipse_widening_needed=ell["needed"], ellipse_raw_axes_m=ell["axes"],
     )  # fmt: skip
+
+
+def inside_ellipse(ellipse, centre, point) -> bool:
+    """Whether ``point`` (east, north m) lies in ``ellipse`` (semi-major, semi-minor, major axis
+    azimuth deg east of north) about ``centre``."""
+    a, b, azimuth = ellipse
+    t = np.radians(azimuth)
+    d = np.asarray(point, float) - np.asarray(centre, float)
+    u = d[0] * np.sin(t) + d[1] * np.cos(t)  # along the major axis
+    v = d[0] * np.cos(t) - d[1] * np.sin(t)  # across it
+    return bool((u / a) ** 2 + (v / b) ** 2 <= 1.0)
+
+
+def _score_ellipse(out: dict, e, truth_xy) -> None:
+    from .inference.estimate import posterior_ellipse
+
+    ellipse = getattr(e, "ellipse_ci90_m", None)
+    raw = posterior_ellipse(e.samples_xy, (e.x_m, e.y_m)) if len(getattr(e, "samples_xy", ())) else None
+    if ellipse is None or raw is None:
+        return
+    inv, axes, s90 = raw
+    d = np.asarray(truth_xy, float) - (e.x_m, e.y_m)
+    out["covered"].append(inside_ellipse(ellipse, (e.x_m, e.y_m), truth_xy))
+    out["area"].append(float(ellipse[0] * ellipse[1] / e.location_ci90_m**2))
+    out["needed"].append(float(np.sqrt(d @ inv @ d) / s90))
+    out["axes"].append([round(float(x), 2) for x in axes])
 
 
 def summarise_scores(scores: list[FlightScore]) -> dict:
@@ -177,6 +213,12 @@ def summarise_scores(scores: list[FlightScore]) -> dict:
         "median_abs_log10_rate_ratio": float(np.median(ratios)) if ratios else float("nan"),
         "location_coverage_90": float(np.mean(loc)) if loc else float("nan"),
         "rate_coverage_90": float(np.mean(rate)) if rate else float("nan"),
+        "ellipse_coverage_90": float(np.mean(ell))
+        if (ell := [c for s in scores for c in s.ellipse_covered])
+        else float("nan"),
+        "median_ellipse_area_ratio": float(np.median(ar))
+        if (ar := [a for s in scores for a in s.ellipse_area_ratio])
+        else float("nan"),
         "false_sources_per_flight": (n_est - matched) / len(scores) if scores else float("nan"),
         "median_wall_time_s": float(np.median([s.wall_time_s for s in scores])) if scores else float("nan"),
     }

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from plumescout.cli import app
 from plumescout.flightlog import write_flight_csv
+from plumescout.inference import EstimatorConfig
 
 DATA = Path(__file__).parent.parent / "data" / "flightlogs"
 runner = CliRunner()
@@ -34,6 +35,10 @@ def test_analyze_writes_every_product(single_flight, tmp_path):
     # the stability class the fit settled on is recorded (a follow-up plans with it) and shown
     fitted = doc["properties"]["posterior"]["stability_index_fitted"]
     assert 0.0 <= fitted <= 5.0 and f"Stability class index {fitted:.1f}" in html
+    # the 90 % region as an ellipse too (an extra property), its axes floored as the circle's radius
+    ell = doc["features"][0]["properties"]["location_ci90_ellipse"]
+    assert ell["semi_major_m"] >= ell["semi_minor_m"] >= EstimatorConfig().point_location_floor_m
+    assert 0.0 <= ell["major_axis_azimuth_deg"] < 180.0 and '<ellipse class="region"' in html
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,6 @@ def test_a_source_seen_on_one_crossing_is_flagged(single_flight, tmp_path):
     # the report's map draws their regions dashed, saying why
     html = res.outputs["html"].read_text()
     dashed = re.findall(
-        r'<circle class="region"[^>]*stroke-dasharray[^>]*><title>(S\d+): 90 % region[^<]*one crossing', html
+        r'<ellipse class="region"[^>]*stroke-dasharray="8 5"[^>]*><title>(S\d+): 90 % region[^<]*one crossing', html
     )
     assert dashed == flagged

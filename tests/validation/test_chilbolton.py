@@ -59,6 +59,8 @@ def test_locates_the_release_within_targets(analysed):
     assert abs(s.rate_g_s / q_true - 1.0) <= 0.30
     doc = json.loads((out / "sources.geojson").read_text())
     assert [i["file"] for i in doc["properties"]["inputs"]] == ["beams.csv", "measurements.csv", "wind.csv"]
+    # beams: the circle only (the ellipse is a flight's; uncalibrated for beams)
+    assert all("location_ci90_ellipse" not in f["properties"] for f in doc["features"])
     assert (out / "report.png").stat().st_size > 20000
 
 

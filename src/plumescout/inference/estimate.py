@@ -120,6 +120,9 @@ class EstimatorConfig(BaseModel):
     # over the 60 is 2.85 m. The suite's flights (radii of tens of metres) do not change (their
     # coverage recomputed with the floor: the same to the digit)
     point_location_floor_m: NonNegative = 3.0
+    # flights: the 90 % ellipse's semi-axes = the posterior's (90 % of its samples inside) times
+    # this factor, then floored as the circle's radius. Calibrated like the circle's factor
+    point_ellipse_inflation: Positive = 1.0
     # the 90 % rate interval widened (narrowed, below 1) about the median on the log scale by this
     # factor, calibrated as above: point data 0.872 of 0.66 -> 0.58 (the sampled intervals,
     # tempered and carrying the width's uncertainty, are wider than the suite's errors); with the
@@ -255,6 +258,10 @@ class SourceEstimate:
     # its distance (m) to each of the flight's plume crossings it accounts for
     # (:func:`crossing_support`; None for beams)
     crossing_distances_m: list[float] | None = field(repr=False, default=None)
+    # flights: the 90 % region as an ellipse (semi-major m, semi-minor m, major axis azimuth deg
+    # east of north; :func:`ellipse_region`): posteriors stretch along the wind, and the ellipse
+    # covers as often as the circle with less ground; None for beams
+    ellipse_ci90_m: tuple[float, float, float] | None = None
 
     @property
     def crossings(self) -> int | None:
@@ -429,6 +436,40 @@ def _region(xy: np.ndarray, inflation: float) -> tuple[np.ndarray, float]:
     benchmarks/calibrate_regions.py)."""
     med = np.median(xy, axis=0)
     return med, inflation * float(np.quantile(np.hypot(*(xy - med).T), 0.9))
+
+
+def posterior_ellipse(xy: np.ndarray, centre) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The 90 % ellipse of a group's position samples about ``centre`` (its median): the shape of
+    their covariance, scaled so that 90 % of the samples lie inside (their Mahalanobis distance's
+    90th percentile, not a normal quantile: the posteriors are not normal). Returns the inverse
+    covariance, the semi-axes (major first, m) and that scale; None with under 20 samples or a
+    degenerate spread."""
+    xy = np.asarray(xy, dtype=float)
+    if len(xy) < 20:
+        return None
+    cov = np.cov(xy.T)
+    w, _ = np.linalg.eigh(cov)
+    if not np.all(np.isfinite(w)) or w[0] <= 1e-12 * max(w[1], 1e-300):
+        return None
+    inv = np.linalg.inv(cov)
+    d = xy - np.asarray(centre, dtype=float)
+    s90 = float(np.quantile(np.sqrt(np.einsum("ij,jk,ik->i", d, inv, d)), 0.9))
+    return inv, s90 * np.sqrt(w[::-1]), s90
+
+
+def ellipse_region(xy: np.ndarray, centre, factor: float, floor_m: float = 0.0) -> tuple[float, float, float] | None:
+    """The reported 90 % ellipse (semi-major m, semi-minor m, the major axis' azimuth in degrees
+    east of north, 0-180) of :func:`posterior_ellipse`: each semi-axis widened by the calibration
+    ``factor`` and then no smaller than ``floor_m`` (in quadrature, as the circle's radius)."""
+    e = posterior_ellipse(xy, centre)
+    if e is None:
+        return None
+    inv, axes, _ = e
+    w, v = np.linalg.eigh(np.linalg.inv(inv))
+    major = v[:, 1]  # (east, north) of the largest eigenvalue
+    azimuth = float(np.degrees(np.arctan2(major[0], major[1])) % 180.0)
+    a, b = (float(np.hypot(factor * x, floor_m)) for x in axes)
+    return a, b, azimuth
 
 
 def resolved_groups(
@@ -835,6 +876,9 @@ class PlumeEstimator:
                     probability=float(p),
                     samples_xy=xy,
                     samples_rate=q,
+                    ellipse_ci90_m=ellipse_region(xy, med, cfg.point_ellipse_inflation, floor)
+                    if point and not both
+                    else None,
                 )
             )
         out.sort(key=lambda s: (-s.probability, -s.rate_g_s))

@@ -38,6 +38,21 @@ def _r(v, nd=6):
     return round(float(v), nd)
 
 
+def _ellipse_property(ellipse) -> dict:
+    """A flight's 90 % region as an ellipse about the point (an extra property; FORMATS.md's
+    ``location_ci90_m`` stays the circle's radius)."""
+    if ellipse is None:
+        return {}
+    a, b, azimuth = ellipse
+    return {
+        "location_ci90_ellipse": {
+            "semi_major_m": _r(a, 2),
+            "semi_minor_m": _r(b, 2),
+            "major_axis_azimuth_deg": _r(azimuth, 1),
+        }
+    }
+
+
 def source_features(sources) -> list[dict]:
     feats = []
     for s in sources:
@@ -60,6 +75,7 @@ def source_features(sources) -> list[dict]:
                     "flags": list(getattr(s, "flags", [])),  # what to know before trusting it
                     # the flight's plume crossings it accounts for (null: beams)
                     "plume_crossings": getattr(s, "crossings", None),
+                    **_ellipse_property(getattr(s, "ellipse_ci90_m", None)),
                     **(getattr(s, "attribution", None) or {}),
                 },
             }

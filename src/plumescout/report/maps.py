@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import colors  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
+from matplotlib.patches import Circle, Ellipse  # noqa: E402
 
 from ..geo import bearing_to_unit  # noqa: E402
 from ..inference.data import point_sensors  # noqa: E402
@@ -154,9 +154,18 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     for s in view.sources:
         # a region that rests on one plume crossing is drawn dashed: it holds the truth less often
         weak = _weak_region(s)
-        ax.add_patch(
-            Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=1.5, ls="--" if weak else "-", zorder=4)
-        )
+        ls = "--" if weak else "-"
+        ell = getattr(s, "ellipse_ci90_m", None)
+        if ell is not None:  # flights: the ellipse is the tighter region; the circle (its radius) faint
+            a, b, azimuth = ell
+            ax.add_patch(
+                Ellipse(
+                    (s.x_m, s.y_m), 2 * a, 2 * b, angle=90.0 - azimuth, fill=False, ec="navy", lw=1.5, ls=ls, zorder=4
+                )
+            )
+            ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=0.7, ls=":", alpha=0.6))
+        else:
+            ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=1.5, ls=ls, zorder=4))
         ax.plot(s.x_m, s.y_m, "o", color="navy", ms=6, zorder=5)
         a = getattr(s, "attribution", None) or {}
         kind = f" [{a['source_class']} {a['class_probabilities'][a['source_class']]:.2f}]" if a else ""
@@ -179,7 +188,10 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     ax.set_anchor("C")
     ax.set_xlabel("east (m)")
     ax.set_ylabel("north (m)")
-    ax.set_title(f"{title}: {len(view.sources)} source(s); shading = posterior density, circles = 90 % regions")
+    shape = (
+        "ellipses (dotted: as a circle)" if any(getattr(s, "ellipse_ci90_m", None) for s in view.sources) else "circles"
+    )
+    ax.set_title(f"{title}: {len(view.sources)} source(s); shading = posterior density, {shape} = 90 % regions")
     if view.truth or view.beams is not None:
         ax.legend(loc="lower right")
     if warn := _warnings(getattr(est, "info_", None) or {}):  # this figure is what the service shows
@@ -346,12 +358,25 @@ def write_html_map(
     for s in view.sources:
         weak = _weak_region(s)
         dash = ' stroke-dasharray="8 5"' if weak else ""
+        why = f" ({weak})" if weak else ""
+        ell = getattr(s, "ellipse_ci90_m", None)
+        if ell is not None:  # SVG's y runs down: a bearing theta east of north is rotate(theta - 90)
+            a, b, azimuth = ell
+            cx, cy = px(s.x_m), py(s.y_m)
+            parts.append(
+                f'<ellipse class="region" cx="{cx:.1f}" cy="{cy:.1f}" rx="{a * scale:.1f}" ry="{b * scale:.1f}" '
+                f'transform="rotate({azimuth - 90.0:.1f} {cx:.1f} {cy:.1f})" fill="rgba(31,119,180,0.15)" '
+                f'stroke="#1f77b4" stroke-width="2"{dash}><title>{html.escape(s.id)}: 90 % region, {a:.0f} x {b:.0f} m '
+                f"along {azimuth:.0f} deg{why}</title></ellipse>"
+            )
         parts.append(
             f'<circle class="region" cx="{px(s.x_m):.1f}" cy="{py(s.y_m):.1f}" r="{s.location_ci90_m * scale:.1f}" '
-            f'fill="rgba(31,119,180,0.15)" stroke="#1f77b4" stroke-width="2"{dash}>'
-            f"<title>{html.escape(s.id)}: 90 % region, {s.location_ci90_m:.0f} m"
-            + (f" ({weak})" if weak else "")
-            + "</title></circle>"
+            + (
+                'fill="none" stroke="#1f77b4" stroke-width="1" stroke-dasharray="2 3" opacity="0.6">'
+                if ell is not None
+                else f'fill="rgba(31,119,180,0.15)" stroke="#1f77b4" stroke-width="2"{dash}>'
+            )
+            + f"<title>{html.escape(s.id)}: 90 % region, {s.location_ci90_m:.0f} m{why}</title></circle>"
         )
         parts.append(
             f'<circle class="source" cx="{px(s.x_m):.1f}" cy="{py(s.y_m):.1f}" r="6" fill="#1f77b4">'

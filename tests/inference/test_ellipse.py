@@ -1,0 +1,60 @@
+"""The 90 % region as an ellipse (flights): the shape of the position samples' covariance, scaled
+to hold 90 % of them, then widened and floored as the circle is."""
+
+import numpy as np
+import pytest
+
+from plumescout.evaluation import inside_ellipse
+from plumescout.inference.estimate import ellipse_region, posterior_ellipse
+
+
+def _gaussian(n=40000, sd=(10.0, 2.0), azimuth=60.0, seed=0):
+    """Normal samples about (100, -50): sd[0] along ``azimuth`` (deg east of north), sd[1] across."""
+    rng = np.random.default_rng(seed)
+    t = np.radians(azimuth)
+    along, across = np.array([np.sin(t), np.cos(t)]), np.array([np.cos(t), -np.sin(t)])
+    z = rng.standard_normal((n, 2)) * sd
+    return np.array([100.0, -50.0]) + z[:, :1] * along + z[:, 1:] * across
+
+
+def test_a_normal_posterior_gives_the_chi_square_ellipse():
+    # for a bivariate normal, 90 % of the mass lies within Mahalanobis distance sqrt(-2 ln 0.1)
+    # = 2.146 (chi-square, 2 degrees of freedom): the semi-axes are 2.146 sd along each axis
+    xy = _gaussian()
+    k = np.sqrt(-2.0 * np.log(0.1))
+    _, axes, s90 = posterior_ellipse(xy, (100.0, -50.0))
+    assert s90 == pytest.approx(k, rel=0.02)
+    np.testing.assert_allclose(axes, [k * 10.0, k * 2.0], rtol=0.03)
+    a, b, azimuth = ellipse_region(xy, (100.0, -50.0), 1.0)
+    assert (a, b) == pytest.approx(tuple(axes)) and azimuth == pytest.approx(60.0, abs=1.0)
+    # the opposite direction is the same axis (0-180 deg)
+    assert ellipse_region(_gaussian(azimuth=240.0), (100.0, -50.0), 1.0)[2] == pytest.approx(60.0, abs=1.0)
+    # it holds 90 % of the samples (by construction) and of fresh draws (the normal's mass)
+    for pts in (xy[:2000], _gaussian(n=2000, seed=1)):
+        inside = np.mean([inside_ellipse((a, b, azimuth), (100.0, -50.0), p) for p in pts])
+        assert inside == pytest.approx(0.9, abs=0.025)
+
+
+def test_the_factor_widens_and_the_floor_bounds_each_axis():
+    xy = _gaussian()
+    a, b, _ = ellipse_region(xy, (100.0, -50.0), 1.0)
+    a2, b2, _ = ellipse_region(xy, (100.0, -50.0), 0.5, floor_m=3.0)
+    assert (a2, b2) == pytest.approx((np.hypot(0.5 * a, 3.0), np.hypot(0.5 * b, 3.0)))
+    # an isotropic cloud: equal axes (no direction to speak of), area that of its circle
+    iso = _gaussian(sd=(5.0, 5.0))
+    a3, b3, _ = ellipse_region(iso, (100.0, -50.0), 1.0)
+    assert a3 == pytest.approx(b3, rel=0.05)
+
+
+def test_too_few_or_degenerate_samples_give_no_ellipse():
+    assert posterior_ellipse(_gaussian(n=10), (100.0, -50.0)) is None
+    line = np.column_stack([np.linspace(0, 10, 100), np.zeros(100)])  # no spread across
+    assert ellipse_region(line, (5.0, 0.0), 1.0) is None
+
+
+def test_inside_ellipse_on_and_off_the_axes():
+    e = (10.0, 2.0, 90.0)  # major axis east-west
+    assert inside_ellipse(e, (0, 0), (9.9, 0)) and not inside_ellipse(e, (0, 0), (0, 2.1))
+    assert inside_ellipse(e, (0, 0), (0, 1.9)) and not inside_ellipse(e, (0, 0), (10.1, 0))
+    e = (10.0, 2.0, 0.0)  # north-south
+    assert inside_ellipse(e, (5, 5), (5, 14.9)) and not inside_ellipse(e, (5, 5), (7.1, 5))
