@@ -131,6 +131,9 @@ class FlightScore:
     ellipse_area_ratio: list[float] = field(default_factory=list)
     ellipse_widening_needed: list[float] = field(default_factory=list)
     ellipse_raw_axes_m: list[list[float]] = field(default_factory=list)
+    # the truth's offset from the estimate along and across that ellipse's major axis, each over
+    # its semi-axis (the coverage at any factor and floor follows from these and the axes)
+    ellipse_truth_offset: list[list[float]] = field(default_factory=list)
 
 
 def score_flight(
@@ -140,7 +143,7 @@ def score_flight(
     T = np.array([[t["x_m"], t["y_m"]] for t in truth_sources]).reshape(-1, 2)
     E = np.array([[e.x_m, e.y_m] for e in estimates]).reshape(-1, 2)
     errs, ratios, loc_cov, rate_cov, radii, widen, seen = [], [], [], [], [], [], []
-    ell: dict[str, list] = {"covered": [], "area": [], "needed": [], "axes": []}
+    ell: dict[str, list] = {"covered": [], "area": [], "needed": [], "axes": [], "offset": []}
     matched, hits = 0, set()
     if len(T) and len(E):
         d = np.hypot(T[:, None, 0] - E[None, :, 0], T[:, None, 1] - E[None, :, 1])
@@ -167,6 +170,7 @@ def score_flight(
         name, pattern, len(T), len(E), matched, errs, ratios, loc_cov, radii, rate_cov, wall_time_s, samples, widen,
         crossing_distances_m=seen, unmatched_crossings=false, ellipse_covered=ell["covered"],
         ellipse_area_ratio=ell["area"], ellipse_widening_needed=ell["needed"], ellipse_raw_axes_m=ell["axes"],
+        ellipse_truth_offset=ell["offset"],
     )  # fmt: skip
 
 
@@ -194,6 +198,9 @@ def _score_ellipse(out: dict, e, truth_xy) -> None:
     out["area"].append(float(ellipse[0] * ellipse[1] / e.location_ci90_m**2))
     out["needed"].append(float(np.sqrt(d @ inv @ d) / s90))
     out["axes"].append([round(float(x), 2) for x in axes])
+    w, v = np.linalg.eigh(np.linalg.inv(inv))
+    along, across = float(d @ v[:, 1]), float(d @ v[:, 0])  # the major axis: the largest eigenvalue
+    out["offset"].append([float(abs(along) / axes[0]), float(abs(across) / axes[1])])
 
 
 def summarise_scores(scores: list[FlightScore]) -> dict:

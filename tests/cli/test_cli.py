@@ -39,6 +39,23 @@ def test_analyze_writes_every_product(single_flight, tmp_path):
     ell = doc["features"][0]["properties"]["location_ci90_ellipse"]
     assert ell["semi_major_m"] >= ell["semi_minor_m"] >= EstimatorConfig().point_location_floor_m
     assert 0.0 <= ell["major_axis_azimuth_deg"] < 180.0 and '<ellipse class="region"' in html
+    # and in the KML: a ring whose points lie between the semi-minor and semi-major axis from it
+    from fastkml import kml as fkml
+
+    from plumescout.geo import LocalFrame
+
+    assert fkml.KML.parse(str(out / "sources.kml"), strict=True, validate=True) is not None
+    text = (out / "sources.kml").read_text()
+    block = text[text.index('id="ellipse-S1"') :]
+    coords = block[block.index("<coordinates>") + 13 : block.index("</coordinates>")].split()
+    lon, lat = np.array([[float(v) for v in c.split(",")[:2]] for c in coords]).T
+    origin = doc["properties"]["origin"]
+    x, y = LocalFrame(origin["lat"], origin["lon"]).to_local(lat, lon)
+    p = doc["features"][0]["properties"]
+    r = np.hypot(x - p["x_m"], y - p["y_m"])
+    assert r.max() == pytest.approx(ell["semi_major_m"], rel=0.01) and r.min() == pytest.approx(
+        ell["semi_minor_m"], rel=0.01
+    )
 
 
 @pytest.mark.parametrize(

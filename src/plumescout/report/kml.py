@@ -16,13 +16,27 @@ from fastkml.enums import AltitudeMode
 from ..inference.data import point_sensors
 from ..observations import track_breaks
 
-__all__ = ["write_kml", "circle_lonlat"]
+__all__ = ["write_kml", "circle_lonlat", "ellipse_lonlat"]
 
 
 def circle_lonlat(frame, x_m: float, y_m: float, radius_m: float, n: int = 72):
     """A circle of ``radius_m`` about local ``(x_m, y_m)`` as closed [(lon, lat), ...]."""
     a = np.linspace(0.0, 2.0 * np.pi, n + 1)
     lat, lon = frame.to_wgs84(x_m + radius_m * np.cos(a), y_m + radius_m * np.sin(a))
+    pts = list(zip(np.asarray(lon).tolist(), np.asarray(lat).tolist(), strict=True))
+    pts[-1] = pts[0]
+    return pts
+
+
+def ellipse_lonlat(frame, x_m: float, y_m: float, ellipse, n: int = 72):
+    """An ellipse (semi-major m, semi-minor m, major axis azimuth deg east of north) about local
+    ``(x_m, y_m)`` as closed [(lon, lat), ...]."""
+    a, b, azimuth = ellipse
+    t = np.radians(azimuth)
+    along, across = np.array([np.sin(t), np.cos(t)]), np.array([np.cos(t), -np.sin(t)])
+    g = np.linspace(0.0, 2.0 * np.pi, n + 1)
+    xy = np.array([x_m, y_m]) + np.outer(a * np.cos(g), along) + np.outer(b * np.sin(g), across)
+    lat, lon = frame.to_wgs84(xy[:, 0], xy[:, 1])
     pts = list(zip(np.asarray(lon).tolist(), np.asarray(lat).tolist(), strict=True))
     pts[-1] = pts[0]
     return pts
@@ -85,7 +99,13 @@ def write_kml(
         desc = (
             f"species {s.species}; rate {s.rate_g_s:.4g} g/s ({s.rate_g_s * 3.6:.4g} kg/h), "
             f"90 % interval {s.rate_g_s_ci90[0]:.4g}-{s.rate_g_s_ci90[1]:.4g} g/s; "
-            f"90 % location radius {s.location_ci90_m:.1f} m; probability {s.probability:.3f}"
+            f"90 % location radius {s.location_ci90_m:.1f} m"
+            + (
+                f" (as an ellipse: {ell[0]:.1f} x {ell[1]:.1f} m, major axis {ell[2]:.0f} deg)"
+                if (ell := getattr(s, "ellipse_ci90_m", None))
+                else ""
+            )
+            + f"; probability {s.probability:.3f}"
             + "".join(f"; warning: {f.replace('_', ' ')}" for f in getattr(s, "flags", []))
         )
         items.append(
@@ -107,6 +127,15 @@ def write_kml(
                     kml_geometry=geometry.Polygon(geometry=pg.Polygon(ring)),
                 )
             )
+            if (ell := getattr(s, "ellipse_ci90_m", None)) is not None:  # flights: the tighter shape
+                items.append(
+                    features.Placemark(
+                        id=f"ellipse-{s.id}",
+                        name=f"{s.id} 90 % region (ellipse)",
+                        style_url=styles.StyleUrl(url="#style-region"),
+                        kml_geometry=geometry.Polygon(geometry=pg.Polygon(ellipse_lonlat(frame, s.x_m, s.y_m, ell))),
+                    )
+                )
     doc = containers.Document(
         id="plumescout",
         name=name,
