@@ -144,6 +144,23 @@ def score(est, sim, wall_s: float) -> dict:
         "crossing_distances_m": [round(float(v), 1) for v in e.crossing_distances_m or []],
         "false_crossings": others,
         "temper": est.info_.get("temper"),
+        **_ellipse_score(e, (x, y)),
+    }
+
+
+def _ellipse_score(e, truth_xy) -> dict:
+    """A flight's 90 % ellipse against the truth (the suite's record: evaluation.score_flight)."""
+    from plumescout.evaluation import _score_ellipse
+
+    rec: dict[str, list] = {"covered": [], "area": [], "needed": [], "axes": [], "offset": []}
+    _score_ellipse(rec, e, truth_xy)
+    if not rec["covered"]:
+        return {}
+    return {
+        "ellipse_covered": rec["covered"][0],
+        "ellipse_area_ratio": rec["area"][0],
+        "ellipse_raw_axes_m": rec["axes"][0],
+        "ellipse_truth_offset": rec["offset"][0],
     }
 
 

@@ -31,6 +31,7 @@ TARGETS = {
     "median_abs_log10_rate_ratio": "<= 0.2",
     "location_coverage_90": "0.85 - 0.95",
     "rate_coverage_90": "0.85 - 0.95",
+    "ellipse_coverage_90": "0.85 - 0.95",
 }
 
 
@@ -63,7 +64,9 @@ def table_lines(scores) -> list[str]:
         "| metric | all flights | 95 % interval (flights resampled) | single-pass | repeat | target |",
         "|---|---|---|---|---|---|",
     ]
-    for k in ("flights", "true_sources", *RATE_METRICS, "median_wall_time_s"):
+    # the 90 % ellipse (flights): how often it holds the truth, and its area over the circle's
+    for k in ("flights", "true_sources", *RATE_METRICS, "ellipse_coverage_90", "median_ellipse_area_ratio",
+              "median_wall_time_s"):  # fmt: skip
         iv = f"{ci[k][0]:.3g} - {ci[k][1]:.3g}" if k in ci else ""
         lines.append(f"| {k} | {f(overall[k])} | {iv} | {f(single[k])} | {f(repeat[k])} | {TARGETS.get(k, '')} |")
     return [

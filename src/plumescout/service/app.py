@@ -228,6 +228,8 @@ def _report(r: Report) -> dict:
         "lat": r.lat,
         "lon": r.lon,
         "location_ci90_m": r.location_ci90_m,
+        # flights: the same 90 % region as an ellipse (semi-axes m, major axis azimuth deg)
+        "location_ci90_ellipse": props.get("location_ci90_ellipse"),
         "species": r.species,
         "emission_rate_g_s": r.rate_g_s,
         "emission_rate_g_s_ci90": [r.rate_g_s_lo, r.rate_g_s_hi],

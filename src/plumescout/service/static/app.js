@@ -104,9 +104,23 @@ async function drawTracks(runIds) {
     }
   }
   $("legend").innerHTML = runIds.length && species
-    ? `<div>${esc(species)} enhancement (ppm)</div><div class="bar"></div><div style="display:flex;justify-content:space-between"><span>0</span><span>${vmax.toFixed(2)}+</span></div><div>circles: 90 % regions</div>`
-    : "circles: 90 % regions of the sources";
+    ? `<div>${esc(species)} enhancement (ppm)</div><div class="bar"></div><div style="display:flex;justify-content:space-between"><span>0</span><span>${vmax.toFixed(2)}+</span></div><div>ellipses (flights) and circles: 90 % regions</div>`
+    : "ellipses (flights) and circles: 90 % regions of the sources";
   return bounds;
+}
+
+// an ellipse (semi-axes m, major axis azimuth deg east of north) about lat, lon as a ring of
+// [lat, lon] (local flat-earth metres: the regions are tens to hundreds of metres)
+function ellipseRing(lat, lon, e, n = 72) {
+  const t = (e.major_axis_azimuth_deg * Math.PI) / 180;
+  const mLat = 111320, mLon = 111320 * Math.cos((lat * Math.PI) / 180);
+  const ring = [];
+  for (let i = 0; i < n; i++) {
+    const g = (2 * Math.PI * i) / n, u = e.semi_major_m * Math.cos(g), v = e.semi_minor_m * Math.sin(g);
+    const east = u * Math.sin(t) + v * Math.cos(t), north = u * Math.cos(t) - v * Math.sin(t);
+    ring.push([lat + north / mLat, lon + east / mLon]);
+  }
+  return ring;
 }
 
 const STATUS_COLOUR = { candidate: "#d4a000", confirmed: "#c62828", dismissed: "#7a7a7a" };
@@ -115,7 +129,15 @@ function drawSources(reports) {
   const pts = [];
   for (const r of reports) {
     const c = STATUS_COLOUR[r.status];
-    L.circle([r.lat, r.lon], { radius: r.location_ci90_m, className: "region", color: c, weight: 2, fillOpacity: 0.15 })
+    const e = r.location_ci90_ellipse;
+    if (e) {  // flights: the ellipse (posteriors stretch along the wind); the circle of the same coverage faint
+      L.polygon(ellipseRing(r.lat, r.lon, e), { className: "region", color: c, weight: 2, fillOpacity: 0.15 })
+        .bindTooltip(`${esc(r.title)} — 90 % region ${e.semi_major_m.toFixed(0)} × ${e.semi_minor_m.toFixed(0)} m (or within ${r.location_ci90_m.toFixed(1)} m)`)
+        .on("click", () => select(r.id)).addTo(layers.sources);
+    }
+    L.circle([r.lat, r.lon], e
+      ? { radius: r.location_ci90_m, className: "region-circle", color: c, weight: 1, dashArray: "2 4", fill: false }
+      : { radius: r.location_ci90_m, className: "region", color: c, weight: 2, fillOpacity: 0.15 })
       .bindTooltip(`${esc(r.title)} — 90 % region ${r.location_ci90_m.toFixed(1)} m`).on("click", () => select(r.id)).addTo(layers.sources);
     L.circleMarker([r.lat, r.lon], { radius: 5, className: "source", color: "#000", weight: 1, fillColor: c, fillOpacity: 1 })
       .on("click", () => select(r.id)).addTo(layers.sources);
