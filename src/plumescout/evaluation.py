@@ -192,15 +192,12 @@ def _score_ellipse(out: dict, e, truth_xy) -> None:
     raw = posterior_ellipse(e.samples_xy, (e.x_m, e.y_m)) if len(getattr(e, "samples_xy", ())) else None
     if ellipse is None or raw is None:
         return
-    inv, axes, s90 = raw
     d = np.asarray(truth_xy, float) - (e.x_m, e.y_m)
     out["covered"].append(inside_ellipse(ellipse, (e.x_m, e.y_m), truth_xy))
     out["area"].append(float(ellipse[0] * ellipse[1] / e.location_ci90_m**2))
-    out["needed"].append(float(np.sqrt(d @ inv @ d) / s90))
-    out["axes"].append([round(float(x), 2) for x in axes])
-    w, v = np.linalg.eigh(np.linalg.inv(inv))
-    along, across = float(d @ v[:, 1]), float(d @ v[:, 0])  # the major axis: the largest eigenvalue
-    out["offset"].append([float(abs(along) / axes[0]), float(abs(across) / axes[1])])
+    out["needed"].append(float(np.sqrt(d @ raw.inv @ d) / raw.scale))
+    out["axes"].append([round(float(x), 2) for x in raw.axes])
+    out["offset"].append([float(abs(d @ raw.major) / raw.axes[0]), float(abs(d @ raw.minor) / raw.axes[1])])
 
 
 def summarise_scores(scores: list[FlightScore]) -> dict:

@@ -22,8 +22,12 @@ def test_a_normal_posterior_gives_the_chi_square_ellipse():
     # = 2.146 (chi-square, 2 degrees of freedom): the semi-axes are 2.146 sd along each axis
     xy = _gaussian()
     k = np.sqrt(-2.0 * np.log(0.1))
-    _, axes, s90 = posterior_ellipse(xy, (100.0, -50.0))
-    assert s90 == pytest.approx(k, rel=0.02)
+    e = posterior_ellipse(xy, (100.0, -50.0))
+    axes = e.axes
+    assert e.scale == pytest.approx(k, rel=0.02)
+    # the axes' unit vectors: the major along 60 deg east of north, the minor across it
+    assert abs(e.major @ [np.sin(np.radians(60.0)), np.cos(np.radians(60.0))]) == pytest.approx(1.0, abs=1e-3)
+    assert abs(e.major @ e.minor) < 1e-9
     np.testing.assert_allclose(axes, [k * 10.0, k * 2.0], rtol=0.03)
     a, b, azimuth = ellipse_region(xy, (100.0, -50.0), 1.0)
     assert (a, b) == pytest.approx(tuple(axes)) and azimuth == pytest.approx(60.0, abs=1.0)

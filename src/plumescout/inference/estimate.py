@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -441,23 +441,34 @@ def _region(xy: np.ndarray, inflation: float) -> tuple[np.ndarray, float]:
     return med, inflation * float(np.quantile(np.hypot(*(xy - med).T), 0.9))
 
 
-def posterior_ellipse(xy: np.ndarray, centre) -> tuple[np.ndarray, np.ndarray, float] | None:
+class PosteriorEllipse(NamedTuple):
+    """:func:`posterior_ellipse`: the inverse covariance of the samples, the semi-axes (major
+    first, m), the Mahalanobis scale holding 90 % of the samples, and the unit vectors (east,
+    north) of the major and minor axes."""
+
+    inv: np.ndarray
+    axes: np.ndarray
+    scale: float
+    major: np.ndarray
+    minor: np.ndarray
+
+
+def posterior_ellipse(xy: np.ndarray, centre) -> PosteriorEllipse | None:
     """The 90 % ellipse of a group's position samples about ``centre`` (its median): the shape of
     their covariance, scaled so that 90 % of the samples lie inside (their Mahalanobis distance's
-    90th percentile, not a normal quantile: the posteriors are not normal). Returns the inverse
-    covariance, the semi-axes (major first, m) and that scale; None with under 20 samples or a
-    degenerate spread."""
+    90th percentile, not a normal quantile: the posteriors are not normal). None with under 20
+    samples or a degenerate spread."""
     xy = np.asarray(xy, dtype=float)
     if len(xy) < 20:
         return None
     cov = np.cov(xy.T)
-    w, _ = np.linalg.eigh(cov)
+    w, v = np.linalg.eigh(cov)
     if not np.all(np.isfinite(w)) or w[0] <= 1e-12 * max(w[1], 1e-300):
         return None
     inv = np.linalg.inv(cov)
     d = xy - np.asarray(centre, dtype=float)
     s90 = float(np.quantile(np.sqrt(np.einsum("ij,jk,ik->i", d, inv, d)), 0.9))
-    return inv, s90 * np.sqrt(w[::-1]), s90
+    return PosteriorEllipse(inv, s90 * np.sqrt(w[::-1]), s90, v[:, 1], v[:, 0])
 
 
 def ellipse_region(xy: np.ndarray, centre, factor: float, floor_m: float = 0.0) -> tuple[float, float, float] | None:
@@ -467,11 +478,8 @@ def ellipse_region(xy: np.ndarray, centre, factor: float, floor_m: float = 0.0) 
     e = posterior_ellipse(xy, centre)
     if e is None:
         return None
-    inv, axes, _ = e
-    w, v = np.linalg.eigh(np.linalg.inv(inv))
-    major = v[:, 1]  # (east, north) of the largest eigenvalue
-    azimuth = float(np.degrees(np.arctan2(major[0], major[1])) % 180.0)
-    a, b = (float(np.hypot(factor * x, floor_m)) for x in axes)
+    azimuth = float(np.degrees(np.arctan2(e.major[0], e.major[1])) % 180.0)
+    a, b = (float(np.hypot(factor * x, floor_m)) for x in e.axes)
     return a, b, azimuth
 
 
