@@ -32,6 +32,7 @@ __all__ = [
     "analyze",
     "load_observations",
     "normalise_truth",
+    "truth_in_frame",
     "MODEL_POINT",
     "MODEL_BEAM",
     "MODEL_COMBINED",
@@ -106,6 +107,29 @@ def normalise_truth(doc: dict | None) -> dict | None:
         srcs.append(s)
     out["sources"] = srcs
     return out
+
+
+def truth_in_frame(truth: dict | None, frame: LocalFrame) -> dict | None:
+    """``truth`` (:func:`normalise_truth`) with its sources' ``x_m, y_m`` in ``frame``, carried
+    through WGS84: from each source's own ``lat, lon`` where it has them, else from the ``origin``
+    of the truth's frame where that is recorded (the simulator writes both). A truth with neither
+    is taken to be in ``frame`` already (a data set's truth, about the origin given)."""
+    if truth is None:
+        return None
+    o = truth.get("origin") if isinstance(truth.get("origin"), dict) else {}
+    own = LocalFrame(float(o["lat"]), float(o["lon"])) if {"lat", "lon"} <= set(o) else None
+    srcs = []
+    for s in truth.get("sources", []):
+        if "lat" in s and "lon" in s:
+            lat, lon = float(s["lat"]), float(s["lon"])
+        elif own is not None:
+            lat, lon = own.to_wgs84(float(s["x_m"]), float(s["y_m"]))
+        else:
+            srcs.append(s)
+            continue
+        x, y = frame.to_local(lat, lon)
+        srcs.append({**s, "x_m": float(x), "y_m": float(y)})
+    return {**truth, "sources": srcs, **({"origin": {"lat": frame.lat0, "lon": frame.lon0}} if own else {})}
 
 
 def analyze(
@@ -278,6 +302,7 @@ def analyze(
         out.mkdir(parents=True, exist_ok=True)
         name = title or (Path(inputs[0]).name if inputs else "flight")
         bl = None if beams is None else (beams.beam_start, beams.beam_end)
+        truth = truth_in_frame(truth, frame)  # drawn where it is, whatever frame it was written in
         view = ReportView(frame, est.sources_, obs, est.detection_, bl, wind, truth, est, est.species_)
         res.outputs["geojson"] = write_geojson(out / "sources.geojson", est.sources_, prov)
         res.outputs["kml"] = write_kml(

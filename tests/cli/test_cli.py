@@ -215,3 +215,29 @@ def test_unknown_species_and_bad_truth(tmp_path):
     bad.write_text("{not json")
     res = runner.invoke(app, ["analyze", str(DATA / "good.csv"), "--truth", str(bad), "--out", str(tmp_path)])
     assert res.exit_code == 2 and "truth.json, line 1" in res.output
+
+
+def test_a_truth_written_in_another_frame_is_compared_where_it_is():
+    """The simulator's truth is in its site's frame; an analysis without --origin is about the
+    track's median. The truth is carried through WGS84 (its sources' lat, lon, else its origin),
+    so distances to it are the same in either frame (a 45 m frame offset was read as error)."""
+    from pyproj import Geod
+
+    from plumescout.geo import LocalFrame
+    from plumescout.pipeline import truth_in_frame
+
+    site, other = LocalFrame(51.1445, -1.437), LocalFrame(51.14444, -1.43641)
+    lat, lon = site.to_wgs84(-255.0, 140.0)
+    truth = {"origin": {"lat": 51.1445, "lon": -1.437}, "sources": [{"id": "t", "x_m": -255.0, "y_m": 140.0}]}
+    with_latlon = {**truth, "sources": [{**truth["sources"][0], "lat": float(lat), "lon": float(lon)}]}
+    est_lat, est_lon = site.to_wgs84(-240.0, 150.0)  # an estimate 18 m away
+    ex, ey = other.to_local(est_lat, est_lon)
+    for doc in (truth, with_latlon):
+        (t,) = truth_in_frame(doc, other)["sources"]
+        assert (t["x_m"], t["y_m"]) == pytest.approx(tuple(map(float, other.to_local(lat, lon))), abs=1e-6)
+        _, _, d = Geod(ellps="WGS84").inv(lon, lat, est_lon, est_lat)
+        assert np.hypot(t["x_m"] - ex, t["y_m"] - ey) == pytest.approx(d, abs=0.01)
+        assert truth_in_frame(doc, site)["sources"][0]["x_m"] == pytest.approx(-255.0, abs=1e-6)
+    # a truth with neither (a data set's, about the origin given) is left as it is
+    bare = {"sources": [{"id": "t", "x_m": 1.0, "y_m": 2.0}]}
+    assert truth_in_frame(bare, other) == bare

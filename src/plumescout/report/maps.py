@@ -191,7 +191,8 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     shape = (
         "ellipses (dotted: as a circle)" if any(getattr(s, "ellipse_ci90_m", None) for s in view.sources) else "circles"
     )
-    ax.set_title(f"{title}: {len(view.sources)} source(s); shading = posterior density, {shape} = 90 % regions")
+    # two lines: a long flight name with the key runs off the figure
+    ax.set_title(f"{title}: {len(view.sources)} source(s)\nshading = posterior density, {shape} = 90 % regions")
     if view.truth or view.beams is not None:
         ax.legend(loc="lower right")
     if warn := _warnings(getattr(est, "info_", None) or {}):  # this figure is what the service shows
