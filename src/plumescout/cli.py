@@ -129,7 +129,7 @@ def _margins_text(area: dict) -> str:
 
 def _sources_table(sources, truth=None) -> Table:
     tab = Table(title="Estimated sources" + (" vs truth" if truth else ""))
-    for col in ("id", "lat, lon", "rate g/s [90 %]", "r90 m", "p"):
+    for col in ("id", "lat, lon", "rate g/s [90 %]", "r90 m (ellipse)", "p"):
         tab.add_column(col)
     kinds = any(getattr(s, "attribution", None) for s in sources)
     if kinds:
@@ -143,7 +143,8 @@ def _sources_table(sources, truth=None) -> Table:
             s.id,
             f"{s.lat:.6f}, {s.lon:.6f}",
             f"{s.rate_g_s:.3g} [{s.rate_g_s_ci90[0]:.3g}, {s.rate_g_s_ci90[1]:.3g}]",
-            f"{s.location_ci90_m:.0f}",
+            f"{s.location_ci90_m:.0f}"
+            + (f" ({e[0]:.0f} x {e[1]:.0f} at {e[2]:.0f} deg)" if (e := getattr(s, "ellipse_ci90_m", None)) else ""),
             f"{s.probability:.2f}",
         ]
         if kinds:
