@@ -99,6 +99,8 @@ def test_analyst_sees_tracks_sources_regions_reports_and_evidence(served, browse
     assert n >= len(run["reports"]) >= 1
     assert page.locator("#report-list li").count() == n
     assert page.locator("path.region").count() == n  # one 90 % region per source
+    # a flight's: the ellipse, with the circle of the same coverage dotted beside it
+    assert page.locator("path.region-circle").count() == n
     assert page.locator("path.track-seg").count() > 100  # the track, coloured by enhancement
     colours = set(page.eval_on_selector_all("path.track-seg", "els => els.map(e => e.getAttribute('stroke'))"))
     assert len(colours) >= 3  # the plume shows in colour along the track
@@ -111,6 +113,7 @@ def test_analyst_sees_tracks_sources_regions_reports_and_evidence(served, browse
         page.screenshot(path=os.environ["PLUMESCOUT_SCREENSHOT"])
     page.wait_for_function("document.querySelector('#detail img.evidence-map').naturalWidth > 0", timeout=30000)
     assert "emission rate" in page.inner_text("#detail")
+    assert "or an ellipse of" in page.inner_text("#detail")
     # the follow-up flight over its region downloads as a QGroundControl plan
     with page.expect_download() as dl:
         page.click("#detail [data-f='plan']")
