@@ -544,7 +544,7 @@ def follow_up(
     follow_up.png (the lines over each region)."""
     from .pipeline import dump_json
     from .planning.export import write_mission_files
-    from .planning.followup import FOLLOW_UP_FLAGS, lower_altitude, plan_follow_up, read_analysis
+    from .planning.followup import FOLLOW_UP_FLAGS, lower_altitude, lower_altitude_advice, plan_follow_up, read_analysis
 
     an = read_analysis(sources_geojson)
     ids = [x.strip() for x in sources.split(",") if x.strip()] if sources else None
@@ -592,12 +592,11 @@ def follow_up(
         files = write_mission_files(out / f.name, f.mission, an.frame)
         why = {t.id: [x for x in an.flags.get(t.id, []) if x in FOLLOW_UP_FLAGS] or ["asked"] for t in f.targets}
         lower = {t.id: low for t in f.targets if (low := lower_altitude(t, st)) is not None}
-        for sid, (a, x) in lower.items():
-            advice.append(
-                f"{sid}: its plume first reaches {alt:g} m {f.reach_m[sid][0]:.0f} m downwind, beyond its "
-                f"{next(t.radius_m for t in f.targets if t.id == sid):.0f} m region; at {a:g} m it would be detectable "
-                f"from {x:.0f} m (--altitude {a:g}, if the site allows)"
-            )
+        advice += [
+            f"{t.id}: {lower_altitude_advice(t, alt, f.reach_m[t.id][0], lower[t.id], '--altitude ')}"
+            for t in f.targets
+            if t.id in lower
+        ]
         doc["missions"].append({**f.summary(), "why": why, "dir": f.name, "files": files})
         if lower:
             doc["missions"][-1]["lower_altitude"] = {
@@ -630,7 +629,9 @@ def _stability_text(stability) -> str:
     """A class letter as given; an index as the index and its nearest class (3.4 -> "3.4 (D)")."""
     if isinstance(stability, str):
         return stability
-    return f"{stability:.1f} ({'ABCDEF'[int(round(stability))]})"
+    from .met import class_letter
+
+    return f"{stability:.1f} ({class_letter(stability)})"
 
 
 def _mission_settings(fleet: Path | None, default_craft: list[dict], **settings):

@@ -40,6 +40,7 @@ __all__ = [
     "follow_up_area",
     "plan_follow_up",
     "lower_altitude",
+    "lower_altitude_advice",
 ]
 
 FOLLOW_UP_FLAGS = ("single_crossing", "region_at_search_edge")
@@ -321,6 +322,19 @@ def lower_altitude(target: Target, settings: MissionSettings, step_m: float = 0.
     if best is None or (np.isfinite(now) and best[1] >= now):
         return None
     return best
+
+
+def lower_altitude_advice(
+    target: Target, altitude_m: float, reach_m: float, low: tuple[float, float], option: str
+) -> str:
+    """:func:`lower_altitude`'s advice ``low`` for ``target`` in words: its plume first reaches
+    ``altitude_m`` at ``reach_m`` downwind (a :class:`FollowUp`'s ``reach_m``); ``option`` names how
+    the caller sets the altitude (``--altitude ``, ``altitude=``)."""
+    a, x = low
+    return (
+        f"its plume first reaches {altitude_m:g} m {reach_m:.0f} m downwind, beyond its {target.radius_m:.0f} m "
+        f"region; at {a:g} m it would be detectable from {x:.0f} m ({option}{a:g}, if the site allows)"
+    )
 
 
 def plan_follow_up(

@@ -23,6 +23,7 @@ from matplotlib.patches import Circle, Ellipse  # noqa: E402
 
 from ..geo import bearing_to_unit  # noqa: E402
 from ..inference.data import point_sensors  # noqa: E402
+from ..met import class_letter  # noqa: E402
 from ..units import g_m3_to_ppm  # noqa: E402
 
 __all__ = ["write_png", "write_html_map", "ReportView", "posterior_density"]
@@ -437,7 +438,7 @@ def write_html_map(
         if info.get("stability_index_fitted") is not None:  # flights: the class the fit settled on
             fitted, wind = info["stability_index_fitted"], info.get("stability_index", float("nan"))
             foot += (
-                f"<p>Stability class index {fitted:.1f} ({'ABCDEF'[int(round(fitted))]}; A = 0 .. F = 5), from "
+                f"<p>Stability class index {fitted:.1f} ({class_letter(fitted)}; A = 0 .. F = 5), from "
                 f"{wind:.1f} the wind's direction spread gave; a follow-up plans with it.</p>"
             )
         if info.get("beam_width_factor") is not None:  # a flight and beams in one fit

@@ -898,7 +898,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         says which); where the plume first reaches the altitude beyond the region,
         ``X-Lower-Altitude-M`` and ``X-Follow-Up-Advice`` say how low it would be seen within it."""
         from ..planning.export import write_mission_kml, write_qgc_plan, write_wpl
-        from ..planning.followup import lower_altitude, parse_analysis, plan_follow_up
+        from ..planning.followup import lower_altitude, lower_altitude_advice, parse_analysis, plan_follow_up
         from ..planning.mission import Aircraft, MissionSettings
 
         r = get_report(s, p, report_id)
@@ -935,10 +935,8 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         if low is not None:  # the plume first reaches the flight's height beyond the region
             t = an.targets[0]
             headers["X-Lower-Altitude-M"] = f"{low[0]:g}"
-            headers["X-Follow-Up-Advice"] = (
-                f"its plume first reaches {st.altitude_m:g} m {f.reach_m[t.id][0]:.0f} m downwind, beyond its "
-                f"{t.radius_m:.0f} m region; at {low[0]:g} m it would be detectable from {low[1]:.0f} m "
-                f"(altitude={low[0]:g}, if the site allows)"
+            headers["X-Follow-Up-Advice"] = lower_altitude_advice(
+                t, st.altitude_m, f.reach_m[t.id][0], low, "altitude="
             )
         return Response(body, media_type=media, headers=headers)
 
