@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .geo import bearing_to_unit
 from .simulate import Scenario
 
 __all__ = [
@@ -178,10 +179,9 @@ def inside_ellipse(ellipse, centre, point) -> bool:
     """Whether ``point`` (east, north m) lies in ``ellipse`` (semi-major, semi-minor, major axis
     azimuth deg east of north) about ``centre``."""
     a, b, azimuth = ellipse
-    t = np.radians(azimuth)
     d = np.asarray(point, float) - np.asarray(centre, float)
-    u = d[0] * np.sin(t) + d[1] * np.cos(t)  # along the major axis
-    v = d[0] * np.cos(t) - d[1] * np.sin(t)  # across it
+    u = d @ bearing_to_unit(azimuth)  # along the major axis
+    v = d @ bearing_to_unit(azimuth + 90.0)  # across it
     return bool((u / a) ** 2 + (v / b) ** 2 <= 1.0)
 
 

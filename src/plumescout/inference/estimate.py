@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import ConfigError
+from ..geo import unit_to_bearing
 from ..met import class_index, stability_from_sigma_theta
 from ..observations import Observations
 from .data import BeamData, PointData
@@ -478,7 +479,7 @@ def ellipse_region(xy: np.ndarray, centre, factor: float, floor_m: float = 0.0) 
     e = posterior_ellipse(xy, centre)
     if e is None:
         return None
-    azimuth = float(np.degrees(np.arctan2(e.major[0], e.major[1])) % 180.0)
+    azimuth = float(unit_to_bearing(*e.major) % 180.0)
     a, b = (float(np.hypot(factor * x, floor_m)) for x in e.axes)
     return a, b, azimuth
 

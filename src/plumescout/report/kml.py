@@ -13,6 +13,7 @@ import pygeoif.geometry as pg
 from fastkml import containers, features, geometry, kml, styles
 from fastkml.enums import AltitudeMode
 
+from ..geo import bearing_to_unit
 from ..inference.data import point_sensors
 from ..observations import track_breaks
 
@@ -32,8 +33,7 @@ def ellipse_lonlat(frame, x_m: float, y_m: float, ellipse, n: int = 72):
     """An ellipse (semi-major m, semi-minor m, major axis azimuth deg east of north) about local
     ``(x_m, y_m)`` as closed [(lon, lat), ...]."""
     a, b, azimuth = ellipse
-    t = np.radians(azimuth)
-    along, across = np.array([np.sin(t), np.cos(t)]), np.array([np.cos(t), -np.sin(t)])
+    along, across = np.array(bearing_to_unit(azimuth)), np.array(bearing_to_unit(azimuth + 90.0))
     g = np.linspace(0.0, 2.0 * np.pi, n + 1)
     xy = np.array([x_m, y_m]) + np.outer(a * np.cos(g), along) + np.outer(b * np.sin(g), across)
     lat, lon = frame.to_wgs84(xy[:, 0], xy[:, 1])
