@@ -144,6 +144,7 @@ def score(est, sim, wall_s: float) -> dict:
         "crossing_distances_m": [round(float(v), 1) for v in e.crossing_distances_m or []],
         "false_crossings": others,
         "temper": est.info_.get("temper"),
+        "temper_in_plume": est.info_.get("temper_in_plume"),
         **_ellipse_score(e, (x, y)),
     }
 

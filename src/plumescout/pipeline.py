@@ -27,6 +27,10 @@ from .observations import Observations, aircraft_of, join_sorties
 from .report import provenance, write_geojson, write_html_map, write_kml, write_png
 from .report.maps import ReportView
 
+# the fit's record kept in the GeoJSON's provenance (``posterior``)
+POSTERIOR_KEYS = ("k_posterior", "temper", "temper_in_plume", "chains", "acceptance", "theta_mean", "theta_names",
+                  *FITTED_NUISANCE)  # fmt: skip
+
 __all__ = [
     "AnalysisResult",
     "analyze",
@@ -289,11 +293,7 @@ def analyze(
         search_area=search_area,
         mean_wind={"speed_m_s": round(wind[0], 3), "from_deg": round(wind[1], 2)},
         rate_prior=rate_prior,
-        posterior={
-            k: v
-            for k, v in est.info_.items()
-            if k in ("k_posterior", "temper", "chains", "acceptance", "theta_mean", "theta_names", *FITTED_NUISANCE)
-        },
+        posterior={k: v for k, v in est.info_.items() if k in POSTERIOR_KEYS},
         **n,
     )
     res = AnalysisResult(est, prov, obs, beams)

@@ -286,15 +286,21 @@ def flagged(sources, flag: str) -> list[str]:
     return [s.id for s in sources if flag in s.flags]
 
 
-def integrated_autocorr_time(z: np.ndarray, max_lag: int = 200) -> float:
-    """1 + 2 sum of the autocorrelation until it first drops below 0.05 (>= 1)."""
+def integrated_autocorr_time(z: np.ndarray, max_lag: int = 200, mask: np.ndarray | None = None) -> float:
+    """1 + 2 sum of the autocorrelation until it first drops below 0.05 (>= 1). With ``mask``,
+    of the readings it selects only, in their places in the series: a lag's products count
+    where both readings are selected (the gaps between selected stretches are not closed)."""
     z = np.asarray(z, float)
-    z = z - z.mean()
+    m = np.ones(z.size, bool) if mask is None else np.asarray(mask, bool)
+    n = int(m.sum())
+    if n < 8:
+        return 1.0
+    z = np.where(m, z - z[m].mean(), 0.0)
     den = float(np.dot(z, z))
-    if den <= 0 or z.size < 8:
+    if den <= 0:
         return 1.0
     tau = 1.0
-    for lag in range(1, min(max_lag, z.size // 4)):
+    for lag in range(1, min(max_lag, n // 4)):
         rho = float(np.dot(z[:-lag], z[lag:])) / den
         if rho < 0.05:
             break
@@ -794,7 +800,8 @@ class PlumeEstimator:
         # benchmarks/results/two_aircraft/)
         n_point = sum(d.kind == "point" for d in datasets)
         share = [1.0 / n_point if d.kind == "point" else (cfg.combined_beam_weight if both else 1.0) for d in datasets]
-        sampler.temper = [t * cfg.temper_scale * f for t, f in zip(self._tempers(sampler), share, strict=True)]
+        tempers, in_plume = self._tempers(sampler)
+        sampler.temper = [t * cfg.temper_scale * f for t, f in zip(tempers, share, strict=True)]
         # independent chains from spawned seeds, pooled: a chain caught in a local mode (say a
         # source split in two) then carries only its share of the probability
         n_chains = cfg.chains if point or cfg.beam_chains is None else cfg.beam_chains
@@ -831,6 +838,7 @@ class PlumeEstimator:
         self.info_.update(
             {
                 "temper": sampler.temper,
+                "temper_in_plume": in_plume,
                 "box": box,
                 "chains": n_chains,
                 "theta_mean": np.mean(chain.theta, axis=0).tolist() if chain.theta else None,
@@ -913,12 +921,14 @@ class PlumeEstimator:
         for flag, key in SOURCE_FLAGS.items():
             self.info_[key] = flagged(out, flag)
 
-    def _tempers(self, sampler: RJSampler) -> list[float]:
+    def _tempers(self, sampler: RJSampler) -> tuple[list[float], list[float | None]]:
         """Per data set, 1 / (design effect) of the standardised residuals of the best single-cell
         fit: consecutive readings are not independent (integrated autocorrelation time), and
         beams read at the same time share the error of that time's wind (Kish's design effect
-        1 + (m - 1) rho for m simultaneous readings with intra-time correlation rho)."""
-        out = []
+        1 + (m - 1) rho for m simultaneous readings with intra-time correlation rho). And per
+        flight, the same of its readings in the plume alone (None for beams): a plume crossed in
+        a few seconds of a long flight barely shows in the whole series' correlation."""
+        out, in_plume = [], []
         score = sampler.grid_score_.ravel()
         best = sampler._cells[int(np.argmax(score))]
         th = sampler.theta0()
@@ -930,6 +940,8 @@ class PlumeEstimator:
             z = (d.y - mu) / np.sqrt(var)
             groups = d.residual_groups()
             tau = float(np.median([integrated_autocorr_time(z[g]) for g in groups]))
+            mask = self._plume_readings(d, ks[i] @ q, off[i], sampler.s0[i])
+            in_plume.append(None if mask is None else 1.0 / integrated_autocorr_time(z, mask=mask))
             deff = 1.0
             if len(groups) > 1 and isinstance(d, BeamData) and d.time_series:
                 times = np.unique(d.reading_time_s)
@@ -942,7 +954,15 @@ class PlumeEstimator:
                     rho = float(np.nanmean(cc[np.triu_indices_from(cc, 1)]))
                     deff = 1.0 + (len(groups) - 1) * max(rho, 0.0)
             out.append(1.0 / (tau * deff))
-        return out
+        return out, in_plume
+
+    @staticmethod
+    def _plume_readings(d, pred: np.ndarray, off: float, s0: float) -> np.ndarray | None:
+        """A flight's readings in the plume: where the fit puts more than the noise, or the
+        observed enhancement exceeds 3 noise sd (None for beams: their whole series is used)."""
+        if d.kind != "point":
+            return None
+        return (pred > s0) | (d.y - off > 3.0 * s0)
 
     def fitted(self) -> list[dict]:
         """Per data set, observed and fitted values (g/m3) at the best state found (with the
