@@ -353,6 +353,7 @@ def run_one(
     score.nuisance = {k: est.info_[k] for k in FITTED_NUISANCE if k in est.info_}
     score.nuisance["temper"] = est.info_.get("temper")  # the likelihood's tempering, per data set
     score.nuisance["temper_in_plume"] = est.info_.get("temper_in_plume")  # the same in the plume (flights)
+    score.nuisance["region_widening"] = est.info_.get("region_widening")
     score.nuisance["simulated_response_s"] = sc.sensor.response_time_s
     score.nuisance["simulated_relative_dispersion"] = sc.wind.relative_dispersion
     # beside the fitted stability_index_fitted: the simulated class's index, and the wind's (sigma-theta)

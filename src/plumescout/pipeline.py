@@ -28,8 +28,10 @@ from .report import provenance, write_geojson, write_html_map, write_kml, write_
 from .report.maps import ReportView
 
 # the fit's record kept in the GeoJSON's provenance (``posterior``)
-POSTERIOR_KEYS = ("k_posterior", "temper", "temper_in_plume", "chains", "acceptance", "theta_mean", "theta_names",
-                  *FITTED_NUISANCE)  # fmt: skip
+POSTERIOR_KEYS = (
+    "k_posterior", "temper", "temper_in_plume", "region_widening", "chains", "acceptance", "theta_mean", "theta_names",
+    *FITTED_NUISANCE,
+)  # fmt: skip
 
 __all__ = [
     "AnalysisResult",

@@ -4,7 +4,7 @@ or over the readings a mask selects (a flight's readings in the plume)."""
 import numpy as np
 import pytest
 
-from plumescout.inference.estimate import integrated_autocorr_time
+from plumescout.inference.estimate import integrated_autocorr_time, region_widening
 
 
 def ar1(rng, n: int, phi: float) -> np.ndarray:
@@ -61,3 +61,14 @@ def test_too_few_selected_readings_give_one():
     mask = np.zeros(z.size, bool)
     mask[:7] = True
     assert integrated_autocorr_time(z, mask=mask) == 1.0
+
+
+def test_region_widening_is_the_power_of_the_temper_ratio():
+    # a whole series tempered at 1, its plume at 1/4: the posterior would be 2x as wide
+    assert region_widening([1.0], [0.25], 0.5) == pytest.approx(2.0)
+    assert region_widening([1.0], [0.25], 0.0) == 1.0
+    # more correlated in the whole series than in the plume: narrower
+    assert region_widening([0.1], [0.4], 0.5) == pytest.approx(0.5)
+    # several flights: the geometric mean of their ratios; beams (None) do not count
+    assert region_widening([1.0, 0.2, 0.3], [0.25, 0.8, None], 0.5) == pytest.approx(1.0)
+    assert region_widening([0.3], [None], 0.5) == 1.0

@@ -156,6 +156,9 @@ class EstimatorConfig(BaseModel):
     # error, which would otherwise outweigh the flight). At 1, seeds 0-29 gave 7 false sources
     # in 30 surveys; at 0.3, none (median error 1.3 m against 1.1 m)
     combined_beam_weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+    # flights: the regions and rate intervals widened by (temper / in-plume temper) ** this before
+    # the factors above (:func:`region_widening`)
+    point_plume_correlation_exponent: NonNegative = 0.0
     point_theta_update_prob: Fraction = 0.5
     beam_theta_update_prob: Fraction = 1.0
     # beams: the log sd of a multiplier of both plume widths (median 1)
@@ -438,6 +441,18 @@ def collect_groups(positions, rates, centres, gate_m) -> list:
                 q.append(float(np.sum(w)))
         groups.append((np.array(xy), np.array(q), present / n) if present else None)
     return groups
+
+
+def region_widening(tempers, in_plume, exponent: float) -> float:
+    """The factor a flight's regions and rate intervals are widened by for the correlation of its
+    residuals in the plume: (temper / in-plume temper) ** ``exponent``, the geometric mean over
+    the flights fitted (1 without any, or at exponent 0). The fit's temper comes from the whole
+    series, where a plume crossed in seconds barely shows; the posterior's width scales as
+    temper ** -1/2."""
+    ratios = [t / p for t, p in zip(tempers, in_plume, strict=True) if p]
+    if not ratios or exponent == 0:
+        return 1.0
+    return float(np.exp(exponent * np.mean(np.log(ratios))))
 
 
 def _region(xy: np.ndarray, inflation: float) -> tuple[np.ndarray, float]:
@@ -858,6 +873,11 @@ class PlumeEstimator:
             inflation, rate_inflation = cfg.point_location_inflation, cfg.point_rate_inflation
         else:
             inflation, rate_inflation = cfg.beam_location_inflation, cfg.beam_rate_inflation
+        widening = (
+            region_widening(tempers, in_plume, cfg.point_plume_correlation_exponent) if point and not both else 1.0
+        )
+        self.info_["region_widening"] = widening
+        inflation, rate_inflation = inflation * widening, rate_inflation * widening
         groups = resolved_groups(
             chain.positions, chain.rates, chain.best_positions, 0.1 * diag, inflation, cfg.split_rate_correlation
         )
@@ -896,7 +916,7 @@ class PlumeEstimator:
                     probability=float(p),
                     samples_xy=xy,
                     samples_rate=q,
-                    ellipse_ci90_m=ellipse_region(xy, med, cfg.point_ellipse_inflation, floor)
+                    ellipse_ci90_m=ellipse_region(xy, med, cfg.point_ellipse_inflation * widening, floor)
                     if point and not both
                     else None,
                 )
