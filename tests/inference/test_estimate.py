@@ -115,3 +115,30 @@ def test_a_rate_is_at_the_cap_when_its_top_samples_reach_it():
     assert not at_rate_cap(below, 1.0) and at_rate_cap(held, 1.0)
     assert at_rate_cap(below, 0.75 / RATE_CAP_FRACTION) and not at_rate_cap(below, 0.77 / RATE_CAP_FRACTION)
     assert not at_rate_cap(np.array([]), 1.0)
+
+
+def test_regions_widen_where_the_plume_shows_correlation_the_series_does_not(single_flight, monkeypatch):
+    """Two fits alike in every sample (temper 1 both), one told its plume's readings have a
+    correlation time of 4: its regions' posterior part and its rate interval's log half-widths
+    are 2x the other's (sqrt(4): region_widening), the floors then added as always."""
+    short = FAST.model_copy(update={"iterations": 600, "burn_in": 200})
+    fits = {}
+    for in_plume in (1.0, 0.25):
+        monkeypatch.setattr(PlumeEstimator, "_tempers", lambda self, sampler, p=in_plume: ([1.0], [p]))
+        fits[in_plume] = PlumeEstimator(short).fit(single_flight.observations)
+    a, b = fits[1.0], fits[0.25]
+    assert (a.info_["region_widening"], b.info_["region_widening"]) == (1.0, 2.0)
+    assert len(a.sources_) == len(b.sources_) == 1
+    sa, sb = a.sources_[0], b.sources_[0]
+    assert (sa.x_m, sa.y_m, sa.rate_g_s) == (sb.x_m, sb.y_m, sb.rate_g_s)
+    floor = short.point_location_floor_m
+    posterior_part = np.sqrt(sa.location_ci90_m**2 - floor**2)
+    np.testing.assert_allclose(sb.location_ci90_m, np.hypot(2 * posterior_part, floor))
+    f = np.log(short.point_rate_floor_factor)
+    for lo_hi in (0, 1):
+        half_a = abs(np.log(sa.rate_g_s_ci90[lo_hi] / sa.rate_g_s))
+        half_b = abs(np.log(sb.rate_g_s_ci90[lo_hi] / sb.rate_g_s))
+        np.testing.assert_allclose(half_b, np.hypot(2 * np.sqrt(half_a**2 - f**2), f))
+    (a1, a2, az_a), (b1, b2, az_b) = sa.ellipse_ci90_m, sb.ellipse_ci90_m
+    assert az_a == az_b
+    np.testing.assert_allclose([b1, b2], np.hypot(2 * np.sqrt(np.square([a1, a2]) - floor**2), floor))
