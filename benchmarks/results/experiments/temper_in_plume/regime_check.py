@@ -10,6 +10,7 @@ file's coverage, the coverage of the fits whose temper is 1 (the whole series' c
 nothing) and of the rest, and the median region size over gamma 0's.
 
     python regime_check.py --cal S2000.json DENSE0.json SPARSE0.json --hold S1000.json ... [--gamma 0 0.5]
+    python regime_check.py --at-one --cal FILE ...    # the rule adopted, at the committed factors
 """
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ def load(path: str) -> list[dict]:
 
 
 def widen(s: dict, gamma: float) -> float:
-    return (s["t"] / s["tp"]) ** gamma if gamma and s["tp"] else 1.0
+    """gamma > 0: every fit by (temper / in-plume temper) ** gamma; gamma < 0 (``--at-one``, the
+    rule adopted): only fits at temper 1, by sqrt(1 / in-plume temper)."""
+    if not s["tp"] or gamma == 0:
+        return 1.0
+    if gamma < 0:
+        return math.sqrt(s["t"] / s["tp"]) if s["t"] >= 1.0 else 1.0
+    return (s["t"] / s["tp"]) ** gamma
 
 
 def covered(s: dict, kind: str, k: float, gamma: float) -> bool | None:
@@ -95,13 +102,34 @@ def calibrate(rows, kind, gamma, target=0.9) -> float:
     return hi
 
 
+def at_one(files: dict) -> int:
+    """Each file's coverage at the committed factors, as committed and with the fits at temper 1
+    widened (the others unchanged), and that of the fits at temper 1 pooled."""
+    committed = {"circle": K_CIRCLE, "ellipse": 0.74, "rate": K_RATE}
+    names = " | ".join(Path(p).name for p in files)
+    print(f"| region | widened | {names} | fits at temper 1, pooled | the rest, pooled |")
+    print("|---" * (len(files) + 4) + "|")
+    rows = [s for v in files.values() for s in v]
+    for kind, k in committed.items():
+        for gamma, label in ((0.0, "no (committed)"), (-1.0, "at temper 1")):
+            cells = [f"{coverage(files[p], kind, k, gamma)[0]:.3f}" for p in files]
+            for one in (True, False):
+                c, n = coverage([s for s in rows if (s["t"] >= 0.999) == one], kind, k, gamma)
+                cells.append(f"{c:.2f} ({n})")
+            print(f"| {kind} | {label} | " + " | ".join(cells) + " |")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cal", nargs="+", required=True)
     ap.add_argument("--hold", nargs="+", default=[])
     ap.add_argument("--gamma", nargs="+", type=float, default=[0.0, 0.25, 0.5])
+    ap.add_argument("--at-one", action="store_true", help="the adopted rule at the committed factors, no recalibration")
     args = ap.parse_args(argv)
     files = {p: load(p) for p in args.cal + args.hold}
+    if args.at_one:
+        return at_one(files)
     cal = [s for p in args.cal for s in files[p]]
     hold = [s for p in args.hold for s in files[p]]
     for kind in ("circle", "ellipse", "rate"):
