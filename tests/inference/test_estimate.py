@@ -3,6 +3,7 @@
 import numpy as np
 
 from plumescout.inference import EstimatorConfig, PlumeEstimator
+from plumescout.report.maps import ReportView, write_html_map
 from plumescout.simulate import simulate_flight
 
 from ..conftest import single_source_scenario
@@ -117,7 +118,7 @@ def test_a_rate_is_at_the_cap_when_its_top_samples_reach_it():
     assert not at_rate_cap(np.array([]), 1.0)
 
 
-def test_regions_widen_where_the_plume_shows_correlation_the_series_does_not(single_flight, monkeypatch):
+def test_regions_widen_where_the_plume_shows_correlation_the_series_does_not(single_flight, monkeypatch, tmp_path):
     """Two fits alike in every sample (temper 1 both), one told its plume's readings have a
     correlation time of 4: its regions' posterior part and its rate interval's log half-widths
     are 2x the other's (sqrt(4): region_widening), the floors then added as always."""
@@ -142,3 +143,8 @@ def test_regions_widen_where_the_plume_shows_correlation_the_series_does_not(sin
     (a1, a2, az_a), (b1, b2, az_b) = sa.ellipse_ci90_m, sb.ellipse_ci90_m
     assert az_a == az_b
     np.testing.assert_allclose([b1, b2], np.hypot(2 * np.sqrt(np.square([a1, a2]) - floor**2), floor))
+    # the report says so, for the widened fit alone
+    obs = single_flight.observations
+    pages = [write_html_map(tmp_path / f"{i}.html", ReportView(obs.frame, e.sources_, obs=obs, estimator=e)).read_text()
+             for i, e in enumerate((a, b))]  # fmt: skip
+    assert "widened" not in pages[0] and "regions and rate intervals widened 2x" in pages[1]

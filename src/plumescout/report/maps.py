@@ -441,6 +441,11 @@ def write_html_map(
                 f"<p>Stability class index {fitted:.1f} ({class_letter(fitted)}; A = 0 .. F = 5), from "
                 f"{wind:.1f} the wind's direction spread gave; a follow-up plans with it.</p>"
             )
+        if (info.get("region_widening") or 1.0) > 1.0:  # flights: correlation in the plume alone
+            foot += (
+                f"<p>90 % regions and rate intervals widened {info['region_widening']:.2g}x: the readings in the "
+                "plume are correlated where the whole flight's show none.</p>"
+            )
         if info.get("beam_width_factor") is not None:  # a flight and beams in one fit
             foot += (
                 f"<p>Beams (fitted with the flight, at {info.get('beam_weight', float('nan')):.2g} of their own "
