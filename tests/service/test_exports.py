@@ -94,6 +94,22 @@ def test_a_sources_flags_reach_the_tak_remarks(flags):
     assert said == [f.replace("_", " ") for f in flags]
 
 
+def test_a_flights_ellipse_reaches_the_tak_remarks():
+    # CoT's point carries a circle (ce); the ellipse a crew would search goes in the remarks
+    from types import SimpleNamespace
+
+    ellipse = {"semi_major_m": 38.0, "semi_minor_m": 9.6, "major_axis_azimuth_deg": 68.2}
+    report = SimpleNamespace(
+        uid="r1", status="candidate", lat=51.0, lon=-1.0, location_ci90_m=33.0, title="S1", species="ch4",
+        rate_g_s=1.0, rate_g_s_lo=0.5, rate_g_s_hi=2.0, probability=0.9, source_class=None,
+        feature={"properties": {"flags": [], "location_ci90_ellipse": ellipse}},
+    )  # fmt: skip
+    remarks = ET.fromstring(cot.report_event(report)).find("detail/remarks").text
+    assert "90 % radius 33.0 m (ellipse 76 x 19 m, long axis 68 deg from north)" in remarks
+    report.feature = {"properties": {"flags": []}}  # beams: the circle alone
+    assert "ellipse" not in ET.fromstring(cot.report_event(report)).find("detail/remarks").text
+
+
 def _report_row(w, rid):
     from plumescout.service.db import Report, make_engine, sessions
 

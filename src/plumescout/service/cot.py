@@ -3,7 +3,8 @@
 One event per source report: a spot-map marker (``b-m-p-s-m``, which ATAK/WinTAK draw as a marker;
 never a casualty/medevac type), coordinates at full double precision (pytak's own event builder
 truncates to 4 decimals, ~11 m, so the XML is written here), and the location uncertainty as
-``ce``, which CoT defines as a one-sigma circular error in metres.
+``ce``, which CoT defines as a one-sigma circular error in metres (a flight's 90 % ellipse, which
+CoT's point cannot carry, is given in the remarks: its length and width and the long axis' bearing).
 
 The report's region is the radius holding 90 % of the posterior location mass. For a circular
 2-D normal, P(r <= R) = 1 - exp(-R^2 / (2 sigma^2)), so sigma = R90 / sqrt(2 ln 10) = R90 / 2.146.
@@ -67,10 +68,18 @@ def report_event(report, stale_s: float = 86400.0, when: datetime | None = None)
     ET.SubElement(detail, "contact", callsign=report.title[:60])
     rate = f"{report.rate_g_s:.3g} g/s [{report.rate_g_s_lo:.3g}, {report.rate_g_s_hi:.3g}] (90 %)"
     cls = f"; class {report.source_class}" if report.source_class else ""
-    flags = ((getattr(report, "feature", None) or {}).get("properties") or {}).get("flags") or []
+    props = (getattr(report, "feature", None) or {}).get("properties") or {}
+    flags = props.get("flags") or []
+    ell = props.get("location_ci90_ellipse")  # flights: the same 90 % region as an ellipse
+    ellipse = (
+        f" (ellipse {2 * ell['semi_major_m']:.0f} x {2 * ell['semi_minor_m']:.0f} m, long axis "
+        f"{ell['major_axis_azimuth_deg']:.0f} deg from north)"
+        if ell
+        else ""
+    )
     ET.SubElement(detail, "remarks").text = (
         f"plumescout {report.species} source, {rate}; P(exists) {report.probability:.2f}; "
-        f"90 % radius {report.location_ci90_m:.1f} m{cls}; status {report.status}"
+        f"90 % radius {report.location_ci90_m:.1f} m{ellipse}{cls}; status {report.status}"
         + "".join(f"; warning: {f.replace('_', ' ')}" for f in flags)
     )
     ET.SubElement(detail, "color", argb=str(_argb(report.status)))
