@@ -127,7 +127,8 @@ class FlightScore:
     unmatched_crossings: list[int | None] = field(default_factory=list)
     # per matched source with a 90 % ellipse (flights): whether it holds the truth, its area over
     # the circle's, and (for calibration) the factor its posterior ellipse (90 % of the samples,
-    # before widening and floor) would need to reach the truth, and that ellipse's semi-axes
+    # times the fit's region_widening, before the factor and floor) would need to reach the
+    # truth, and that ellipse's semi-axes
     ellipse_covered: list[bool] = field(default_factory=list)
     ellipse_area_ratio: list[float] = field(default_factory=list)
     ellipse_widening_needed: list[float] = field(default_factory=list)
@@ -193,11 +194,13 @@ def _score_ellipse(out: dict, e, truth_xy) -> None:
     if ellipse is None or raw is None:
         return
     d = np.asarray(truth_xy, float) - (e.x_m, e.y_m)
+    w = float(getattr(e, "region_widening", 1.0))  # the posterior's ellipse as the estimator widened it
+    axes = w * raw.axes
     out["covered"].append(inside_ellipse(ellipse, (e.x_m, e.y_m), truth_xy))
     out["area"].append(float(ellipse[0] * ellipse[1] / e.location_ci90_m**2))
-    out["needed"].append(float(np.sqrt(d @ raw.inv @ d) / raw.scale))
-    out["axes"].append([round(float(x), 2) for x in raw.axes])
-    out["offset"].append([float(abs(d @ raw.major) / raw.axes[0]), float(abs(d @ raw.minor) / raw.axes[1])])
+    out["needed"].append(float(np.sqrt(d @ raw.inv @ d) / raw.scale / w))
+    out["axes"].append([round(float(x), 2) for x in axes])
+    out["offset"].append([float(abs(d @ raw.major) / axes[0]), float(abs(d @ raw.minor) / axes[1])])
 
 
 def summarise_scores(scores: list[FlightScore]) -> dict:

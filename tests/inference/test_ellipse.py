@@ -62,3 +62,23 @@ def test_inside_ellipse_on_and_off_the_axes():
     assert inside_ellipse(e, (0, 0), (0, 1.9)) and not inside_ellipse(e, (0, 0), (10.1, 0))
     e = (10.0, 2.0, 0.0)  # north-south
     assert inside_ellipse(e, (5, 5), (5, 14.9)) and not inside_ellipse(e, (5, 5), (7.1, 5))
+
+
+def test_the_calibration_record_carries_the_fits_widening():
+    """The suite records each source's posterior ellipse as the estimator used it: widened 2x for
+    the plume's correlation, its axes are twice, and the factor the truth needs half, the
+    unwidened one's (so calibrate_regions.py sets the factor the estimator applies)."""
+    from types import SimpleNamespace
+
+    from plumescout.evaluation import _score_ellipse
+
+    xy = np.random.default_rng(5).normal(size=(4000, 2)) * [30.0, 6.0]
+    rec = {}
+    for w in (1.0, 2.0):
+        e = SimpleNamespace(x_m=0.0, y_m=0.0, samples_xy=xy, region_widening=w, location_ci90_m=50.0,
+                            ellipse_ci90_m=(40.0, 10.0, 90.0))  # fmt: skip
+        rec[w] = {"covered": [], "area": [], "needed": [], "axes": [], "offset": []}
+        _score_ellipse(rec[w], e, (12.0, 3.0))
+    np.testing.assert_allclose(rec[2.0]["axes"][0], 2 * np.array(rec[1.0]["axes"][0]), atol=0.01)
+    np.testing.assert_allclose(rec[2.0]["needed"][0], rec[1.0]["needed"][0] / 2)
+    np.testing.assert_allclose(rec[2.0]["offset"][0], np.array(rec[1.0]["offset"][0]) / 2, rtol=1e-3)

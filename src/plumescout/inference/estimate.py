@@ -266,6 +266,9 @@ class SourceEstimate:
     # east of north; :func:`ellipse_region`): posteriors stretch along the wind, and the ellipse
     # covers as often as the circle with less ground; None for beams
     ellipse_ci90_m: tuple[float, float, float] | None = None
+    # the factor its regions and rate interval were widened by for the plume's correlation
+    # (:func:`region_widening`; 1 for most fits)
+    region_widening: float = 1.0
 
     @property
     def crossings(self) -> int | None:
@@ -914,6 +917,7 @@ class PlumeEstimator:
                     ellipse_ci90_m=ellipse_region(xy, med, cfg.point_ellipse_inflation * widening, floor)
                     if point and not both
                     else None,
+                    region_widening=widening,
                 )
             )
         out.sort(key=lambda s: (-s.probability, -s.rate_g_s))
