@@ -270,7 +270,7 @@ def analyze(
     from .attribution import load_library
     from .observations import join_sorties
     from .pipeline import analyze as run_analyze
-    from .pipeline import load_observations, normalise_truth, truth_in_frame
+    from .pipeline import load_observations, normalise_truth
 
     dirs = [f for f in flights if f.is_dir()]
     logs = [f for f in flights if not f.is_dir()]
@@ -361,7 +361,7 @@ def analyze(
             f"{res.provenance['readings']} beam readings"
             + (f"; {skipped} left out (nan, or no wind that minute)" if skipped else "")
         )
-    console.print(_sources_table(res.sources, truth_in_frame(truth_doc, res.estimator.frame_)))
+    console.print(_sources_table(res.sources, res.truth))
     area = res.provenance["search_area"]
     if area["sources_at_edge"]:
         console.print(

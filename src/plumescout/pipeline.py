@@ -67,6 +67,8 @@ class AnalysisResult:
     observations: Observations | None = None
     beams: object | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
+    # the truth given (a simulation's), in the analysis' frame (:func:`truth_in_frame`)
+    truth: dict | None = None
 
     @property
     def sources(self):
@@ -298,14 +300,14 @@ def analyze(
         posterior={k: v for k, v in est.info_.items() if k in POSTERIOR_KEYS},
         **n,
     )
-    res = AnalysisResult(est, prov, obs, beams)
+    # drawn and compared where it is, whatever frame it was written in
+    res = AnalysisResult(est, prov, obs, beams, truth=truth_in_frame(truth, frame))
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         name = title or (Path(inputs[0]).name if inputs else "flight")
         bl = None if beams is None else (beams.beam_start, beams.beam_end)
-        truth = truth_in_frame(truth, frame)  # drawn where it is, whatever frame it was written in
-        view = ReportView(frame, est.sources_, obs, est.detection_, bl, wind, truth, est, est.species_)
+        view = ReportView(frame, est.sources_, obs, est.detection_, bl, wind, res.truth, est, est.species_)
         res.outputs["geojson"] = write_geojson(out / "sources.geojson", est.sources_, prov)
         res.outputs["kml"] = write_kml(
             out / "sources.kml", est.sources_, obs, frame, name=f"plumescout: {name}", beams=bl
