@@ -954,12 +954,12 @@ class PlumeEstimator:
         ks = sampler.columns(best[None, :], th)
         _, q, off, _, _ = sampler.marginal(ks, th)
         for i, d in enumerate(sampler.data):
-            mu = ks[i] @ q + off[i]
+            pred = ks[i] @ q
             var = sampler.s0[i] ** 2 + (d.fluctuation_intensity * ks[i] @ q) ** 2
-            z = (d.y - mu) / np.sqrt(var)
+            z = (d.y - (pred + off[i])) / np.sqrt(var)
             groups = d.residual_groups()
             tau = float(np.median([integrated_autocorr_time(z[g]) for g in groups]))
-            mask = self._plume_readings(d, ks[i] @ q, off[i], sampler.s0[i])
+            mask = self._plume_readings(d, pred, off[i], sampler.s0[i])
             in_plume.append(None if mask is None else 1.0 / integrated_autocorr_time(z, mask=mask))
             deff = 1.0
             if len(groups) > 1 and isinstance(d, BeamData) and d.time_series:
