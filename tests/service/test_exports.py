@@ -105,7 +105,7 @@ def test_a_flights_ellipse_reaches_the_tak_remarks():
         feature={"properties": {"flags": [], "location_ci90_ellipse": ellipse}},
     )  # fmt: skip
     remarks = ET.fromstring(cot.report_event(report)).find("detail/remarks").text
-    assert "90 % radius 33.0 m (ellipse 76 x 19 m, long axis 68 deg from north)" in remarks
+    assert "90 % radius 33.0 m (ellipse semi-axes 38 x 10 m, long axis 68 deg from north)" in remarks
     report.feature = {"properties": {"flags": []}}  # beams: the circle alone
     assert "ellipse" not in ET.fromstring(cot.report_event(report)).find("detail/remarks").text
 

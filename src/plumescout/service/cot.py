@@ -4,7 +4,8 @@ One event per source report: a spot-map marker (``b-m-p-s-m``, which ATAK/WinTAK
 never a casualty/medevac type), coordinates at full double precision (pytak's own event builder
 truncates to 4 decimals, ~11 m, so the XML is written here), and the location uncertainty as
 ``ce``, which CoT defines as a one-sigma circular error in metres (a flight's 90 % ellipse, which
-CoT's point cannot carry, is given in the remarks: its length and width and the long axis' bearing).
+CoT's point cannot carry, is given in the remarks: its semi-axes, as the GeoJSON, KML and dashboard
+give them beside the radius, and the long axis' bearing).
 
 The report's region is the radius holding 90 % of the posterior location mass. For a circular
 2-D normal, P(r <= R) = 1 - exp(-R^2 / (2 sigma^2)), so sigma = R90 / sqrt(2 ln 10) = R90 / 2.146.
@@ -72,7 +73,7 @@ def report_event(report, stale_s: float = 86400.0, when: datetime | None = None)
     flags = props.get("flags") or []
     ell = props.get("location_ci90_ellipse")  # flights: the same 90 % region as an ellipse
     ellipse = (
-        f" (ellipse {2 * ell['semi_major_m']:.0f} x {2 * ell['semi_minor_m']:.0f} m, long axis "
+        f" (ellipse semi-axes {ell['semi_major_m']:.0f} x {ell['semi_minor_m']:.0f} m, long axis "
         f"{ell['major_axis_azimuth_deg']:.0f} deg from north)"
         if ell
         else ""
