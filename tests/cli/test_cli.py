@@ -56,6 +56,9 @@ def test_analyze_writes_every_product(single_flight, tmp_path):
     assert r.max() == pytest.approx(ell["semi_major_m"], rel=0.01) and r.min() == pytest.approx(
         ell["semi_minor_m"], rel=0.01
     )
+    # its description gives the same figures, as semi-axes (as the GeoJSON and CoT do)
+    said = f"semi-axes {ell['semi_major_m']:.1f} x {ell['semi_minor_m']:.1f} m, long axis"
+    assert said in text
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,7 @@ def write_kml(
             f"90 % interval {s.rate_g_s_ci90[0]:.4g}-{s.rate_g_s_ci90[1]:.4g} g/s; "
             f"90 % location radius {s.location_ci90_m:.1f} m"
             + (
-                f" (as an ellipse: {ell[0]:.1f} x {ell[1]:.1f} m, major axis {ell[2]:.0f} deg)"
+                f" (as an ellipse: semi-axes {ell[0]:.1f} x {ell[1]:.1f} m, long axis {ell[2]:.0f} deg from north)"
                 if (ell := getattr(s, "ellipse_ci90_m", None))
                 else ""
             )
