@@ -22,7 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from plumescout.evaluation import RATE_METRICS, bootstrap_intervals, merge_overrides, run_one, summarise_scores
+from plumescout.evaluation import (
+    RATE_METRICS,
+    bootstrap_intervals,
+    existence_reliability,
+    merge_overrides,
+    run_one,
+    summarise_scores,
+)
 
 TARGETS = {
     "recall": ">= 0.9",
@@ -90,6 +97,34 @@ def crossing_lines(scores) -> list[str]:
         return []
     title = "Sources by the plume crossings each accounts for (those at one or none are flagged `single_crossing`):"
     return crossing_table(found, false, title, "")
+
+
+def reliability_lines(scores) -> list[str]:
+    """How often the sources reported at each probability of existing were real (matched to a
+    truth): the reliability of the probability the report gives beside each source. Empty for
+    runs that predate the record."""
+    rows = existence_reliability(scores)
+    if not rows:
+        return []
+    n = sum(r["sources"] for r in rows)
+    mean_p = sum(r["mean_probability"] * r["sources"] for r in rows) / n
+    real = sum(r["matched"] for r in rows) / n
+    lines = [
+        "The reported probability that a source exists, against how often such sources were real "
+        "(matched to a truth within 100 m; 95 % Wilson interval):",
+        "",
+        "| probability | sources | mean probability | real | fraction real | 95 % interval |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lo, hi = r["bin"]
+        name = f"< {hi:g}" if lo == 0 else f"{lo:g} - {hi:g}"
+        lines.append(
+            f"| {name} | {r['sources']} | {r['mean_probability']:.2f} | {r['matched']} | "
+            f"{r['fraction_matched']:.2f} | {r['interval'][0]:.2f} - {r['interval'][1]:.2f} |"
+        )
+    lines += ["", f"All {n} reported: mean probability {mean_p:.2f}, fraction real {real:.2f}."]
+    return lines
 
 
 def crossing_table(found, false, title: str, committed: str) -> list[str]:
@@ -210,6 +245,8 @@ def main(argv=None) -> int:
         *table_lines(scores),
         "",
         *crossing_lines(scores),
+        "",
+        *reliability_lines(scores),
         "",
         "Per flight: see estimator_suite.json.",
     ]

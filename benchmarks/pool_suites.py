@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compare_suites import load  # noqa: E402
-from estimator_suite import crossing_lines, table_lines  # noqa: E402
+from estimator_suite import crossing_lines, reliability_lines, table_lines  # noqa: E402
 
 from plumescout.errors import PlumescoutError  # noqa: E402
 
@@ -58,6 +58,8 @@ def main(argv=None) -> int:
         *table_lines(scores),
         "",
         *crossing_lines(scores),
+        "",
+        *reliability_lines(scores),
         "",
         "Wall times are those of the runs pooled (see each run's table for the load it ran under);",
         "speed is measured alone by `benchmarks/bench_speed.py`.",

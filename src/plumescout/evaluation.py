@@ -28,6 +28,7 @@ __all__ = [
     "summarise_scores",
     "bootstrap_intervals",
     "paired_differences",
+    "existence_reliability",
 ]
 
 # the metrics whose uncertainty the bootstrap reports (the others are counts or timings)
@@ -136,6 +137,10 @@ class FlightScore:
     # the truth's offset from the estimate along and across that ellipse's major axis, each over
     # its semi-axis (the coverage at any factor and floor follows from these and the axes)
     ellipse_truth_offset: list[list[float]] = field(default_factory=list)
+    # per estimate, in the estimator's order: its probability of existing, and whether it was
+    # matched to a truth (the reliability of the reported probabilities: :func:`existence_reliability`)
+    existence_probability: list[float] = field(default_factory=list)
+    existence_matched: list[bool] = field(default_factory=list)
 
 
 def score_flight(
@@ -173,6 +178,8 @@ def score_flight(
         crossing_distances_m=seen, unmatched_crossings=false, ellipse_covered=ell["covered"],
         ellipse_area_ratio=ell["area"], ellipse_widening_needed=ell["needed"], ellipse_raw_axes_m=ell["axes"],
         ellipse_truth_offset=ell["offset"],
+        existence_probability=[float(getattr(e, "probability", np.nan)) for e in estimates],
+        existence_matched=[j in hits for j in range(len(estimates))],
     )  # fmt: skip
 
 
@@ -229,6 +236,42 @@ def summarise_scores(scores: list[FlightScore]) -> dict:
         "false_sources_per_flight": (n_est - matched) / len(scores) if scores else float("nan"),
         "median_wall_time_s": float(np.median([s.wall_time_s for s in scores])) if scores else float("nan"),
     }
+
+
+PROBABILITY_BINS = (0.0, 0.5, 0.7, 0.9, 1.0)
+"""Edges of the reliability table's bins of the reported probability of existing (the last bin
+closed at 1; the estimator reports from ``min_probability``, 0.3 by default)."""
+
+
+def existence_reliability(scores: list[FlightScore], edges=PROBABILITY_BINS, level: float = 0.95) -> list[dict]:
+    """How often a reported source with a given probability of existing was real (matched to a
+    truth within the match distance): per bin of the probability, the sources in it, their mean
+    probability, the fraction matched and its Wilson interval at ``level``. A calibrated
+    probability has the fraction matched near the mean probability in every bin. Runs that
+    predate the record give no rows."""
+    from scipy.stats import binomtest
+
+    p = np.array([v for s in scores for v in s.existence_probability], float)
+    hit = np.array([m for s in scores for m in s.existence_matched], bool)
+    rows = []
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        last = i == len(edges) - 2
+        sel = (p >= lo) & ((p <= hi) if last else (p < hi))
+        n, k = int(sel.sum()), int(hit[sel].sum())
+        if n == 0:
+            continue
+        ci = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        rows.append(
+            {
+                "bin": (float(lo), float(hi)),
+                "sources": n,
+                "matched": k,
+                "mean_probability": float(p[sel].mean()),
+                "fraction_matched": k / n,
+                "interval": (float(ci.low), float(ci.high)),
+            }
+        )
+    return rows
 
 
 def _resampled(summaries: list[dict], level: float) -> dict:

@@ -5,6 +5,7 @@ import pytest
 
 from plumescout.evaluation import (
     bootstrap_intervals,
+    existence_reliability,
     paired_differences,
     random_scenario,
     score_flight,
@@ -13,8 +14,8 @@ from plumescout.evaluation import (
 from plumescout.inference.estimate import SourceEstimate
 
 
-def est(x, y, q, r90, lo, hi):
-    return SourceEstimate("S", "ch4", x, y, 0, 0, 1, q, (lo, hi), r90, 0.9)
+def est(x, y, q, r90, lo, hi, p=0.9):
+    return SourceEstimate("S", "ch4", x, y, 0, 0, 1, q, (lo, hi), r90, p)
 
 
 def test_matching_is_one_to_one_and_gated():
@@ -94,3 +95,28 @@ def test_paired_difference_refuses_runs_on_different_flights():
     # pooling one seed set twice would silently drop flights: refused
     with pytest.raises(ValueError, match="appears twice"):
         paired_differences(_flights([1, 2]) * 2, _flights([2, 2]) * 2)
+
+
+def test_existence_reliability_counts_the_reported_probabilities_that_were_real():
+    truth = [{"x_m": 0.0, "y_m": 0.0, "rate_g_s": 1.0}]
+    # a flight: the truth found at p 0.95, a duplicate beside it (p 0.6: one-to-one, so false) and
+    # a far one (p 0.35, false); another: the truth found at p 0.55, nothing false
+    a = score_flight("a", truth, [est(5, 0, 1, 10, 0.5, 2, 0.95), est(-8, 0, 1, 10, 0.5, 2, 0.6),
+                                  est(500, 0, 1, 10, 0.5, 2, 0.35)], 1.0, 100)  # fmt: skip
+    b = score_flight("b", truth, [est(3, 0, 1, 10, 0.5, 2, 0.55)], 1.0, 100)
+    assert a.existence_probability == [0.95, 0.6, 0.35] and a.existence_matched == [True, False, False]
+    rows = {r["bin"]: r for r in existence_reliability([a, b])}
+    assert set(rows) == {(0.0, 0.5), (0.5, 0.7), (0.9, 1.0)}  # no source at 0.7-0.9: no row
+    assert (rows[(0.0, 0.5)]["sources"], rows[(0.0, 0.5)]["matched"]) == (1, 0)
+    mid = rows[(0.5, 0.7)]
+    assert (mid["sources"], mid["matched"], mid["fraction_matched"]) == (2, 1, 0.5)
+    assert mid["mean_probability"] == pytest.approx(0.575)
+    # Wilson's 95 % interval for 1 of 2 (closed form: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n))
+    z, n, ph = 1.959964, 2, 0.5
+    centre, half = ph + z**2 / (2 * n), z * np.sqrt(ph * (1 - ph) / n + z**2 / (4 * n**2))
+    assert mid["interval"] == pytest.approx(((centre - half) / (1 + z**2 / n), (centre + half) / (1 + z**2 / n)))
+    assert rows[(0.9, 1.0)]["fraction_matched"] == 1.0  # the last bin is closed at 1
+    assert existence_reliability([score_flight("c", truth, [est(0, 0, 1, 10, 0.5, 2, 1.0)], 1.0, 100)])[0]["bin"] == (
+        0.9,
+        1.0,
+    )
