@@ -26,6 +26,8 @@ import sys
 
 import numpy as np
 
+from plumescout.evaluation import ellipse_holds
+
 
 def ellipse_check(doc: dict, factor: float, floor_m: float) -> dict:
     """Coverage of the 90 % ellipses of a suite's matched sources at ``factor`` and ``floor_m``
@@ -40,10 +42,9 @@ def ellipse_check(doc: dict, factor: float, floor_m: float) -> dict:
         if len(axes) != len(radii):  # a matched source without an ellipse: its circle cannot be paired
             skipped += len(radii)
             continue
-        for (a, b), (u, v), r in zip(axes, offsets, radii, strict=True):
-            ea, eb = np.hypot(factor * a, floor_m), np.hypot(factor * b, floor_m)
-            cov.append((u * a / ea) ** 2 + (v * b / eb) ** 2 <= 1.0)
-            area.append(ea * eb / r**2)
+        for (a, b), off, r in zip(axes, offsets, radii, strict=True):
+            cov.append(ellipse_holds((a, b), off, factor, floor_m))
+            area.append(np.hypot(factor * a, floor_m) * np.hypot(factor * b, floor_m) / r**2)
     return {
         "sources": len(cov),
         "skipped": skipped,

@@ -193,6 +193,16 @@ def inside_ellipse(ellipse, centre, point) -> bool:
     return bool((u / a) ** 2 + (v / b) ** 2 <= 1.0)
 
 
+def ellipse_holds(raw_axes, truth_offset, factor: float, floor_m: float) -> bool:
+    """Whether a 90 % ellipse recorded by :func:`score_flight` holds its truth at another
+    ``factor`` and ``floor_m`` (each semi-axis hypot(factor x the posterior's, floor), as the
+    estimator widens it): ``raw_axes`` its posterior semi-axes (m), ``truth_offset`` the truth's
+    offset along and across them, each over its semi-axis (``ellipse_truth_offset``)."""
+    (a, b), (u, v) = raw_axes, truth_offset
+    ea, eb = np.hypot(factor * a, floor_m), np.hypot(factor * b, floor_m)
+    return bool((u * a / ea) ** 2 + (v * b / eb) ** 2 <= 1.0)
+
+
 def _score_ellipse(out: dict, e, truth_xy) -> None:
     from .inference.estimate import posterior_ellipse
 

@@ -82,3 +82,30 @@ def test_the_calibration_record_carries_the_fits_widening():
     np.testing.assert_allclose(rec[2.0]["axes"][0], 2 * np.array(rec[1.0]["axes"][0]), atol=0.01)
     np.testing.assert_allclose(rec[2.0]["needed"][0], rec[1.0]["needed"][0] / 2)
     np.testing.assert_allclose(rec[2.0]["offset"][0], np.array(rec[1.0]["offset"][0]) / 2, rtol=1e-3)
+
+
+@pytest.mark.parametrize("widening", [1.0, 2.0])
+def test_the_record_replays_the_estimators_ellipse_at_its_factor_and_floor(widening):
+    """calibrate_regions.py checks other factors from the record alone (ellipse_holds): at the
+    factor and floor the estimator used, it must give what the reported ellipse gave, for truths
+    inside and outside it and with the fit's widening."""
+    from types import SimpleNamespace
+
+    from plumescout.evaluation import _score_ellipse, ellipse_holds
+
+    xy = _gaussian(n=4000, sd=(12.0, 3.0), azimuth=30.0, seed=2)
+    centre = np.median(xy, axis=0)
+    k, floor = 0.74, 3.0
+    reported = ellipse_region(xy, centre, k * widening, floor)
+    e = SimpleNamespace(x_m=centre[0], y_m=centre[1], samples_xy=xy, region_widening=widening,
+                        location_ci90_m=40.0, ellipse_ci90_m=reported)  # fmt: skip
+    agree, inside = [], []
+    for truth in np.random.default_rng(3).normal(centre, 12.0, size=(200, 2)):
+        rec = {"covered": [], "area": [], "needed": [], "axes": [], "offset": []}
+        _score_ellipse(rec, e, truth)
+        agree.append(ellipse_holds(rec["axes"][0], rec["offset"][0], k, floor) == rec["covered"][0])
+        assert rec["covered"][0] == inside_ellipse(reported, centre, truth)
+        inside.append(rec["covered"][0])
+    assert 0.2 < np.mean(inside) < 0.8  # truths on both sides of it
+    # the recorded axes are rounded to the centimetre: a truth on the boundary may flip
+    assert np.mean(agree) >= 0.99

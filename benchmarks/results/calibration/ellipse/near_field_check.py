@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 
+from plumescout.evaluation import ellipse_holds
+
 k, floor = 0.74, 3.0
 for path in sys.argv[1:]:
     d = json.load(open(path))
@@ -17,9 +19,9 @@ for path in sys.argv[1:]:
         f = r["flight"]
         if not f.get("found") or "ellipse_raw_axes_m" not in f:
             continue
-        (a, b), (u, v) = f["ellipse_raw_axes_m"], f["ellipse_truth_offset"]
+        (a, b) = f["ellipse_raw_axes_m"]
         ea, eb = np.hypot(k * a, floor), np.hypot(k * b, floor)
-        ell.append((u * a / ea) ** 2 + (v * b / eb) ** 2 <= 1)
+        ell.append(ellipse_holds((a, b), f["ellipse_truth_offset"], k, floor))
         rc = np.hypot(0.79 * f["radius_m"], floor)  # the committed circle: raw radius x 0.79, floored
         circ.append(f["error_m"] <= rc)
         area.append(ea * eb / rc**2)
