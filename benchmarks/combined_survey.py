@@ -36,7 +36,9 @@ from calibrate_beams import (  # noqa: E402
     simulate,
     summarise,
 )
-from estimator_suite import crossing_table, machine  # noqa: E402
+from estimator_suite import crossing_table, machine, reliability_table  # noqa: E402
+
+from plumescout.evaluation import reliability_rows  # noqa: E402
 
 FLIGHT_S = 1500.0
 SPEED_M_S, RATE_HZ, ALTITUDE_M, SPACING_M = 2.5, 2.0, 2.0, 10.0
@@ -126,6 +128,14 @@ def write_survey(seed: int, out_dir, data_dir=DATA, noise_ppm: float | None = No
 
 def score(est, sim, wall_s: float) -> dict:
     out = {"wall_s": wall_s, "n_sources": len(est.sources_)}
+    # each reported source's probability of existing, and whether it is the release (the nearest,
+    # within 30 m): the suite's reliability record (evaluation.existence_reliability)
+    x, y = sim["source"][:2]
+    near = min(est.sources_, key=lambda e: np.hypot(e.x_m - x, e.y_m - y), default=None)
+    out["existence"] = [
+        [round(float(o.probability), 4), o is near and float(np.hypot(o.x_m - x, o.y_m - y)) <= 30.0]
+        for o in est.sources_
+    ]
     if not est.sources_:
         return {**out, "found": False}
     x, y = sim["source"][:2]
@@ -363,6 +373,15 @@ def write(rows, args, wall_s: float) -> None:
         f"holds with the estimator's default factors ({_committed_text()}), from the raw radii and intervals.",
     ]
     lines += crossing_lines(rows)
+    for m in [m for m in MODES if m in rows[0]]:
+        rec = [e for r in rows for e in r[m].get("existence", [])]
+        if rec:  # runs since the record
+            p, real = zip(*rec, strict=True)
+            title = (
+                f"{m}: the reported probability that a source exists, against how often such sources were "
+                "the release (the nearest source, within 30 m; 95 % Wilson interval; raw factors):"
+            )
+            lines += ["", *reliability_table(reliability_rows(p, real), title)]
     if getattr(args, "note", None):  # what the command line does not say (a default since changed)
         lines += ["", f"Note: {args.note}."]
     lines += ["", f"Machine: {machine()}", ""]

@@ -103,15 +103,22 @@ def reliability_lines(scores) -> list[str]:
     """How often the sources reported at each probability of existing were real (matched to a
     truth): the reliability of the probability the report gives beside each source. Empty for
     runs that predate the record."""
-    rows = existence_reliability(scores)
+    title = (
+        "The reported probability that a source exists, against how often such sources were real "
+        "(matched to a truth within 100 m; 95 % Wilson interval):"
+    )
+    return reliability_table(existence_reliability(scores), title)
+
+
+def reliability_table(rows, title: str) -> list[str]:
+    """:func:`reliability_lines`' table of :func:`plumescout.evaluation.reliability_rows`' rows."""
     if not rows:
         return []
     n = sum(r["sources"] for r in rows)
     mean_p = sum(r["mean_probability"] * r["sources"] for r in rows) / n
     real = sum(r["matched"] for r in rows) / n
     lines = [
-        "The reported probability that a source exists, against how often such sources were real "
-        "(matched to a truth within 100 m; 95 % Wilson interval):",
+        title,
         "",
         "| probability | sources | mean probability | real | fraction real | 95 % interval |",
         "|---|---|---|---|---|---|",

@@ -259,10 +259,16 @@ def existence_reliability(scores: list[FlightScore], edges=PROBABILITY_BINS, lev
     probability, the fraction matched and its Wilson interval at ``level``. A calibrated
     probability has the fraction matched near the mean probability in every bin. Runs that
     predate the record give no rows."""
+    p = [v for s in scores for v in s.existence_probability]
+    return reliability_rows(p, [m for s in scores for m in s.existence_matched], edges, level)
+
+
+def reliability_rows(probability, real, edges=PROBABILITY_BINS, level: float = 0.95) -> list[dict]:
+    """:func:`existence_reliability` of reported sources given as their probabilities and
+    whether each was real."""
     from scipy.stats import binomtest
 
-    p = np.array([v for s in scores for v in s.existence_probability], float)
-    hit = np.array([m for s in scores for m in s.existence_matched], bool)
+    p, hit = np.asarray(probability, float), np.asarray(real, bool)
     rows = []
     for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
         last = i == len(edges) - 2
