@@ -38,6 +38,7 @@ from calibrate_beams import REL, local_cluster, readings_noise_ppm, release_argu
 from combined_survey import ORIGIN, RATE_HZ, SPEED_M_S, flight_observations, lawnmower  # noqa: E402
 from estimator_suite import machine  # noqa: E402
 
+from plumescout.inference import EstimatorConfig  # noqa: E402
 from plumescout.planning.followup import FOLLOW_UP_FLAGS  # noqa: E402
 
 TURNAROUND_S = 300.0
@@ -92,9 +93,11 @@ def _score(est, sim, wall_s) -> dict:
             rate_holds=bool(lo <= sim["rate_g_s"] <= hi),
             crossings=e.crossings,
             flags=list(e.flags),
+            probability=round(float(e.probability), 4),
         )
         near = near[1:]
-    out["false"] = [{"crossings": o.crossings, "flags": list(o.flags)} for o in near]
+    out["false"] = [{"crossings": o.crossings, "flags": list(o.flags), "probability": round(float(o.probability), 4)}
+                    for o in near]  # fmt: skip
     return out
 
 
@@ -180,6 +183,35 @@ def _arm_stats(rows, arm) -> dict:
     }
 
 
+def low_probability_lines(real: dict, false: dict, n_flights: int) -> list[str]:
+    """The table of what the added flights did to sources flagged ``low_probability``: ``real``
+    per arm, the probability of each such true source after it (None: missed); ``false`` per arm,
+    the probabilities of the false sources in the same flights."""
+    if not n_flights:
+        return []
+    k = EstimatorConfig().low_probability
+    lines = [
+        f"## Sources flagged `low_probability` (p < {k:g}): confirmed or gone? ({n_flights} flights)",
+        "",
+        f"A true source is confirmed when found at p >= {k:g}; the false sources are those of the same flights.",
+        "",
+        f"| fit | true sources found | confirmed (p >= {k:g}) | median p | false sources | false at p >= {k:g} |",
+        "|---|---|---|---|---|---|",
+    ]
+    labels = ("survey alone", "survey + follow-up", "survey + its lines again (control)")
+    for arm, label in zip(ARMS, labels, strict=True):
+        got = [p for p in real[arm] if p is not None]
+        lines.append(
+            f"| {label} | {len(got)}/{len(real[arm])} | {sum(p >= k for p in got)} | "
+            f"{_median(got):.2f} | {len(false[arm])} | {sum(p >= k for p in false[arm])} |"
+        )
+    return [*lines, ""]
+
+
+def _low(flags) -> bool:
+    return "low_probability" in (flags or [])
+
+
 def write(rows, args, wall_s: float) -> None:
     rows = sorted(rows, key=lambda r: r["seed"])
     out = Path(args.out)
@@ -228,6 +260,11 @@ def write(rows, args, wall_s: float) -> None:
                 f"{s['median_crossings']:.0f} | {s['still_flagged']} | {s['false_sources']} |"
             )
         lines.append("")
+    low = [r for r in flown if any(_low(f["flags"]) for f in r["flagged"])]
+    real = {a: [r[a].get("probability") if r[a]["found"] else None for r in low if _low(r["survey"].get("flags"))]
+            for a in ARMS}  # fmt: skip
+    false = {a: [f["probability"] for r in low for f in r[a]["false"] if "probability" in f] for a in ARMS}
+    lines += low_probability_lines(real, false, len(low))
     lines += [
         "## Per seed (flown)",
         "",
@@ -279,9 +316,11 @@ def _suite_score(truth, est, wall_s, watch: list[int]) -> dict:
             "region_holds": bool(err <= e.location_ci90_m),
             "log10_rate_ratio": float(np.log10(e.rate_g_s / t["rate_g_s"])),
             "rate_holds": bool(lo <= t["rate_g_s"] <= hi), "crossings": e.crossings, "flags": list(e.flags),
+            "probability": round(float(e.probability), 4),
         }  # fmt: skip
     false = [j for j in range(len(est.sources_)) if j not in m.values()]
-    return {"wall_s": round(wall_s, 2), "matched": len(m), "false": len(false), "watch": per}
+    return {"wall_s": round(wall_s, 2), "matched": len(m), "false": len(false), "watch": per,
+            "false_probability": [round(float(est.sources_[j].probability), 4) for j in false]}  # fmt: skip
 
 
 def run_suite_one(seed: int, stability: str = "fitted") -> dict:
@@ -390,6 +429,12 @@ def write_suite(rows, args, wall_s: float) -> None:
             f"{_median([w['crossings'] for w in f]):.0f} | {flagged} | {sum(r[arm]['false'] for r in flown)} | "
             f"{sum(r[arm]['matched'] for r in flown)}/{sum(r['n_true'] for r in flown)} |"
         )
+    low = [r for r in flown if any(_low(f["flags"]) for f in r["flagged"])]
+    watched = [(r, str(f["truth"])) for r in low for f in r["flagged"] if _low(f["flags"]) and f["truth"] is not None]
+    real = {a: [r[a]["watch"].get(i, r[a]["watch"].get(int(i), {})).get("probability") for r, i in watched]
+            for a in ARMS}  # fmt: skip
+    false = {a: [p for r in low for p in r[a].get("false_probability", [])] for a in ARMS}
+    lines += ["", *low_probability_lines(real, false, len(low))]
     lines += [
         "",
         "## Per flight (flown)",

@@ -385,6 +385,14 @@ def analyze(
             f"plumescout follow-up {out / 'sources.geojson'}",
             highlight=False,
         )
+    if low := res.provenance.get("sources_low_probability"):
+        console.print(
+            f"[yellow]warning:[/] {', '.join(low)} {'is' if len(low) == 1 else 'are'} reported at a probability of "
+            f"existing below {config.low_probability:g}: on simulated surveys about 4 in 10 such sources were not "
+            "there; confirm before acting (plumescout follow-up plans lines across the wind over "
+            f"{'it' if len(low) == 1 else 'them'})",
+            highlight=False,
+        )
     for k, p in res.outputs.items():
         console.print(f"  {k:8s} {p}")
 
@@ -510,7 +518,8 @@ def follow_up(
     sources: Annotated[
         str | None,
         typer.Option(
-            help="source ids to fly again, e.g. S1,S3 (default: those flagged single_crossing or region_at_search_edge)"
+            help="source ids to fly again, e.g. S1,S3 (default: those flagged single_crossing, region_at_search_edge "
+            "or low_probability)"
         ),
     ] = None,  # fmt: skip
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-follow-up"),

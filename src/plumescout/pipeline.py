@@ -287,6 +287,8 @@ def analyze(
     }
     if est.detection_ is not None:  # flights: the sources seen on one plume crossing at most
         n["sources_on_one_crossing"] = est.info_.get("sources_on_one_crossing", [])
+    # those reported below the probability of existing at which false sources began (estimator_suite_pooled.md)
+    n["sources_low_probability"] = est.info_.get("sources_low_probability", [])
     prov = provenance(
         inputs,
         model=model,
