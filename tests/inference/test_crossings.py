@@ -112,3 +112,23 @@ def test_sources_below_the_low_probability_are_flagged_and_a_follow_up_targets_t
     assert flagged(again, "low_probability") == ["S1", "S2"]
     (warning,) = _warnings({"sources_low_probability": ["S3", "S4"], "low_probability": 0.7})
     assert warning.startswith("S3, S4 reported at a probability of existing below 0.7")
+
+
+def test_the_report_draws_sources_of_low_probability_hollow(tmp_path):
+    from plumescout.geo import LocalFrame
+    from plumescout.inference.estimate import SourceEstimate
+    from plumescout.report.maps import ReportView, write_html_map, write_png
+
+    rng = np.random.default_rng(0)
+    xy, q = rng.normal(0.0, 8.0, (500, 2)), rng.lognormal(0.0, 0.3, 500)
+    sure = SourceEstimate("S1", "ch4", 0.0, 0.0, 45.0, 5.0, 1, 1.0, (0.5, 2.0), 20.0, 0.98, xy, q)
+    unsure = SourceEstimate("S2", "ch4", 100.0, 0.0, 45.0, 5.001, 1, 1.0, (0.5, 2.0), 20.0, 0.45, xy + [100.0, 0.0],
+                            q, flags=["low_probability"])  # fmt: skip
+    view = ReportView(LocalFrame(45.0, 5.0), [sure, unsure], wind=(3.0, 270.0))
+    page = write_html_map(tmp_path / "r.html", view).read_text()
+    dots = re.findall(r'<circle class="source"[^>]*><title>(S\d)[^<]*</title>', page)
+    hollow = re.findall(r'<circle class="source"[^>]*fill="white"[^>]*><title>(S\d)', page)
+    assert dots == ["S1", "S2"] and hollow == ["S2"] and "hollow: a low probability" in page
+    assert write_png(tmp_path / "r.png", view).stat().st_size > 0
+    page = write_html_map(tmp_path / "r2.html", ReportView(LocalFrame(45.0, 5.0), [sure], wind=(3.0, 270.0)))
+    assert "hollow" not in page.read_text()

@@ -167,12 +167,14 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
             ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=0.7, ls=":", alpha=0.6))
         else:
             ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=1.5, ls=ls, zorder=4))
-        ax.plot(s.x_m, s.y_m, "o", color="navy", ms=6, zorder=5)
+        # a source of low probability (``low_probability``) is drawn hollow: confirm it before acting
+        low = _low_probability(s)
+        ax.plot(s.x_m, s.y_m, "o", color="navy", mfc="white" if low else "navy", mew=1.5, ms=7 if low else 6, zorder=5)
         a = getattr(s, "attribution", None) or {}
         kind = f" [{a['source_class']} {a['class_probabilities'][a['source_class']]:.2f}]" if a else ""
         ax.annotate(
-            f"{s.id}{kind}: {s.rate_g_s:.3g} g/s, p={s.probability:.2f}, r90={s.location_ci90_m:.0f} m"
-            + (f" ({weak})" if weak else ""),
+            f"{s.id}{kind}: {s.rate_g_s:.3g} g/s, p={s.probability:.2f}{' (confirm)' if low else ''}, "
+            f"r90={s.location_ci90_m:.0f} m" + (f" ({weak})" if weak else ""),
             (s.x_m, s.y_m),
             xytext=(8, 8),
             textcoords="offset points",
@@ -193,7 +195,8 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
         "ellipses (dotted: as a circle)" if any(getattr(s, "ellipse_ci90_m", None) for s in view.sources) else "circles"
     )
     # two lines: a long flight name with the key runs off the figure
-    ax.set_title(f"{title}: {len(view.sources)} source(s)\nshading = posterior density, {shape} = 90 % regions")
+    hollow = "; hollow dots: low probability, confirm" if any(_low_probability(s) for s in view.sources) else ""
+    ax.set_title(f"{title}: {len(view.sources)} source(s)\nshading = posterior density, {shape} = 90 % regions{hollow}")
     if view.truth or view.beams is not None:
         ax.legend(loc="lower right")
     if warn := _warnings(getattr(est, "info_", None) or {}):  # this figure is what the service shows
@@ -277,6 +280,11 @@ def _weak_region(source) -> str:
     """Why a source's 90 % region is drawn dashed ("" if it is not): it rests on one plume crossing
     (``single_crossing``: such regions held 0.45 of the truths near the source, session 20)."""
     return "one crossing: fly the follow-up" if "single_crossing" in (getattr(source, "flags", None) or []) else ""
+
+
+def _low_probability(source) -> bool:
+    """Whether a source is flagged ``low_probability`` (drawn hollow on the maps)."""
+    return "low_probability" in (getattr(source, "flags", None) or [])
 
 
 def _warnings(info: dict) -> list[str]:
@@ -386,9 +394,13 @@ def write_html_map(
             )
             + f"<title>{html.escape(s.id)}: 90 % region, {s.location_ci90_m:.0f} m{why}</title></circle>"
         )
+        low = _low_probability(s)  # drawn hollow: confirm it before acting
         parts.append(
-            f'<circle class="source" cx="{px(s.x_m):.1f}" cy="{py(s.y_m):.1f}" r="6" fill="#1f77b4">'
-            f"<title>{html.escape(s.id)}: {s.lat:.6f}, {s.lon:.6f}; {s.rate_g_s:.3g} g/s</title></circle>"
+            f'<circle class="source" cx="{px(s.x_m):.1f}" cy="{py(s.y_m):.1f}" r="6" '
+            + ('fill="white" stroke="#1f77b4" stroke-width="2.5">' if low else 'fill="#1f77b4">')
+            + f"<title>{html.escape(s.id)}: {s.lat:.6f}, {s.lon:.6f}; {s.rate_g_s:.3g} g/s; p={s.probability:.2f}"
+            + (" (low: confirm before acting)" if low else "")
+            + "</title></circle>"
         )
         parts.append(
             f'<text x="{px(s.x_m) + 9:.1f}" y="{py(s.y_m) - 9:.1f}" font-size="13" fill="#1f77b4">'
@@ -458,12 +470,16 @@ def write_html_map(
                 f"weight): plume width {info['beam_width_factor']:.2g} of the measured turbulence's.</p>"
             )
     foot += "".join(f'<p class="warning"><strong>Warning:</strong> {html.escape(w)}</p>' for w in _warnings(info))
+    hollow_note = (
+        " (hollow: a low probability of existing, confirm)" if any(map(_low_probability, view.sources)) else ""
+    )
+    truth_note = "; truth as green stars" if view.truth else ""
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:20px;color:#222}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #bbb;padding:4px 8px}} svg{{border:1px solid #888;background:#f8f8f4}}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>{legend}Estimated sources in blue with their 90 % regions{"; truth as green stars" if view.truth else ""}.
+<p>{legend}Estimated sources in blue with their 90 % regions{hollow_note}{truth_note}.
 Local frame about {frame.lat0:.6f}, {frame.lon0:.6f} (east right, north up). Hover for coordinates.</p>
 <svg id="map" xmlns="http://www.w3.org/2000/svg" width="{W:.0f}" height="{H:.0f}" viewBox="0 0 {W:.0f} {H:.0f}">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="5" markerHeight="5"
