@@ -181,6 +181,11 @@ def test_a_flagged_report_warns_and_tells_staff_what_to_do(served, capped, brows
     assert w.post("analyst", f"/api/reports/{rid}/releases", json={"org_id": w.orgs["PartnerB"]}).status_code == 201
     for who, advice in (("analyst", True), ("partner_b", False)):
         page = sign_in(browser, base, w.tokens[who])
+        # every listed source is drawn, those of low probability hollow (class low-probability)
+        ids = page.eval_on_selector_all("#report-list li", "els => els.map((e) => e.dataset.id)")
+        low = [i for i in ids if "low_probability" in w.get(who, f"/api/reports/{i}").json()["flags"]]
+        assert page.locator("path.source").count() == len(ids)
+        assert page.locator("path.source.low-probability").count() == len(low)
         page.locator(f"#report-list li[data-id='{rid}']").click()
         page.wait_for_selector("#detail tr.warning", timeout=30000)
         text = page.inner_text("#detail tr.warning")

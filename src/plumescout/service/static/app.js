@@ -139,7 +139,11 @@ function drawSources(reports) {
       ? { radius: r.location_ci90_m, className: "region-circle", color: c, weight: 1, dashArray: "2 4", fill: false }
       : { radius: r.location_ci90_m, className: "region", color: c, weight: 2, fillOpacity: 0.15 })
       .bindTooltip(`${esc(r.title)} — 90 % region ${r.location_ci90_m.toFixed(1)} m`).on("click", () => select(r.id)).addTo(layers.sources);
-    L.circleMarker([r.lat, r.lon], { radius: 5, className: "source", color: "#000", weight: 1, fillColor: c, fillOpacity: 1 })
+    // a low probability of existing: drawn hollow, to be confirmed before anyone acts on it
+    const low = (r.flags || []).includes("low_probability");
+    L.circleMarker([r.lat, r.lon], low
+      ? { radius: 6, className: "source low-probability", color: c, weight: 2.5, fillColor: "#fff", fillOpacity: 1 }
+      : { radius: 5, className: "source", color: "#000", weight: 1, fillColor: c, fillOpacity: 1 })
       .on("click", () => select(r.id)).addTo(layers.sources);
     pts.push([r.lat, r.lon]);
   }
