@@ -323,7 +323,7 @@ def _suite_score(truth, est, wall_s, watch: list[int]) -> dict:
             "false_probability": [round(float(est.sources_[j].probability), 4) for j in false]}  # fmt: skip
 
 
-def run_suite_one(seed: int, stability: str = "fitted") -> dict:
+def run_suite_one(seed: int, stability: str = "fitted", flags: tuple[str, ...] | None = None) -> dict:
     from plumescout.evaluation import simulate_scenario
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
@@ -345,7 +345,7 @@ def run_suite_one(seed: int, stability: str = "fitted") -> dict:
 
     est, wall = fit(obs)
     m = _matches(truth, est)
-    flagged = [j for j, s in enumerate(est.sources_) if set(s.flags) & set(FOLLOW_UP_FLAGS)]
+    flagged = [j for j, s in enumerate(est.sources_) if set(s.flags) & set(flags or FOLLOW_UP_FLAGS)]
     watch = [i for i, j in m.items() if j in flagged]
     row = {"seed": seed, "pattern": pattern, "n_true": len(truth), "survey": _suite_score(truth, est, wall, watch)}
     # the simulated class beside the survey fit's index (A = 0 .. F = 5) and the one planned with
@@ -368,6 +368,21 @@ def run_suite_one(seed: int, stability: str = "fitted") -> dict:
         Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m)
         for s in (est.sources_[j] for j in flagged)
     ]
+    # a target whose weakest plume never reaches the flight's height cannot be planned there
+    # (`plumescout follow-up` refuses it, advising a lower altitude): left out, and counted
+    from plumescout.errors import ConfigError
+    from plumescout.planning.followup import follow_up_area
+
+    plannable = []
+    for t in targets:
+        try:
+            follow_up_area(t, st)
+            plannable.append(t)
+        except ConfigError:
+            row.setdefault("unplannable", []).append(t.id)
+    if not plannable:
+        return row
+    targets = plannable
     path = np.vstack([p.mission.path_m for p in plan_follow_up(targets, st, takeoff_m=tuple(survey[-1]))])
     t_f, _ = fly_path(path, ac.speed_m_s, ac.sample_rate_hz)
     duration = float(t_f[-1])
@@ -404,7 +419,9 @@ def write_suite(rows, args, wall_s: float) -> None:
     lines = [
         "# Follow-up flights over flagged sources: the suite's far-field flights",
         "",
-        f"`python benchmarks/follow_up.py --suite --releases {len(rows)} --first-seed {rows[0]['seed']}` "
+        f"`python benchmarks/follow_up.py --suite --releases {len(rows)} --first-seed {rows[0]['seed']}"
+        + (f" --flags {' '.join(args.flags)}" if getattr(args, "flags", None) else "")
+        + "` "
         f"(seeds {', '.join(_ranges([r['seed'] for r in rows]))}) on {machine()}; total wall time {wall_s:.0f} s.",
         "",
         f"{len(rows)} flights; the survey's fit flagged {n_flag} sources in {len(flown)} flights, {n_true_flag} of "
@@ -479,6 +496,11 @@ def main(argv=None) -> int:
     ap.add_argument("--suite", action="store_true", help="the estimator suite's far-field flights instead")
     ap.add_argument("--seeds", type=int, nargs="+", help="(--suite) these seeds instead of a range")
     ap.add_argument(
+        "--flags",
+        nargs="+",
+        help="(--suite) fly over the sources carrying these flags (default: plumescout follow-up's, FOLLOW_UP_FLAGS)",
+    )
+    ap.add_argument(
         "--stability", default="fitted", help="plan the follow-up with the survey fit's stability (fitted) or a class"
     )
     ap.set_defaults(releases=60, out=str(Path(__file__).parent / "results" / "follow_up"))
@@ -497,7 +519,11 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         seeds = args.seeds or list(range(args.first_seed, args.first_seed + args.releases))
         rows = []
-        for f in as_completed(client.map(partial(run_suite_one, stability=args.stability), seeds, pure=False)):
+        for f in as_completed(
+            client.map(
+                partial(run_suite_one, stability=args.stability, flags=tuple(args.flags or ())), seeds, pure=False
+            )
+        ):
             r = f.result()
             rows.append(r)
             print(json.dumps({"seed": r["seed"], "flagged": r["flagged"]}), flush=True)

@@ -389,8 +389,8 @@ def analyze(
         console.print(
             f"[yellow]warning:[/] {', '.join(low)} {'is' if len(low) == 1 else 'are'} reported at a probability of "
             f"existing below {config.low_probability:g}: on simulated surveys about 4 in 10 such sources were not "
-            "there; confirm before acting (plumescout follow-up plans lines across the wind over "
-            f"{'it' if len(low) == 1 else 'them'})",
+            "there; confirm before acting (plumescout follow-up --sources "
+            f"{','.join(low)} plans lines across the wind over {'it' if len(low) == 1 else 'them'})",
             highlight=False,
         )
     for k, p in res.outputs.items():
@@ -518,8 +518,7 @@ def follow_up(
     sources: Annotated[
         str | None,
         typer.Option(
-            help="source ids to fly again, e.g. S1,S3 (default: those flagged single_crossing, region_at_search_edge "
-            "or low_probability)"
+            help="source ids to fly again, e.g. S1,S3 (default: those flagged single_crossing or region_at_search_edge)"
         ),
     ] = None,  # fmt: skip
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-follow-up"),
@@ -599,7 +598,9 @@ def follow_up(
     advice = []
     for f in plans:
         files = write_mission_files(out / f.name, f.mission, an.frame)
-        why = {t.id: [x for x in an.flags.get(t.id, []) if x in FOLLOW_UP_FLAGS] or ["asked"] for t in f.targets}
+        # the flags that call for the lines (a source of low probability is flown when named)
+        reasons = (*FOLLOW_UP_FLAGS, "low_probability")
+        why = {t.id: [x for x in an.flags.get(t.id, []) if x in reasons] or ["asked"] for t in f.targets}
         lower = {t.id: low for t in f.targets if (low := lower_altitude(t, st)) is not None}
         advice += [
             f"{t.id}: {lower_altitude_advice(t, alt, f.reach_m[t.id][0], lower[t.id], '--altitude ')}"

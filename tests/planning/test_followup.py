@@ -116,19 +116,22 @@ def test_read_analysis_takes_positions_regions_and_the_low_end_of_each_rate():
     assert [t.id for t in an.select(["S2", "S1"])] == ["S2", "S1"]
 
 
-def test_a_source_of_low_probability_is_flown_again_by_default(tmp_path):
-    """A source reported at a low probability of existing is a follow-up's target, to confirm it
-    or show it is not there; the mission says why."""
+def test_a_source_of_low_probability_is_flown_when_named(tmp_path):
+    """A source reported at a low probability of existing is not a follow-up's target by default
+    (what the lines do to such sources is not measured yet); named, it is flown, and the mission
+    says why."""
     doc = json.loads((DATA / "analysis.geojson").read_text())
     (s2,) = [f for f in doc["features"] if f["properties"]["id"] == "S2"]
     s2["properties"]["flags"] = ["low_probability"]
     src = tmp_path / "low.geojson"
     src.write_text(json.dumps(doc))
-    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "out")])
-    assert res.exit_code == 0, res.output
-    why = {k: v for m in json.loads((tmp_path / "out" / "follow_up.json").read_text())["missions"]
-           for k, v in m["why"].items()}  # fmt: skip
-    assert why == {"S1": ["single_crossing"], "S2": ["low_probability"]}
+    for ids, expected in ((None, {"S1": ["single_crossing"]}),
+                          ("S1,S2", {"S1": ["single_crossing"], "S2": ["low_probability"]})):  # fmt: skip
+        out = tmp_path / f"out{ids}"
+        res = runner.invoke(app, ["follow-up", str(src), "--out", str(out), *(["--sources", ids] if ids else [])])
+        assert res.exit_code == 0, res.output
+        why = {k: v for m in json.loads((out / "follow_up.json").read_text())["missions"] for k, v in m["why"].items()}
+        assert why == expected
 
 
 def test_follow_up_command_plans_the_flagged_source_only(tmp_path):
