@@ -101,6 +101,22 @@ def _score(est, sim, wall_s) -> dict:
     return out
 
 
+def _plannable(targets, st, row) -> list:
+    """The targets the planner can fly at the flight's height: one whose weakest plume never
+    reaches it is left out (`plumescout follow-up` lists it as not planned), and counted."""
+    from plumescout.errors import ConfigError
+    from plumescout.planning.followup import follow_up_area
+
+    out = []
+    for t in targets:
+        try:
+            follow_up_area(t, st)
+            out.append(t)
+        except ConfigError:
+            row.setdefault("unplannable", []).append(t.id)
+    return out
+
+
 def _stability(est, how: str):
     """The stability the follow-up is planned with: the survey fit's index ("fitted", what
     `plumescout follow-up` reads from the GeoJSON), else the class letter given."""
@@ -148,6 +164,9 @@ def run_one(
         aircraft=[Aircraft(speed_m_s=SPEED_M_S, min_altitude_m=1.0, endurance_s=1800.0)],
     )  # fmt: skip
     targets = [Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m) for s in flagged]
+    targets = _plannable(targets, st, row)
+    if not targets:
+        return row
     plans = plan_follow_up(targets, st, takeoff_m=tuple(survey_path["xy"][-1]))
     path = np.vstack([p.mission.path_m for p in plans])
     t_f, xy_f = fly_path(path, SPEED_M_S, RATE_HZ)
@@ -368,21 +387,9 @@ def run_suite_one(seed: int, stability: str = "fitted", flags: tuple[str, ...] |
         Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m)
         for s in (est.sources_[j] for j in flagged)
     ]
-    # a target whose weakest plume never reaches the flight's height cannot be planned there
-    # (`plumescout follow-up` refuses it, advising a lower altitude): left out, and counted
-    from plumescout.errors import ConfigError
-    from plumescout.planning.followup import follow_up_area
-
-    plannable = []
-    for t in targets:
-        try:
-            follow_up_area(t, st)
-            plannable.append(t)
-        except ConfigError:
-            row.setdefault("unplannable", []).append(t.id)
-    if not plannable:
+    targets = _plannable(targets, st, row)
+    if not targets:
         return row
-    targets = plannable
     path = np.vstack([p.mission.path_m for p in plan_follow_up(targets, st, takeoff_m=tuple(survey[-1]))])
     t_f, _ = fly_path(path, ac.speed_m_s, ac.sample_rate_hz)
     duration = float(t_f[-1])

@@ -389,8 +389,8 @@ def analyze(
         console.print(
             f"[yellow]warning:[/] {', '.join(low)} {'is' if len(low) == 1 else 'are'} reported at a probability of "
             f"existing below {config.low_probability:g}: on simulated surveys about 4 in 10 such sources were not "
-            "there; confirm before acting (plumescout follow-up --sources "
-            f"{','.join(low)} plans lines across the wind over {'it' if len(low) == 1 else 'them'})",
+            "there; confirm before acting (plumescout follow-up plans lines across the wind over "
+            f"{'it' if len(low) == 1 else 'them'})",
             highlight=False,
         )
     for k, p in res.outputs.items():
@@ -518,7 +518,8 @@ def follow_up(
     sources: Annotated[
         str | None,
         typer.Option(
-            help="source ids to fly again, e.g. S1,S3 (default: those flagged single_crossing or region_at_search_edge)"
+            help="source ids to fly again, e.g. S1,S3 (default: those flagged single_crossing, region_at_search_edge "
+            "or low_probability)"
         ),
     ] = None,  # fmt: skip
     out: Annotated[Path, typer.Option("--out", help="output directory")] = Path("plumescout-follow-up"),
@@ -552,7 +553,14 @@ def follow_up(
     follow_up.png (the lines over each region)."""
     from .pipeline import dump_json
     from .planning.export import write_mission_files
-    from .planning.followup import FOLLOW_UP_FLAGS, lower_altitude, lower_altitude_advice, plan_follow_up, read_analysis
+    from .planning.followup import (
+        FOLLOW_UP_FLAGS,
+        follow_up_area,
+        lower_altitude,
+        lower_altitude_advice,
+        plan_follow_up,
+        read_analysis,
+    )
 
     an = read_analysis(sources_geojson)
     ids = [x.strip() for x in sources.split(",") if x.strip()] if sources else None
@@ -584,6 +592,17 @@ def follow_up(
         return (float(x), float(y))
 
     t0 = point(takeoff)
+    # a target whose weakest plume never reaches the flight's height cannot be flown there: the
+    # others are planned, and it is listed with the altitude that would see it
+    refused = {}
+    for t in targets:
+        try:
+            follow_up_area(t, st)
+        except ConfigError as e:
+            refused[t.id] = str(e)
+    if len(refused) == len(targets):
+        raise ConfigError(f"{sources_geojson}: {'; '.join(refused.values())}")
+    targets = [t for t in targets if t.id not in refused]
     plans = plan_follow_up(targets, st, t0, point(landing) or t0, zones)
     wind = f"wind from {st.wind_from_deg:.0f} deg at {st.wind_speed_m_s:.1f} m/s"
     tab = Table(title=f"follow-up lines at {alt:g} m, {wind}, stability {_stability_text(st.stability)}")
@@ -594,13 +613,12 @@ def follow_up(
         "origin": [an.frame.lat0, an.frame.lon0],
         "stability": st.stability,
         "missions": [],
+        **({"not_planned": refused} if refused else {}),
     }
     advice = []
     for f in plans:
         files = write_mission_files(out / f.name, f.mission, an.frame)
-        # the flags that call for the lines (a source of low probability is flown when named)
-        reasons = (*FOLLOW_UP_FLAGS, "low_probability")
-        why = {t.id: [x for x in an.flags.get(t.id, []) if x in reasons] or ["asked"] for t in f.targets}
+        why = {t.id: [x for x in an.flags.get(t.id, []) if x in FOLLOW_UP_FLAGS] or ["asked"] for t in f.targets}
         lower = {t.id: low for t in f.targets if (low := lower_altitude(t, st)) is not None}
         advice += [
             f"{t.id}: {lower_altitude_advice(t, alt, f.reach_m[t.id][0], lower[t.id], '--altitude ')}"
@@ -628,6 +646,8 @@ def follow_up(
     console.print(tab)
     for line in advice:
         console.print(f"[yellow]lower:[/yellow] {line}")
+    for line in refused.values():
+        console.print(f"[yellow]not planned:[/yellow] {line}", highlight=False)
     console.print(
         "fly these, then analyse every log together (plumescout analyze FIRST.csv FOLLOW_UP.csv): the lines cross "
         f"the plume at several distances, which fixes how far upwind the source is. Wrote "

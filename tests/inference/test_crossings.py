@@ -106,7 +106,7 @@ def test_sources_below_the_low_probability_are_flagged_and_a_follow_up_targets_t
     out = [src(1, 0.99), src(2, 0.7), src(3, 0.69), src(4, 0.31)]
     flag_sources(out, (-500.0, -500.0, 500.0, 500.0), cfg, crossings=True)
     assert flagged(out, "low_probability") == ["S3", "S4"]  # 0.7 itself is not below
-    assert all(s.flags == [] for s in out[:2]) and "low_probability" not in FOLLOW_UP_FLAGS  # (not measured)
+    assert all(s.flags == [] for s in out[:2]) and "low_probability" in FOLLOW_UP_FLAGS
     again = [src(1, 0.99), src(2, 0.7)]
     flag_sources(again, (-500.0, -500.0, 500.0, 500.0), cfg.model_copy(update={"low_probability": 0.995}), False)
     assert flagged(again, "low_probability") == ["S1", "S2"]

@@ -116,22 +116,34 @@ def test_read_analysis_takes_positions_regions_and_the_low_end_of_each_rate():
     assert [t.id for t in an.select(["S2", "S1"])] == ["S2", "S1"]
 
 
-def test_a_source_of_low_probability_is_flown_when_named(tmp_path):
-    """A source reported at a low probability of existing is not a follow-up's target by default
-    (what the lines do to such sources is not measured yet); named, it is flown, and the mission
-    says why."""
+def test_a_source_of_low_probability_is_flown_by_default_and_one_too_weak_is_listed(tmp_path):
+    """A source reported at a low probability of existing is a follow-up's target (to confirm it
+    or show it is not there; the mission says why). A target whose weakest plume never reaches
+    the flight's height is not planned: listed with the altitude that would see it, the others
+    planned (the command refused them all before)."""
     doc = json.loads((DATA / "analysis.geojson").read_text())
     (s2,) = [f for f in doc["features"] if f["properties"]["id"] == "S2"]
     s2["properties"]["flags"] = ["low_probability"]
     src = tmp_path / "low.geojson"
     src.write_text(json.dumps(doc))
-    for ids, expected in ((None, {"S1": ["single_crossing"]}),
-                          ("S1,S2", {"S1": ["single_crossing"], "S2": ["low_probability"]})):  # fmt: skip
-        out = tmp_path / f"out{ids}"
-        res = runner.invoke(app, ["follow-up", str(src), "--out", str(out), *(["--sources", ids] if ids else [])])
-        assert res.exit_code == 0, res.output
-        why = {k: v for m in json.loads((out / "follow_up.json").read_text())["missions"] for k, v in m["why"].items()}
-        assert why == expected
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    plan = json.loads((tmp_path / "out" / "follow_up.json").read_text())
+    why = {k: v for m in plan["missions"] for k, v in m["why"].items()}
+    assert why == {"S1": ["single_crossing"], "S2": ["low_probability"]} and "not_planned" not in plan
+    # S2 as weak as 0.001 g/s at its low end: never seen at 5 m; S1 is still planned
+    s2["properties"]["emission_rate_g_s_ci90"] = [0.001, 1.3]
+    src.write_text(json.dumps(doc))
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "weak")])
+    assert res.exit_code == 0, res.output
+    plan = json.loads((tmp_path / "weak" / "follow_up.json").read_text())
+    assert [[s["id"] for s in m["sources"]] for m in plan["missions"]] == [["S1"]]
+    assert list(plan["not_planned"]) == ["S2"] and "fly lower" in plan["not_planned"]["S2"]
+    assert "not planned: source S2" in " ".join(res.output.split())
+    # every target refused: an error naming the file, not a traceback
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "none"), "--sources", "S2"])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "low.geojson" in res.output and "fly lower" in res.output
 
 
 def test_follow_up_command_plans_the_flagged_source_only(tmp_path):

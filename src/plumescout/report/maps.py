@@ -309,7 +309,7 @@ def _warnings(info: dict) -> list[str]:
         out.append(
             f"{', '.join(low)} reported at a probability of existing below {info.get('low_probability', 0.7):g}: on "
             "simulated surveys about 4 in 10 such sources were not there; confirm before acting "
-            f"(plumescout follow-up --sources {','.join(low)} plans lines across the wind over them)."
+            "(plumescout follow-up plans lines across the wind over them)."
         )
     return out
 
