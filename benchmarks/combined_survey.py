@@ -127,20 +127,15 @@ def write_survey(seed: int, out_dir, data_dir=DATA, noise_ppm: float | None = No
 
 
 def score(est, sim, wall_s: float) -> dict:
-    out = {"wall_s": wall_s, "n_sources": len(est.sources_)}
-    # each reported source's probability of existing, and whether it is the release (the nearest,
-    # within 30 m): the suite's reliability record (evaluation.existence_reliability)
-    x, y = sim["source"][:2]
-    near = min(est.sources_, key=lambda e: np.hypot(e.x_m - x, e.y_m - y), default=None)
-    out["existence"] = [
-        [round(float(o.probability), 4), o is near and float(np.hypot(o.x_m - x, o.y_m - y)) <= 30.0]
-        for o in est.sources_
-    ]
+    out = {"wall_s": wall_s, "n_sources": len(est.sources_), "existence": []}
     if not est.sources_:
         return {**out, "found": False}
     x, y = sim["source"][:2]
     e = min(est.sources_, key=lambda e: np.hypot(e.x_m - x, e.y_m - y))
     err = float(np.hypot(e.x_m - x, e.y_m - y))
+    # each reported source's probability of existing, and whether it is the release (the nearest,
+    # within 30 m): the suite's reliability record (evaluation.existence_reliability)
+    out["existence"] = [[round(float(o.probability), 4), o is e and err <= 30.0] for o in est.sources_]
     others = [o.crossings for o in est.sources_ if o is not e or err > 30.0]  # not the release (false)
     return {
         **out,
