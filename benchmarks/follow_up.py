@@ -104,16 +104,11 @@ def _score(est, sim, wall_s) -> dict:
 def _plannable(targets, st, row) -> list:
     """The targets the planner can fly at the flight's height: one whose weakest plume never
     reaches it is left out (`plumescout follow-up` lists it as not planned), and counted."""
-    from plumescout.errors import ConfigError
-    from plumescout.planning.followup import follow_up_area
+    from plumescout.planning.followup import plannable
 
-    out = []
-    for t in targets:
-        try:
-            follow_up_area(t, st)
-            out.append(t)
-        except ConfigError:
-            row.setdefault("unplannable", []).append(t.id)
+    out, refused = plannable(targets, st)
+    if refused:
+        row["unplannable"] = list(refused)
     return out
 
 

@@ -555,10 +555,10 @@ def follow_up(
     from .planning.export import write_mission_files
     from .planning.followup import (
         FOLLOW_UP_FLAGS,
-        follow_up_area,
         lower_altitude,
         lower_altitude_advice,
         plan_follow_up,
+        plannable,
         read_analysis,
     )
 
@@ -594,15 +594,9 @@ def follow_up(
     t0 = point(takeoff)
     # a target whose weakest plume never reaches the flight's height cannot be flown there: the
     # others are planned, and it is listed with the altitude that would see it
-    refused = {}
-    for t in targets:
-        try:
-            follow_up_area(t, st)
-        except ConfigError as e:
-            refused[t.id] = str(e)
-    if len(refused) == len(targets):
+    targets, refused = plannable(targets, st)
+    if not targets:
         raise ConfigError(f"{sources_geojson}: {'; '.join(refused.values())}")
-    targets = [t for t in targets if t.id not in refused]
     plans = plan_follow_up(targets, st, t0, point(landing) or t0, zones)
     wind = f"wind from {st.wind_from_deg:.0f} deg at {st.wind_speed_m_s:.1f} m/s"
     tab = Table(title=f"follow-up lines at {alt:g} m, {wind}, stability {_stability_text(st.stability)}")

@@ -42,6 +42,7 @@ __all__ = [
     "read_analysis",
     "parse_analysis",
     "follow_up_area",
+    "plannable",
     "plan_follow_up",
     "lower_altitude",
     "lower_altitude_advice",
@@ -339,6 +340,20 @@ def lower_altitude_advice(
         f"its plume first reaches {altitude_m:g} m {reach_m:.0f} m downwind, beyond its {target.radius_m:.0f} m "
         f"region; at {a:g} m it would be detectable from {x:.0f} m ({option}{a:g}, if the site allows)"
     )
+
+
+def plannable(targets: list[Target], settings: MissionSettings) -> tuple[list[Target], dict[str, str]]:
+    """The targets that can be flown at ``settings``' altitude, and the others by id with why not
+    (:func:`follow_up_area`'s refusal: the weakest plume never reaches that height, and the
+    altitude that would see it)."""
+    ok, refused = [], {}
+    for t in targets:
+        try:
+            follow_up_area(t, settings)
+            ok.append(t)
+        except ConfigError as e:
+            refused[t.id] = str(e)
+    return ok, refused
 
 
 def plan_follow_up(
