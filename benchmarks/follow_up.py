@@ -10,8 +10,9 @@ Where a source is flagged (`single_crossing` or `region_at_search_edge`), two th
 for the same added time, in the same window of the record (right after the survey, or right
 before it where the record ends first), through the same puffs:
 
-- **follow-up**: `plan_follow_up`'s lines over each flagged source (what `plumescout follow-up`
-  writes), planned from the survey's own fit and its logged mean wind;
+- **follow-up**: `plan_every_target`'s lines over each flagged source (what `plumescout follow-up`
+  writes: a source whose weakest plume never reaches the survey's height is flown lower, where
+  it would be seen, no lower than 5 m), planned from the survey's own fit and its logged mean wind;
 - **control**: the survey's own lines flown again from their start for as long (a crew's other
   choice: fly more of the same).
 
@@ -47,10 +48,11 @@ ARMS = ("survey", "follow_up", "control")
 
 
 def _observations(sim, t, xy, altitude_m, seed, stream):
-    """Fly ``xy`` at times ``t`` (s of the record) through the release's puffs; log it."""
+    """Fly ``xy`` at times ``t`` (s of the record) and ``altitude_m`` (one, or one per sample)
+    through the release's puffs; log it."""
     from plumescout.simulate.flight import puff_concentration
 
-    xyz = np.column_stack([xy, np.full(len(t), altitude_m)])
+    xyz = np.column_stack([xy, np.broadcast_to(altitude_m, len(t))])
     rng = np.random.default_rng([seed, stream])
     c = np.empty(len(t))
     minute = np.floor(t / 60.0)
@@ -101,15 +103,23 @@ def _score(est, sim, wall_s) -> dict:
     return out
 
 
-def _plannable(targets, st, row) -> list:
-    """The targets the planner can fly at the flight's height: one whose weakest plume never
-    reaches it is left out (`plumescout follow-up` lists it as not planned), and counted."""
-    from plumescout.planning.followup import plannable
+def _plan(targets, st, takeoff_m, row) -> list[tuple[float, np.ndarray, int]]:
+    """What `plumescout follow-up` writes for ``targets`` (`plan_every_target`), as the paths to
+    fly, one per altitude (the survey's first, then any lower), with their lines: a target whose weakest plume never
+    reaches the survey's height is flown where it would be seen (recorded under "lower"), one
+    seen at no allowed height is left out (listed as not planned; recorded, "unplannable")."""
+    from plumescout.planning.followup import plan_every_target
 
-    out, refused = plannable(targets, st)
+    plans, refused = plan_every_target(targets, st, takeoff_m=takeoff_m)
     if refused:
         row["unplannable"] = list(refused)
-    return out
+    by_alt: dict[float, list] = {}
+    for p in plans:
+        by_alt.setdefault(float(p.mission.settings.altitude_m), []).append(p.mission)
+    lower = {t.id: a for p in plans if (a := float(p.mission.settings.altitude_m)) != st.altitude_m for t in p.targets}
+    if lower:
+        row["lower"] = lower
+    return [(a, np.vstack([m.path_m for m in ms]), sum(m.n_lines for m in ms)) for a, ms in by_alt.items()]
 
 
 def _stability(est, how: str):
@@ -123,7 +133,7 @@ def run_one(
 ) -> dict:
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
-    from plumescout.planning.followup import FOLLOW_UP_FLAGS, Target, plan_follow_up
+    from plumescout.planning.followup import FOLLOW_UP_FLAGS, Target
     from plumescout.planning.mission import Aircraft, MissionSettings
     from plumescout.simulate.flight import fly_path
 
@@ -156,20 +166,26 @@ def run_one(
     st = MissionSettings(
         wind_from_deg=from_deg, wind_speed_m_s=max(speed, 0.5), altitude_m=altitude_m,
         stability=_stability(est, stability),
-        aircraft=[Aircraft(speed_m_s=SPEED_M_S, min_altitude_m=1.0, endurance_s=1800.0)],
+        # the aircraft as `plumescout follow-up` assumes it: no lower than 5 m, or the survey's height
+        aircraft=[Aircraft(speed_m_s=SPEED_M_S, min_altitude_m=min(5.0, altitude_m), endurance_s=1800.0)],
     )  # fmt: skip
     targets = [Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m) for s in flagged]
-    targets = _plannable(targets, st, row)
-    if not targets:
+    legs = _plan(targets, st, tuple(survey_path["xy"][-1]), row)
+    if not legs:
         return row
-    plans = plan_follow_up(targets, st, takeoff_m=tuple(survey_path["xy"][-1]))
-    path = np.vstack([p.mission.path_m for p in plans])
-    t_f, xy_f = fly_path(path, SPEED_M_S, RATE_HZ)
+    # the missions flown one after the other, each at its altitude
+    t_f, xy_f, z_f = [], [], []
+    for a, path, _ in legs:
+        t, xy = fly_path(path, SPEED_M_S, RATE_HZ)
+        t_f.append(t + (t_f[-1][-1] + 1.0 / RATE_HZ if t_f else 0.0))
+        xy_f.append(xy)
+        z_f.append(np.full(len(t), a))
+    t_f, xy_f, z_f = np.concatenate(t_f), np.vstack(xy_f), np.concatenate(z_f)
     duration = float(t_f[-1])
     start = _window(sim, t_survey, duration)
     row["added_flight_s"] = round(duration, 1)
-    row["lines"] = sum(p.mission.n_lines for p in plans)
-    follow = _observations(sim, start + t_f, xy_f, altitude_m, seed, 13)
+    row["lines"] = sum(n for _, _, n in legs)
+    follow = _observations(sim, start + t_f, xy_f, z_f, seed, 13)
     est, wall = fit(join_sorties([obs, follow], ORIGIN))
     row["follow_up"] = _score(est, sim, wall)
     # the control: the survey's lines again from their start, for as long
@@ -226,6 +242,22 @@ def _low(flags) -> bool:
     return "low_probability" in (flags or [])
 
 
+def _lower_line(rows) -> list[str]:
+    """A sentence on the targets the survey's height could not see: flown lower, or not at all."""
+    low = [(r["seed"], i, a) for r in rows for i, a in r.get("lower", {}).items()]
+    left = [(r["seed"], i) for r in rows for i in r.get("unplannable", [])]
+    if not (low or left):
+        return []
+    said = ", ".join(f"seed {s} {i} at {a:g} m" for s, i, a in low) or "none"
+    return [
+        f"Targets whose weakest plume (the low end of the rate) never reaches the survey's height, flown lower as "
+        f"`plumescout follow-up` plans them: {said}; seen at no allowed height, not flown: "
+        + (", ".join(f"seed {s} {i}" for s, i in left) or "none")
+        + ".",
+        "",
+    ]
+
+
 def write(rows, args, wall_s: float) -> None:
     rows = sorted(rows, key=lambda r: r["seed"])
     out = Path(args.out)
@@ -253,6 +285,7 @@ def write(rows, args, wall_s: float) -> None:
         f"{np.median(added) / 60 if added else float('nan'):.1f} min (range "
         f"{min(added, default=0) / 60:.1f}-{max(added, default=0) / 60:.1f}); the control flies as long.",
         "",
+        *_lower_line(rows),
     ]
     groups = (("Every seed with a flagged source", stats), ("Seeds where the release itself was flagged", stats_true))
     labels = ("survey alone", "survey + follow-up", "survey + its lines again (control)")
@@ -341,7 +374,7 @@ def run_suite_one(seed: int, stability: str = "fitted", flags: tuple[str, ...] |
     from plumescout.evaluation import simulate_scenario
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
-    from plumescout.planning.followup import FOLLOW_UP_FLAGS, Target, plan_follow_up
+    from plumescout.planning.followup import FOLLOW_UP_FLAGS, Target
     from plumescout.planning.mission import Aircraft, MissionSettings
     from plumescout.simulate import simulate_flight
     from plumescout.simulate.flight import fly_path
@@ -375,34 +408,37 @@ def run_suite_one(seed: int, stability: str = "fitted", flags: tuple[str, ...] |
     st = MissionSettings(
         wind_from_deg=from_deg, wind_speed_m_s=max(speed, 0.5), altitude_m=alt,
         stability=_stability(est, stability),
-        aircraft=[Aircraft(speed_m_s=ac.speed_m_s, min_altitude_m=1.0, endurance_s=ac.endurance_s)],
+        aircraft=[Aircraft(speed_m_s=ac.speed_m_s, min_altitude_m=min(5.0, alt), endurance_s=ac.endurance_s)],
     )  # fmt: skip
     survey = np.vstack(flight.plan.sorties)
     targets = [
         Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m)
         for s in (est.sources_[j] for j in flagged)
     ]
-    targets = _plannable(targets, st, row)
-    if not targets:
+    legs = _plan(targets, st, tuple(survey[-1]), row)
+    if not legs:
         return row
-    path = np.vstack([p.mission.path_m for p in plan_follow_up(targets, st, takeoff_m=tuple(survey[-1]))])
-    t_f, _ = fly_path(path, ac.speed_m_s, ac.sample_rate_hz)
-    duration = float(t_f[-1])
+    durations = [float(fly_path(path, ac.speed_m_s, ac.sample_rate_hz)[0][-1]) for _, path, _ in legs]
+    duration = sum(durations)
     row["added_flight_s"] = round(duration, 1)
     t_c, xy_c = fly_path(survey, ac.speed_m_s, ac.sample_rate_hz)
     again = xy_c[t_c <= duration]
-    for arm, wps, k in (("follow_up", path, 2), ("control", again, 3)):
-        # a later flight of the same scenario: the same sources and mean wind, its own meander,
-        # puffs and noise; logged after the survey (clock times for the join)
-        extra = {"seed": seed + k * 1_000_000, "aircraft": {"altitude_m": alt, "min_altitude_m": min(alt, 5.0)},
-                 "flight": {"pattern": "waypoints", "waypoints_m": wps.tolist()}}  # fmt: skip
-        from plumescout.evaluation import merge_overrides
-        from plumescout.simulate import Scenario
+    from plumescout.evaluation import merge_overrides
+    from plumescout.simulate import Scenario
 
-        sc2 = Scenario.model_validate(merge_overrides(sc.model_dump(), extra))
-        o2 = simulate_flight(sc2).observations
-        o2 = dataclasses.replace(o2, t0=obs.t0 + timedelta(seconds=float(obs.time_s[-1]) + TURNAROUND_S))
-        est2, wall2 = fit(join_sorties([obs, o2], origin=site))
+    def later(wps, a, seed_k, after):
+        # a later flight of the same scenario: the same sources and mean wind, its own meander,
+        # puffs and noise; logged after the flight before it (clock times for the join)
+        extra = {"seed": seed_k, "aircraft": {"altitude_m": a, "min_altitude_m": min(a, 5.0)},
+                 "flight": {"pattern": "waypoints", "waypoints_m": wps.tolist()}}  # fmt: skip
+        o = simulate_flight(Scenario.model_validate(merge_overrides(sc.model_dump(), extra))).observations
+        return dataclasses.replace(o, t0=after.t0 + timedelta(seconds=float(after.time_s[-1]) + TURNAROUND_S))
+
+    for arm, flights, k in (("follow_up", legs, 2), ("control", [(alt, again, 0)], 3)):
+        sorties = [obs]
+        for i, (a, wps, _) in enumerate(flights):  # each altitude's missions one flight (the first: seed as before)
+            sorties.append(later(wps, a, seed + k * 1_000_000 + 10_000 * i, sorties[-1]))
+        est2, wall2 = fit(join_sorties(sorties, origin=site))
         row[arm] = _suite_score(truth, est2, wall2, watch)
     return row
 
@@ -431,6 +467,7 @@ def write_suite(rows, args, wall_s: float) -> None:
         f"{_median(added) / 60:.1f} min (range {min(added, default=0) / 60:.1f}-{max(added, default=0) / 60:.1f}); "
         "the control flies the survey's lines again for as long.",
         "",
+        *_lower_line(rows),
         "| fit | true flagged sources found | median error (m) | median abs log10 rate | region cov. | rate cov. "
         "| median crossings | still flagged | false sources (flown flights) | true sources found (flown flights) |",
         "|---|---|---|---|---|---|---|---|---|---|",

@@ -550,15 +550,17 @@ def follow_up(
     each one's 90 % region, close enough to cross its plume several times at several distances.
     Writes one mission per source, or per group of sources whose areas overlap where one flight
     over them is shorter (OUT/<ids>/mission.plan, .waypoints, .kml), follow_up.json and
-    follow_up.png (the lines over each region)."""
+    follow_up.png (the lines over each region). A source whose weakest plume never reaches the
+    flight's height gets its mission at the height that would see it, no lower than the aircraft
+    may fly (OUT/<ids>_<altitude>m/; check the site's obstacles); one seen at no such height is
+    listed as not planned."""
     from .pipeline import dump_json
     from .planning.export import write_mission_files
     from .planning.followup import (
         FOLLOW_UP_FLAGS,
         lower_altitude,
         lower_altitude_advice,
-        plan_follow_up,
-        plannable,
+        plan_every_target,
         read_analysis,
     )
 
@@ -592,15 +594,17 @@ def follow_up(
         return (float(x), float(y))
 
     t0 = point(takeoff)
-    # a target whose weakest plume never reaches the flight's height cannot be flown there: the
-    # others are planned, and it is listed with the altitude that would see it
-    targets, refused = plannable(targets, st)
-    if not targets:
+    # a target whose weakest plume never reaches the flight's height is planned lower, where it
+    # would be seen (no lower than the aircraft may fly); one seen at no allowed height is listed
+    plans, refused = plan_every_target(targets, st, t0, point(landing) or t0, zones)
+    if not plans:
         raise ConfigError(f"{sources_geojson}: {'; '.join(refused.values())}")
-    plans = plan_follow_up(targets, st, t0, point(landing) or t0, zones)
     wind = f"wind from {st.wind_from_deg:.0f} deg at {st.wind_speed_m_s:.1f} m/s"
-    tab = Table(title=f"follow-up lines at {alt:g} m, {wind}, stability {_stability_text(st.stability)}")
-    for c in ("source", "why", "region (m)", "lines", "spacing (m)", "downwind of it (m)", "flight time (min)"):
+    tab = Table(title=f"follow-up lines, {wind}, stability {_stability_text(st.stability)}")
+    for c in (
+        "source", "why", "region (m)", "altitude (m)", "lines", "spacing (m)", "downwind of it (m)",
+        "flight time (min)",
+    ):  # fmt: skip
         tab.add_column(c)
     doc = {
         "analysis": str(sources_geojson),
@@ -609,17 +613,27 @@ def follow_up(
         "missions": [],
         **({"not_planned": refused} if refused else {}),
     }
-    advice = []
+    advice, below = [], []
     for f in plans:
-        files = write_mission_files(out / f.name, f.mission, an.frame)
+        at = f.mission.settings.altitude_m
+        name = f.name if at == alt else f"{f.name}_{at:g}m"  # a mission flown below the survey
+        files = write_mission_files(out / name, f.mission, an.frame)
         why = {t.id: [x for x in an.flags.get(t.id, []) if x in FOLLOW_UP_FLAGS] or ["asked"] for t in f.targets}
-        lower = {t.id: low for t in f.targets if (low := lower_altitude(t, st)) is not None}
+        lower = {t.id: low for t in f.targets if at == alt and (low := lower_altitude(t, st)) is not None}
         advice += [
             f"{t.id}: {lower_altitude_advice(t, alt, f.reach_m[t.id][0], lower[t.id], '--altitude ')}"
             for t in f.targets
             if t.id in lower
         ]
-        doc["missions"].append({**f.summary(), "why": why, "dir": f.name, "files": files})
+        doc["missions"].append({**f.summary(), "why": why, "dir": name, "files": files})
+        if at != alt:
+            doc["missions"][-1]["below_survey_altitude"] = {"survey_altitude_m": alt, "why": (
+                f"the weakest plume of {', '.join(t.id for t in f.targets)} (the low end of its rate) never reaches "
+                f"{alt:g} m; at {at:g} m it is detectable")}  # fmt: skip
+            below.append(
+                f"{f.name}: its weakest plume never reaches {alt:g} m; planned at {at:g} m ({out / name}/): "
+                "check the site's obstacles before flying it that low"
+            )
         if lower:
             doc["missions"][-1]["lower_altitude"] = {
                 sid: {"altitude_m": a, "plume_detectable_from_m": round(x, 1)} for sid, (a, x) in lower.items()
@@ -628,7 +642,7 @@ def follow_up(
         for k, t in enumerate(f.targets):  # sources whose areas overlap share one mission (its first row)
             lo, hi = f.along_m[t.id]
             tab.add_row(
-                t.id, ", ".join(why[t.id]), f"{t.radius_m:.0f}", str(f.mission.n_lines) if k == 0 else "",
+                t.id, ", ".join(why[t.id]), f"{t.radius_m:.0f}", f"{at:g}", str(f.mission.n_lines) if k == 0 else "",
                 f"{f.spacing_m:.1f}" if k == 0 else "", f"{lo:.0f} to {hi:.0f}", minutes if k == 0 else "(same)",
             )  # fmt: skip
     dump_json(out / "follow_up.json", doc)
@@ -640,12 +654,15 @@ def follow_up(
     console.print(tab)
     for line in advice:
         console.print(f"[yellow]lower:[/yellow] {line}")
+    for line in below:
+        console.print(f"[yellow]lower:[/yellow] {line}", highlight=False)
     for line in refused.values():
         console.print(f"[yellow]not planned:[/yellow] {line}", highlight=False)
     console.print(
         "fly these, then analyse every log together (plumescout analyze FIRST.csv FOLLOW_UP.csv): the lines cross "
         f"the plume at several distances, which fixes how far upwind the source is. Wrote "
-        f"{', '.join(str(out / f.name) + '/' for f in plans)}, {out / 'follow_up.json'}, {out / 'follow_up.png'}"
+        f"{', '.join(str(out / d['dir']) + '/' for d in doc['missions'])}, {out / 'follow_up.json'}, "
+        f"{out / 'follow_up.png'}"
     )
 
 

@@ -146,6 +146,42 @@ def test_a_source_of_low_probability_is_flown_by_default_and_one_too_weak_is_lis
     assert "low.geojson" in res.output and "fly lower" in res.output
 
 
+def test_a_source_too_weak_to_see_at_the_surveyed_height_is_planned_lower(tmp_path):
+    """At 15 m the low end of S2's rate (0.03 g/s) never reaches the detection limit
+    (``detectable_range``: no distance); at the aircraft's 5 m minimum it does. Its mission is
+    written at the height :func:`lower_altitude` finds, in a directory of its own that says so,
+    recorded as flown below the survey and printed with the warning about obstacles; S1, seen at
+    15 m, keeps its mission there."""
+    doc = json.loads((DATA / "analysis.geojson").read_text())
+    (s2,) = [f for f in doc["features"] if f["properties"]["id"] == "S2"]
+    s2["properties"].update(flags=["low_probability"], emission_rate_g_s_ci90=[0.03, 1.3])
+    src = tmp_path / "weak.geojson"
+    src.write_text(json.dumps(doc))
+    reach = lambda alt: detectable_range(0.03, 3.0, alt, 0.05, "ch4", "D", source_height_m=1.0)  # noqa: E731
+    assert not np.isfinite(reach(15.0)[0])
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "out"), "--altitude", "15"])
+    assert res.exit_code == 0, res.output
+    plan = json.loads((tmp_path / "out" / "follow_up.json").read_text())
+    assert "not_planned" not in plan
+    by_id = {m["sources"][0]["id"]: m for m in plan["missions"]}
+    assert by_id["S1"]["altitude_m"] == 15.0 and by_id["S1"]["dir"] == "S1"
+    assert "below_survey_altitude" not in by_id["S1"]
+    low = by_id["S2"]
+    a = low["altitude_m"]
+    crafts = [Aircraft(speed_m_s=5.0, min_altitude_m=5.0)]
+    st = MissionSettings(wind_from_deg=270.0, wind_speed_m_s=3.0, altitude_m=15.0, aircraft=crafts)
+    assert (a, pytest.approx(low["sources"][0]["plume_detectable_from_m"], abs=0.05)) == lower_altitude(
+        Target("S2", 0.0, 0.0, 12.0, 0.03, 1.0), st
+    )
+    assert 5.0 <= a < 15.0 and np.isfinite(reach(a)[0])
+    assert low["dir"] == f"S2_{a:g}m" and low["below_survey_altitude"]["survey_altitude_m"] == 15.0
+    # the aircraft is sent at that height: the waypoint file's altitude column
+    rows = [r.split("\t") for r in (tmp_path / "out" / low["dir"] / "mission.waypoints").read_text().splitlines()[1:]]
+    assert {float(r[10]) for r in rows if r[3] == "16" and r[0] != "0"} == {a}
+    said = " ".join(res.output.split())
+    assert f"S2: its weakest plume never reaches 15 m; planned at {a:g} m" in said and "obstacles" in said
+
+
 def test_follow_up_command_plans_the_flagged_source_only(tmp_path):
     res = runner.invoke(app, ["follow-up", str(DATA / "analysis.geojson"), "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output

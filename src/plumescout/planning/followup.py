@@ -44,6 +44,7 @@ __all__ = [
     "follow_up_area",
     "plannable",
     "plan_follow_up",
+    "plan_every_target",
     "lower_altitude",
     "lower_altitude_advice",
 ]
@@ -354,6 +355,40 @@ def plannable(targets: list[Target], settings: MissionSettings) -> tuple[list[Ta
         except ConfigError as e:
             refused[t.id] = str(e)
     return ok, refused
+
+
+def plan_every_target(
+    targets: list[Target],
+    settings: MissionSettings,
+    takeoff_m=None,
+    landing_m=None,
+    no_fly_m=(),
+) -> tuple[list[FollowUp], dict[str, str]]:
+    """The follow-up missions over ``targets``: those the settings' altitude can see, planned
+    there (:func:`plan_follow_up`); each other whose plume :func:`lower_altitude` finds detectable
+    lower (no lower than every aircraft's minimum), planned at that altitude, one set of missions
+    per such altitude, highest first. Returns the missions and the targets flown nowhere, by id
+    with why (:func:`follow_up_area`'s refusal). The lower missions are flown below the surveyed
+    height: whether the site allows it (masts, trees, buildings) is the crew's to check."""
+    ok, refused = plannable(targets, settings)
+    plans = plan_follow_up(ok, settings, takeoff_m, landing_m, no_fly_m) if ok else []
+    lower: dict[float, list[Target]] = {}
+    left = {}
+    for t in targets:
+        if t.id not in refused:
+            continue
+        low = lower_altitude(t, settings)
+        if low is None:
+            left[t.id] = refused[t.id]
+        else:
+            lower.setdefault(low[0], []).append(t)
+    for alt in sorted(lower, reverse=True):
+        st = settings.model_copy(update={"altitude_m": alt})
+        ok, refused = plannable(lower[alt], st)
+        left.update(refused)
+        if ok:
+            plans += plan_follow_up(ok, st, takeoff_m, landing_m, no_fly_m)
+    return plans, left
 
 
 def plan_follow_up(
