@@ -386,11 +386,12 @@ def analyze(
             highlight=False,
         )
     if low := res.provenance.get("sources_low_probability"):
+        from .inference.estimate import LOW_PROBABILITY_EVIDENCE
+
         console.print(
             f"[yellow]warning:[/] {', '.join(low)} {'is' if len(low) == 1 else 'are'} reported at a probability of "
-            f"existing below {config.low_probability:g}: on simulated surveys about 4 in 10 such sources were not "
-            "there; confirm before acting (plumescout follow-up plans lines across the wind over "
-            f"{'it' if len(low) == 1 else 'them'})",
+            f"existing below {config.low_probability:g}: {LOW_PROBABILITY_EVIDENCE}; confirm before acting "
+            f"(plumescout follow-up plans lines across the wind over {'it' if len(low) == 1 else 'them'})",
             highlight=False,
         )
     for k, p in res.outputs.items():

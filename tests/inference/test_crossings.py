@@ -112,6 +112,10 @@ def test_sources_below_the_low_probability_are_flagged_and_a_follow_up_targets_t
     assert flagged(again, "low_probability") == ["S1", "S2"]
     (warning,) = _warnings({"sources_low_probability": ["S3", "S4"], "low_probability": 0.7})
     assert warning.startswith("S3, S4 reported at a probability of existing below 0.7")
+    # a threshold of the user's own: the warning names it, and the one the evidence was measured at
+    (warning,) = _warnings({"sources_low_probability": ["S1"], "low_probability": 0.9})
+    assert warning.startswith("S1 reported at a probability of existing below 0.9: ")
+    assert "4 in 10 sources reported below 0.7 were not there" in warning
 
 
 def test_the_report_draws_sources_of_low_probability_hollow(tmp_path):

@@ -288,6 +288,12 @@ SOURCE_FLAGS = {
 }
 """Each flag a source can carry, and the ``info_`` list of the estimate that names its sources."""
 
+LOW_PROBABILITY_EVIDENCE = "on simulated surveys about 4 in 10 sources reported below 0.7 were not there"
+"""What is known of the sources flagged ``low_probability``, said with the flag: of the 46 sources
+reported below 0.7 over 150 simulated flights, 18 were false (benchmarks/results/
+estimator_suite_pooled.md, 11 of 28; existence_holdout/, 7 of 18). Measured at the default
+threshold only, so it names 0.7 whatever ``EstimatorConfig.low_probability`` is."""
+
 
 def flag_sources(sources, box, cfg, crossings: bool) -> None:
     """Give each source the :data:`SOURCE_FLAGS` that apply (``box``: the search area, x0, y0,

@@ -306,10 +306,12 @@ def _warnings(info: dict) -> list[str]:
             "model's width alone (fly lines across the wind over its region: plumescout follow-up plans them)."
         )
     if low := info.get("sources_low_probability"):
+        from ..inference.estimate import LOW_PROBABILITY_EVIDENCE
+
         out.append(
-            f"{', '.join(low)} reported at a probability of existing below {info.get('low_probability', 0.7):g}: on "
-            "simulated surveys about 4 in 10 such sources were not there; confirm before acting "
-            "(plumescout follow-up plans lines across the wind over them)."
+            f"{', '.join(low)} reported at a probability of existing below {info.get('low_probability', 0.7):g}: "
+            f"{LOW_PROBABILITY_EVIDENCE}; confirm before acting (plumescout follow-up plans lines across the wind "
+            "over them)."
         )
     return out
 

@@ -186,7 +186,7 @@ const FLAGS = {
   region_at_search_edge: ["90 % region at the edge of the search area: the source may lie beyond it", "run again with a larger max_margin_m"],
   rate_at_prior_cap: ["rate held by the rate prior's cap: the source may be stronger than reported", "run again with a higher max_rate_g_s"],
   single_crossing: ["seen on one plume crossing at most: how far upwind it lies rests on the plume model's width alone", "fly lines across the wind over its region (plumescout follow-up plans them)"],
-  low_probability: ["a low probability of existing: on simulated surveys about 4 in 10 such sources were not there", "confirm it before acting: fly lines across the wind over its region (plumescout follow-up plans them)"],
+  low_probability: ["a low probability of existing: on simulated surveys about 4 in 10 sources reported below 0.7 were not there", "confirm it before acting: fly lines across the wind over its region (plumescout follow-up plans them)"],
 };
 
 function flagText(flag, staff) {
