@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib import colors  # noqa: E402
+from matplotlib import colors, patheffects  # noqa: E402
 from matplotlib.patches import Circle, Ellipse  # noqa: E402
 
 from ..geo import bearing_to_unit  # noqa: E402
@@ -167,21 +167,16 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
             ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=0.7, ls=":", alpha=0.6))
         else:
             ax.add_patch(Circle((s.x_m, s.y_m), s.location_ci90_m, fill=False, ec="navy", lw=1.5, ls=ls, zorder=4))
-        # a source of low probability (``low_probability``) is drawn hollow: confirm it before acting
+        # a source of low probability (``low_probability``) is drawn hollow: confirm it before acting.
+        # The map names it; the legend says what it is (long labels of neighbours ran into each other)
         low = _low_probability(s)
-        ax.plot(s.x_m, s.y_m, "o", color="navy", mfc="white" if low else "navy", mew=1.5, ms=7 if low else 6, zorder=5)
         a = getattr(s, "attribution", None) or {}
         kind = f" [{a['source_class']} {a['class_probabilities'][a['source_class']]:.2f}]" if a else ""
-        ax.annotate(
-            f"{s.id}{kind}: {s.rate_g_s:.3g} g/s, p={s.probability:.2f}{' (confirm)' if low else ''}, "
+        ax.plot(
+            s.x_m, s.y_m, "o", color="navy", mfc="white" if low else "navy", mew=1.5, ms=7 if low else 6, zorder=5,
+            label=f"{s.id}{kind}: {s.rate_g_s:.3g} g/s, p={s.probability:.2f}{' (confirm)' if low else ''}, "
             f"r90={s.location_ci90_m:.0f} m" + (f" ({weak})" if weak else ""),
-            (s.x_m, s.y_m),
-            xytext=(8, 8),
-            textcoords="offset points",
-            fontsize=8,
-            color="navy",
-            zorder=6,
-        )
+        )  # fmt: skip
     for i, t in enumerate((view.truth or {}).get("sources", [])):
         ax.plot(t["x_m"], t["y_m"], "*", color="limegreen", mec="k", ms=14, zorder=6, label="truth" if i == 0 else None)
     ax.set_xlim(x0 - pad, x1 + pad)
@@ -189,6 +184,7 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     _wind_arrow(ax, view)
     ax.set_aspect("equal")
     ax.set_anchor("C")
+    name_sources(ax, view.sources)
     ax.set_xlabel("east (m)")
     ax.set_ylabel("north (m)")
     shape = (
@@ -197,8 +193,8 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     # two lines: a long flight name with the key runs off the figure
     hollow = "; hollow dots: low probability, confirm" if any(_low_probability(s) for s in view.sources) else ""
     ax.set_title(f"{title}: {len(view.sources)} source(s)\nshading = posterior density, {shape} = 90 % regions{hollow}")
-    if view.truth or view.beams is not None:
-        ax.legend(loc="lower right")
+    if view.sources or view.truth or view.beams is not None:
+        ax.legend(loc="best", fontsize=8)
     if warn := _warnings(getattr(est, "info_", None) or {}):  # this figure is what the service shows
         # wrapped to the figure's width (13 in at 10 pt holds about 150 characters a line)
         text = "\n".join(textwrap.fill(f"warning: {w}", 140) for w in warn)
@@ -274,6 +270,33 @@ def _beam_residuals(ax, f, view) -> float:
     ax.set_xlabel(f"fitted {what} (ppm)")
     ax.set_ylabel(f"observed {what} (ppm)")
     return float(np.sqrt(np.mean((obs - fit) ** 2)))
+
+
+def name_sources(ax, sources) -> list:
+    """Each source's id beside its dot on the map ``ax`` (its limits set), up and right of it and
+    nudged clear of the other names and dots (adjustText), a white halo keeping it legible over
+    the posterior's shading. Returns the texts."""
+    if not sources:
+        return []
+    from adjustText import adjust_text
+
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    off = 0.012 * max(x1 - x0, y1 - y0)
+    halo = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    names = [
+        ax.text(s.x_m + off, s.y_m + off, s.id, fontsize=9, fontweight="bold", color="navy", zorder=6,
+                path_effects=halo)
+        for s in sources
+    ]  # fmt: skip
+    adjust_text(
+        names,
+        x=[s.x_m for s in sources],
+        y=[s.y_m for s in sources],
+        ax=ax,
+        arrowprops={"arrowstyle": "-", "color": "navy", "lw": 0.6},
+        time_lim=2.0,
+    )
+    return names
 
 
 def _weak_region(source) -> str:
