@@ -457,7 +457,7 @@ def write_suite(rows, args, wall_s: float) -> None:
     lines = [
         "# Follow-up flights over flagged sources: the suite's far-field flights",
         "",
-        f"`python benchmarks/follow_up.py --suite --releases {len(rows)} --first-seed {rows[0]['seed']}"
+        f"`python benchmarks/follow_up.py --suite {_seeds_option([r['seed'] for r in rows])}"
         + (f" --flags {' '.join(args.flags)}" if getattr(args, "flags", None) else "")
         + "` "
         f"(seeds {', '.join(_ranges([r['seed'] for r in rows]))}) on {machine()}; total wall time {wall_s:.0f} s.",
@@ -511,6 +511,14 @@ def write_suite(rows, args, wall_s: float) -> None:
                      f"{cell(r['follow_up'])} | {cell(r['control'])} |")  # fmt: skip
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[:14]))
+
+
+def _seeds_option(seeds) -> str:
+    """The options that run ``seeds`` (sorted): a range, else --seeds with each run of them."""
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"--releases {len(seeds)} --first-seed {seeds[0]}"
+    runs = [r.split("-") for r in _ranges(seeds)]
+    return "--seeds " + " ".join(a if a == b else f"$(seq {a} {b})" for a, b in runs)
 
 
 def _ranges(seeds):
