@@ -347,18 +347,19 @@ def _matches(truth, est, match_m=100.0):
 
 
 def _suite_score(truth, est, wall_s, watch: list[int]) -> dict:
-    """The flight's recall and false sources, and for each truth in ``watch`` its estimate."""
+    """The flight's recall and false sources, and for each truth in ``watch`` its estimate (keyed
+    by the truth's index as a string, as the row reads back from JSON)."""
     m = _matches(truth, est)
     per = {}
     for i in watch:
         t = truth[i]
         if i not in m:
-            per[i] = {"found": False}
+            per[str(i)] = {"found": False}
             continue
         e = est.sources_[m[i]]
         err = float(np.hypot(e.x_m - t["x_m"], e.y_m - t["y_m"]))
         lo, hi = e.rate_g_s_ci90
-        per[i] = {
+        per[str(i)] = {
             "found": True, "error_m": err, "radius_m": e.location_ci90_m,
             "region_holds": bool(err <= e.location_ci90_m),
             "log10_rate_ratio": float(np.log10(e.rate_g_s / t["rate_g_s"])),
@@ -487,8 +488,7 @@ def write_suite(rows, args, wall_s: float) -> None:
         )
     low = [r for r in flown if any(_low(f["flags"]) for f in r["flagged"])]
     watched = [(r, str(f["truth"])) for r in low for f in r["flagged"] if _low(f["flags"]) and f["truth"] is not None]
-    real = {a: [r[a]["watch"].get(i, r[a]["watch"].get(int(i), {})).get("probability") for r, i in watched]
-            for a in ARMS}  # fmt: skip
+    real = {a: [r[a]["watch"].get(i, {}).get("probability") for r, i in watched] for a in ARMS}
     false = {a: [p for r in low for p in r[a].get("false_probability", [])] for a in ARMS}
     lines += ["", *low_probability_lines(real, false, len(low))]
     lines += [
