@@ -540,6 +540,14 @@ def follow_up(
     takeoff: Annotated[str | None, typer.Option(help="take-off LAT,LON (default: each one's first waypoint)")] = None,
     landing: Annotated[str | None, typer.Option(help="landing LAT,LON (default: the take-off point)")] = None,
     max_altitude: Annotated[float, typer.Option(help="airspace ceiling (m)")] = 120.0,
+    min_altitude: Annotated[
+        float | None,
+        typer.Option(
+            help="the lowest height this site allows (m; masts, trees, buildings): a source too weak for the "
+            "flight's height is planned no lower (default: 5 m, or the flight's height if lower; with --fleet, "
+            "each aircraft's own minimum, raised to this)"
+        ),
+    ] = None,
     detection_limit: Annotated[float, typer.Option(help="sensor detection limit (ppm)")] = 0.05,
     species: Annotated[str, typer.Option(help="species")] = "ch4",
     stability: Annotated[
@@ -579,7 +587,15 @@ def follow_up(
     st = _mission_settings(
         fleet,
         # the aircraft flew the analysed survey at its altitude, however low
-        [{"name": "UAV1", "speed_m_s": speed, "endurance_s": endurance, "min_altitude_m": min(5.0, alt)}],
+        [
+            {
+                "name": "UAV1",
+                "speed_m_s": speed,
+                "endurance_s": endurance,
+                "min_altitude_m": min(5.0, alt) if min_altitude is None else min_altitude,
+            }
+        ],
+        min_altitude_m=min_altitude,
         **flight,
         max_altitude_m=max_altitude,
         species=species,
@@ -676,9 +692,10 @@ def _stability_text(stability) -> str:
     return f"{stability:.1f} ({class_letter(stability)})"
 
 
-def _mission_settings(fleet: Path | None, default_craft: list[dict], **settings):
+def _mission_settings(fleet: Path | None, default_craft: list[dict], min_altitude_m: float | None = None, **settings):
     """Mission settings from the command line: the aircraft of ``fleet`` (TOML, [[aircraft]]
-    tables) or ``default_craft``; an invalid value is a ConfigError naming the field."""
+    tables; each one's minimum height raised to ``min_altitude_m`` where given) or
+    ``default_craft``; an invalid value is a ConfigError naming the field."""
     import tomllib
 
     from pydantic import ValidationError
@@ -694,6 +711,11 @@ def _mission_settings(fleet: Path | None, default_craft: list[dict], **settings)
         craft = doc.get("aircraft")
         if not isinstance(craft, list) or not craft:
             raise InputError(fleet, "needs one or more [[aircraft]] tables")
+        if min_altitude_m is not None:
+            craft = [
+                {**c, "min_altitude_m": max(c.get("min_altitude_m", 5.0), min_altitude_m)} if isinstance(c, dict) else c
+                for c in craft
+            ]
     else:
         craft = default_craft
     try:

@@ -180,6 +180,32 @@ def test_a_source_too_weak_to_see_at_the_surveyed_height_is_planned_lower(tmp_pa
     assert {float(r[10]) for r in rows if r[3] == "16" and r[0] != "0"} == {a}
     said = " ".join(res.output.split())
     assert f"S2: its weakest plume never reaches 15 m; planned at {a:g} m" in said and "obstacles" in said
+    # the site allows no lower than 6 m: planned there; no lower than 10 m, where (closed form) no
+    # height from 10 m up sees it: listed as not planned, S1 still flown
+    assert np.isfinite(reach(6.0)[0]) and not any(np.isfinite(reach(h)[0]) for h in np.arange(10.0, 15.0, 0.5))
+    for floor, want in ((6.0, 6.0), (10.0, None)):
+        d = tmp_path / f"floor{floor:g}"
+        res = runner.invoke(
+            app, ["follow-up", str(src), "--out", str(d), "--altitude", "15", "--min-altitude", str(floor)]
+        )
+        assert res.exit_code == 0, res.output
+        plan = json.loads((d / "follow_up.json").read_text())
+        got = {m["sources"][0]["id"]: m["altitude_m"] for m in plan["missions"]}
+        assert got == ({"S1": 15.0, "S2": want} if want else {"S1": 15.0})
+        assert ("not_planned" in plan) == (want is None)
+    # a fleet's aircraft that may fly at 2 m are held to the site's 6 m
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text('[[aircraft]]\nname = "low"\nspeed_m_s = 5.0\nmin_altitude_m = 2.0\n')
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "fleet"), "--altitude", "15",
+                              "--fleet", str(fleet), "--min-altitude", "6"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    plan = json.loads((tmp_path / "fleet" / "follow_up.json").read_text())
+    assert {m["sources"][0]["id"]: m["altitude_m"] for m in plan["missions"]} == {"S1": 15.0, "S2": 6.0}
+    # a site minimum above the flight's own height contradicts it: a clear error
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "x"), "--altitude", "15",
+                              "--min-altitude", "20"])  # fmt: skip
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "outside aircraft UAV1's limits" in " ".join(res.output.split())
 
 
 def test_follow_up_command_plans_the_flagged_source_only(tmp_path):
