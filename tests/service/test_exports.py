@@ -326,8 +326,9 @@ def test_follow_up_flight_of_a_report_is_the_planners_and_lies_downwind(analysed
     the same waypoints, and its lines downwind of the source (the wind the run recorded)."""
     from fastkml import kml as fkml
 
+    from plumescout.errors import ConfigError
     from plumescout.geo import bearing_to_unit
-    from plumescout.planning.followup import lower_altitude, parse_analysis, plan_follow_up
+    from plumescout.planning.followup import follow_up_area, lower_altitude, parse_analysis, plan_follow_up
     from plumescout.planning.mission import Aircraft, MissionSettings
 
     w, _m, _f, run = analysed
@@ -360,19 +361,29 @@ def test_follow_up_flight_of_a_report_is_the_planners_and_lies_downwind(analysed
     assert wpl.status_code == 200 and wpl.text.startswith("QGC WPL 110")
     # the stability planned with, and the planner's advice where the plume reaches the altitude late
     assert r.headers["x-stability"] == str(an.stability())
-    advised = 0
-    for alt in (8.0, 12.0, 16.0, 20.0):
+    advised = flown_lower = 0
+    for alt in (8.0, 12.0, 16.0, 20.0, 40.0):
         got = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"altitude": alt})
-        if got.status_code == 422:  # never detectable so high: the refusal says how low it would be
-            assert "fly lower" in got.json()["detail"]
-            continue
+        assert got.status_code == 200, got.text
         craft = [Aircraft(speed_m_s=5.0, endurance_s=1800.0, min_altitude_m=5.0)]
-        low = lower_altitude(an.targets[0], st.model_copy(update={"altitude_m": alt, "aircraft": craft}))
+        at = st.model_copy(update={"altitude_m": alt, "aircraft": craft})
+        low = lower_altitude(an.targets[0], at)
+        try:
+            follow_up_area(an.targets[0], at)
+        except ConfigError:  # never detectable so high: flown where it would be seen, and said so
+            flown_lower += 1
+            assert got.headers["x-altitude-m"] == f"{low[0]:g}" and "x-lower-altitude-m" not in got.headers
+            assert f"never reaches {alt:g} m; planned at {low[0]:g} m" in got.headers["x-follow-up-advice"]
+            continue
+        assert got.headers["x-altitude-m"] == f"{alt:g}"
         assert got.headers.get("x-lower-altitude-m") == (None if low is None else f"{low[0]:g}")
         if low is not None:
             advised += 1
             assert f"at {low[0]:g} m it would be detectable" in got.headers["x-follow-up-advice"]
-    assert advised
+    assert advised and flown_lower
+    # a site that allows nothing below 30 m: the weakest plume is seen at no allowed height
+    refused = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"altitude": 40, "min_altitude": 30})
+    assert refused.status_code == 422 and "fly lower" in refused.json()["detail"]
     # partners may not plan flights; nonsense settings are refused with the reason
     assert w.get("partner_a", f"/api/reports/{rid}/follow-up").status_code == 403
     bad = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"altitude": 0})

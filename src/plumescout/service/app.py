@@ -890,15 +890,21 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         speed: Annotated[float, Query(gt=0, le=40, description="survey speed, m/s")] = 5.0,
         endurance: Annotated[float, Query(gt=0, le=86400, description="s per sortie")] = 1800.0,
         sortie: Annotated[int, Query(ge=1, le=1000)] = 1,
+        min_altitude: Annotated[
+            float | None, Query(ge=0, le=120, description="the lowest height the site allows, m (obstacles)")
+        ] = None,
     ):
         """The flight that pins this source down (``plumescout follow-up``): crosswind lines over
         its 90 % region, spaced to resolve it and to cross its plume three times. One sortie as a
         QGroundControl plan or QGC WPL waypoints (``X-Sorties`` tells how many), or every sortie
         as KML. The wind, altitude and stability default to the analysed flight's (``X-Stability``
-        says which); where the plume first reaches the altitude beyond the region,
-        ``X-Lower-Altitude-M`` and ``X-Follow-Up-Advice`` say how low it would be seen within it."""
+        says which); ``X-Altitude-M`` is the height flown: where the weakest plume never reaches
+        the altitude, the lines are laid lower, where it would be seen (no lower than 5 m or
+        ``min_altitude``), and ``X-Follow-Up-Advice`` says so; where the plume first reaches the
+        altitude beyond the region, ``X-Lower-Altitude-M`` and ``X-Follow-Up-Advice`` say how low
+        it would be seen within it."""
         from ..planning.export import write_mission_kml, write_qgc_plan, write_wpl
-        from ..planning.followup import lower_altitude, lower_altitude_advice, parse_analysis, plan_follow_up
+        from ..planning.followup import lower_altitude, lower_altitude_advice, parse_analysis, plan_every_target
         from ..planning.mission import Aircraft, MissionSettings
 
         r = get_report(s, p, report_id)
@@ -907,10 +913,15 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         try:
             an = parse_analysis(doc, f"report {r.uid}")
             flight = an.flight({"wind_from": wind_from, "wind_speed": wind_speed, "altitude": altitude})
-            craft = Aircraft(speed_m_s=speed, endurance_s=endurance, min_altitude_m=min(5.0, flight["altitude_m"]))
+            floor = min(5.0, flight["altitude_m"]) if min_altitude is None else min_altitude
+            craft = Aircraft(speed_m_s=speed, endurance_s=endurance, min_altitude_m=floor)
             st = MissionSettings(**flight, stability=an.stability(), aircraft=[craft])
-            (f,) = plan_follow_up(an.targets, st)
-            low = lower_altitude(an.targets[0], st)
+            plans, refused = plan_every_target(an.targets, st)
+            if not plans:
+                raise ConfigError("; ".join(refused.values()))
+            (f,) = plans
+            below = f.mission.settings.altitude_m != st.altitude_m  # too weak to see at the altitude
+            low = None if below else lower_altitude(an.targets[0], st)
         except (InputError, ConfigError, ValueError) as exc:  # (pydantic's ValidationError is a ValueError)
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         m = f.mission
@@ -931,7 +942,13 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             "Content-Disposition": f'attachment; filename="{r.uid}-follow-up.{ext}"',
             "X-Sorties": str(len(m.sorties)),
             "X-Stability": str(st.stability),  # what the lines were laid for (the run's fitted index)
+            "X-Altitude-M": f"{m.settings.altitude_m:g}",
         }
+        if below:
+            headers["X-Follow-Up-Advice"] = (
+                f"its weakest plume never reaches {st.altitude_m:g} m; planned at {m.settings.altitude_m:g} m: "
+                "check the site's obstacles before flying it that low (min_altitude= sets the lowest allowed)"
+            )
         if low is not None:  # the plume first reaches the flight's height beyond the region
             t = an.targets[0]
             headers["X-Lower-Altitude-M"] = f"{low[0]:g}"
