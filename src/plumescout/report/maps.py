@@ -194,7 +194,9 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     hollow = "; hollow dots: low probability, confirm" if any(_low_probability(s) for s in view.sources) else ""
     ax.set_title(f"{title}: {len(view.sources)} source(s)\nshading = posterior density, {shape} = 90 % regions{hollow}")
     if view.sources or view.truth or view.beams is not None:
-        ax.legend(loc="best", fontsize=8)
+        # below the map: inside it, the legend covered the wind arrow or the track
+        n = len(ax.get_legend_handles_labels()[1])
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=8, ncol=2 if n > 3 else 1, frameon=False)
     if warn := _warnings(getattr(est, "info_", None) or {}):  # this figure is what the service shows
         # wrapped to the figure's width (13 in at 10 pt holds about 150 characters a line)
         text = "\n".join(textwrap.fill(f"warning: {w}", 140) for w in warn)
