@@ -543,6 +543,7 @@ def follow_up(
     min_altitude: Annotated[
         float | None,
         typer.Option(
+            min=0.0,
             help="the lowest height this site allows (m; masts, trees, buildings): a source too weak for the "
             "flight's height is planned no lower (default: 5 m, or the flight's height if lower; with --fleet, "
             "each aircraft's own minimum, raised to this)"

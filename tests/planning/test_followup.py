@@ -201,6 +201,10 @@ def test_a_source_too_weak_to_see_at_the_surveyed_height_is_planned_lower(tmp_pa
     assert res.exit_code == 0, res.output
     plan = json.loads((tmp_path / "fleet" / "follow_up.json").read_text())
     assert {m["sources"][0]["id"]: m["altitude_m"] for m in plan["missions"]} == {"S1": 15.0, "S2": 6.0}
+    # a negative site minimum is refused, fleet or not
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "n"), "--altitude", "15",
+                              "--fleet", str(fleet), "--min-altitude", "-1"])  # fmt: skip
+    assert res.exit_code != 0 and "Traceback" not in res.output and "--min-altitude" in res.output
     # a site minimum above the flight's own height contradicts it: a clear error
     res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "x"), "--altitude", "15",
                               "--min-altitude", "20"])  # fmt: skip
