@@ -546,7 +546,7 @@ def follow_up(
             min=0.0,
             help="the lowest height this site allows (m; masts, trees, buildings): a source too weak for the "
             "flight's height is planned no lower (default: 5 m, or the flight's height if lower; with --fleet, "
-            "each aircraft's own minimum, raised to this)"
+            "each aircraft's own minimum, raised to this)",
         ),
     ] = None,
     detection_limit: Annotated[float, typer.Option(help="sensor detection limit (ppm)")] = 0.05,
@@ -568,6 +568,7 @@ def follow_up(
     from .planning.export import write_mission_files
     from .planning.followup import (
         FOLLOW_UP_FLAGS,
+        below_altitude_advice,
         lower_altitude,
         lower_altitude_advice,
         plan_every_target,
@@ -645,13 +646,9 @@ def follow_up(
         ]
         doc["missions"].append({**f.summary(), "why": why, "dir": name, "files": files})
         if at != alt:
-            doc["missions"][-1]["below_survey_altitude"] = {"survey_altitude_m": alt, "why": (
-                f"the weakest plume of {', '.join(t.id for t in f.targets)} (the low end of its rate) never reaches "
-                f"{alt:g} m; at {at:g} m it is detectable")}  # fmt: skip
-            below.append(
-                f"{f.name}: its weakest plume never reaches {alt:g} m; planned at {at:g} m ({out / name}/): "
-                "check the site's obstacles before flying it that low"
-            )
+            why_below = below_altitude_advice(alt, at, "--min-altitude ")
+            doc["missions"][-1]["below_survey_altitude"] = {"survey_altitude_m": alt, "why": why_below}
+            below.append(f"{f.name}: {why_below} ({out / name}/)")
         if lower:
             doc["missions"][-1]["lower_altitude"] = {
                 sid: {"altitude_m": a, "plume_detectable_from_m": round(x, 1)} for sid, (a, x) in lower.items()

@@ -47,6 +47,7 @@ __all__ = [
     "plan_every_target",
     "lower_altitude",
     "lower_altitude_advice",
+    "below_altitude_advice",
 ]
 
 FOLLOW_UP_FLAGS = ("single_crossing", "region_at_search_edge", "low_probability")
@@ -340,6 +341,16 @@ def lower_altitude_advice(
     return (
         f"its plume first reaches {altitude_m:g} m {reach_m:.0f} m downwind, beyond its {target.radius_m:.0f} m "
         f"region; at {a:g} m it would be detectable from {x:.0f} m ({option}{a:g}, if the site allows)"
+    )
+
+
+def below_altitude_advice(survey_altitude_m: float, flown_m: float, option: str) -> str:
+    """Why a mission of :func:`plan_every_target` flies below the survey's height, in words;
+    ``option`` names how the caller sets the lowest height allowed (``--min-altitude ``,
+    ``min_altitude=``)."""
+    return (
+        f"its weakest plume never reaches {survey_altitude_m:g} m; planned at {flown_m:g} m, where it is "
+        f"detectable: check the site's obstacles before flying it that low ({option}sets the lowest height allowed)"
     )
 
 

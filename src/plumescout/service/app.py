@@ -904,7 +904,13 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         altitude beyond the region, ``X-Lower-Altitude-M`` and ``X-Follow-Up-Advice`` say how low
         it would be seen within it."""
         from ..planning.export import write_mission_kml, write_qgc_plan, write_wpl
-        from ..planning.followup import lower_altitude, lower_altitude_advice, parse_analysis, plan_every_target
+        from ..planning.followup import (
+            below_altitude_advice,
+            lower_altitude,
+            lower_altitude_advice,
+            parse_analysis,
+            plan_every_target,
+        )
         from ..planning.mission import Aircraft, MissionSettings
 
         r = get_report(s, p, report_id)
@@ -945,10 +951,7 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             "X-Altitude-M": f"{m.settings.altitude_m:g}",
         }
         if below:
-            headers["X-Follow-Up-Advice"] = (
-                f"its weakest plume never reaches {st.altitude_m:g} m; planned at {m.settings.altitude_m:g} m: "
-                "check the site's obstacles before flying it that low (min_altitude= sets the lowest allowed)"
-            )
+            headers["X-Follow-Up-Advice"] = below_altitude_advice(st.altitude_m, m.settings.altitude_m, "min_altitude=")
         if low is not None:  # the plume first reaches the flight's height beyond the region
             t = an.targets[0]
             headers["X-Lower-Altitude-M"] = f"{low[0]:g}"
