@@ -78,6 +78,17 @@ def _window(sim, t_survey, duration_s):
     return after if after + duration_s <= t_end else float(t_survey[0]) - TURNAROUND_S - duration_s
 
 
+def _raw(e, est) -> dict:
+    """For calibration: the estimate's posterior before the regions' factors and floors — its
+    90 % radius (90 % of the samples within it) and 5-95 % rate interval — and the fit's widening."""
+    xy, q = np.asarray(e.samples_xy), np.asarray(e.samples_rate)
+    if not len(xy):
+        return {}
+    radius = float(np.quantile(np.hypot(*(xy - np.median(xy, axis=0)).T), 0.9))
+    lo, hi = (float(v) for v in np.quantile(q, [0.05, 0.95]))
+    return {"radius_raw_m": radius, "rate_raw_ci90": [lo, hi], "region_widening": est.info_.get("region_widening", 1.0)}
+
+
 def _score(est, sim, wall_s) -> dict:
     x, y = sim["source"][:2]
     out = {"wall_s": round(wall_s, 2), "n_sources": len(est.sources_), "found": False}
@@ -96,6 +107,7 @@ def _score(est, sim, wall_s) -> dict:
             crossings=e.crossings,
             flags=list(e.flags),
             probability=round(float(e.probability), 4),
+            **_raw(e, est),
         )
         near = near[1:]
     out["false"] = [{"crossings": o.crossings, "flags": list(o.flags), "probability": round(float(o.probability), 4)}
@@ -105,9 +117,10 @@ def _score(est, sim, wall_s) -> dict:
 
 def _plan(targets, st, takeoff_m, row) -> list[tuple[float, np.ndarray, int]]:
     """What `plumescout follow-up` writes for ``targets`` (`plan_every_target`), as the paths to
-    fly, one per altitude (the survey's first, then any lower), with their lines: a target whose weakest plume never
-    reaches the survey's height is flown where it would be seen (recorded under "lower"), one
-    seen at no allowed height is left out (listed as not planned; recorded, "unplannable")."""
+    fly, one per altitude (the survey's first, then any lower), with their lines: a target whose
+    weakest plume never reaches the survey's height is flown where it would be seen (recorded
+    under "lower"), one seen at no allowed height is left out (listed as not planned; recorded,
+    "unplannable")."""
     from plumescout.planning.followup import plan_every_target
 
     plans, refused = plan_every_target(targets, st, takeoff_m=takeoff_m)
@@ -364,7 +377,7 @@ def _suite_score(truth, est, wall_s, watch: list[int]) -> dict:
             "region_holds": bool(err <= e.location_ci90_m),
             "log10_rate_ratio": float(np.log10(e.rate_g_s / t["rate_g_s"])),
             "rate_holds": bool(lo <= t["rate_g_s"] <= hi), "crossings": e.crossings, "flags": list(e.flags),
-            "probability": round(float(e.probability), 4),
+            "probability": round(float(e.probability), 4), **_raw(e, est),
         }  # fmt: skip
     false = [j for j in range(len(est.sources_)) if j not in m.values()]
     return {"wall_s": round(wall_s, 2), "matched": len(m), "false": len(false), "watch": per,
