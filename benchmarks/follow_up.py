@@ -80,13 +80,15 @@ def _window(sim, t_survey, duration_s):
 
 def _raw(e, est) -> dict:
     """For calibration: the estimate's posterior before the regions' factors and floors — its
-    90 % radius (90 % of the samples within it) and 5-95 % rate interval — and the fit's widening."""
+    90 % radius (90 % of the samples within it), 5-95 % rate interval and median rate — and the
+    fit's widening."""
     xy, q = np.asarray(e.samples_xy), np.asarray(e.samples_rate)
     if not len(xy):
         return {}
     radius = float(np.quantile(np.hypot(*(xy - np.median(xy, axis=0)).T), 0.9))
     lo, hi = (float(v) for v in np.quantile(q, [0.05, 0.95]))
-    return {"radius_raw_m": radius, "rate_raw_ci90": [lo, hi], "region_widening": est.info_.get("region_widening", 1.0)}
+    return {"radius_raw_m": radius, "rate_raw_ci90": [lo, hi], "rate_g_s": e.rate_g_s,
+            "region_widening": est.info_.get("region_widening", 1.0)}  # fmt: skip
 
 
 def _score(est, sim, wall_s) -> dict:
