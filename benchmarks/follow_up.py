@@ -82,11 +82,13 @@ def _raw(e, est) -> dict:
     """For calibration: the estimate's posterior before the regions' factors and floors — its
     90 % radius (90 % of the samples within it), 5-95 % rate interval and median rate — and the
     fit's widening."""
+    from plumescout.inference.estimate import _region, _widen
+
     xy, q = np.asarray(e.samples_xy), np.asarray(e.samples_rate)
     if not len(xy):
         return {}
-    radius = float(np.quantile(np.hypot(*(xy - np.median(xy, axis=0)).T), 0.9))
-    lo, hi = (float(v) for v in np.quantile(q, [0.05, 0.95]))
+    _, radius = _region(xy, 1.0)  # the estimator's own radius and interval, at factor 1
+    lo, hi = _widen(q, 1.0)
     return {"radius_raw_m": radius, "rate_raw_ci90": [lo, hi], "rate_g_s": e.rate_g_s,
             "region_widening": est.info_.get("region_widening", 1.0)}  # fmt: skip
 
