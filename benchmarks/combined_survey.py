@@ -44,6 +44,8 @@ FLIGHT_S = 1500.0
 SPEED_M_S, RATE_HZ, ALTITUDE_M, SPACING_M = 2.5, 2.0, 2.0, 10.0
 RESPONSE_S, NOISE_PPM = 1.0, 0.02
 MODES = ("beams", "flight", "combined")
+NUISANCE = ("stability_index_fitted", "horizontal_width_factor", "beam_width_factor", "source_height_m",
+            "sensor_response_s", "region_widening")  # fmt: skip
 
 
 def lawnmower(lo, hi, ws, rng, altitude_m=ALTITUDE_M, spacing_m=SPACING_M):
@@ -150,6 +152,9 @@ def score(est, sim, wall_s: float) -> dict:
         "false_crossings": others,
         "temper": est.info_.get("temper"),
         "temper_in_plume": est.info_.get("temper_in_plume"),
+        # what the fit read of its nuisance values (those it estimated; beams fits lack some)
+        "nuisance": {k: round(float(est.info_[k]), 4) for k in NUISANCE if k in est.info_},
+        "near_crossing_widening": round(float(getattr(e, "near_crossing_widening", 1.0)), 4),
         **_ellipse_score(e, (x, y)),
     }
 

@@ -81,7 +81,7 @@ def _window(sim, t_survey, duration_s):
 def _raw(e, est) -> dict:
     """For calibration: the estimate's posterior before the regions' factors and floors — its
     90 % radius (90 % of the samples within it), 5-95 % rate interval and median rate — and the
-    fit's widening."""
+    fit's widening, and the location's for crossings near the source."""
     from plumescout.inference.estimate import _region, _widen
 
     xy, q = np.asarray(e.samples_xy), np.asarray(e.samples_rate)
@@ -90,7 +90,8 @@ def _raw(e, est) -> dict:
     _, radius = _region(xy, 1.0)  # the estimator's own radius and interval, at factor 1
     lo, hi = _widen(q, 1.0)
     return {"radius_raw_m": radius, "rate_raw_ci90": [lo, hi], "rate_g_s": e.rate_g_s,
-            "region_widening": est.info_.get("region_widening", 1.0)}  # fmt: skip
+            "region_widening": est.info_.get("region_widening", 1.0),
+            "near_crossing_widening": getattr(e, "near_crossing_widening", 1.0)}  # fmt: skip
 
 
 def _score(est, sim, wall_s) -> dict:

@@ -128,8 +128,8 @@ class FlightScore:
     unmatched_crossings: list[int | None] = field(default_factory=list)
     # per matched source with a 90 % ellipse (flights): whether it holds the truth, its area over
     # the circle's, and (for calibration) the factor its posterior ellipse (90 % of the samples,
-    # times the fit's region_widening, before the factor and floor) would need to reach the
-    # truth, and that ellipse's semi-axes
+    # times the source's region_widening and near_crossing_widening, before the factor and floor)
+    # would need to reach the truth, and that ellipse's semi-axes
     ellipse_covered: list[bool] = field(default_factory=list)
     ellipse_area_ratio: list[float] = field(default_factory=list)
     ellipse_widening_needed: list[float] = field(default_factory=list)
@@ -211,7 +211,8 @@ def _score_ellipse(out: dict, e, truth_xy) -> None:
     if ellipse is None or raw is None:
         return
     d = np.asarray(truth_xy, float) - (e.x_m, e.y_m)
-    w = float(getattr(e, "region_widening", 1.0))  # the posterior's ellipse as the estimator widened it
+    # the posterior's ellipse as the estimator widened it
+    w = float(getattr(e, "region_widening", 1.0)) * float(getattr(e, "near_crossing_widening", 1.0))
     axes = w * raw.axes
     out["covered"].append(inside_ellipse(ellipse, (e.x_m, e.y_m), truth_xy))
     out["area"].append(float(ellipse[0] * ellipse[1] / e.location_ci90_m**2))

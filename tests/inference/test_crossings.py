@@ -136,3 +136,55 @@ def test_the_report_draws_sources_of_low_probability_hollow(tmp_path):
     assert write_png(tmp_path / "r.png", view).stat().st_size > 0
     page = write_html_map(tmp_path / "r2.html", ReportView(LocalFrame(45.0, 5.0), [sure], wind=(3.0, 270.0)))
     assert "hollow" not in page.read_text()
+
+
+def test_regions_widen_when_every_crossing_is_near_the_source():
+    """Closed form: the factor is the near distance over the farthest crossing's, from 1 (a
+    crossing at or beyond it, or none to measure by) up to the cap."""
+    from plumescout.inference.estimate import NEAR_CROSSING_MAX_WIDENING, near_crossing_widening
+
+    assert near_crossing_widening([20.0, 30.0], 60.0) == pytest.approx(2.0)
+    assert near_crossing_widening([30.0, 60.0], 60.0) == 1.0
+    assert near_crossing_widening([150.0], 60.0) == 1.0
+    assert near_crossing_widening([], 60.0) == 1.0 and near_crossing_widening(None, 60.0) == 1.0
+    assert near_crossing_widening([2.0], 60.0) == NEAR_CROSSING_MAX_WIDENING
+    assert near_crossing_widening([20.0], 0.0) == 1.0  # (0: off)
+
+
+def test_a_source_seen_only_near_it_gets_its_circle_and_ellipse_widened(single_flight):
+    """The same samples (the same seed; the widening comes after the sampler, and the search area
+    is held, as a wider region could grow it), summarised with the near distance off and at 1.3
+    times the crossing's distance: the circle's radius before its floor and both semi-axes grow
+    by exactly 1.3, the rate interval not at all."""
+    obs = single_flight.observations
+    part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
+    held = FAST.model_copy(update={"max_search_refits": 0})
+    off = PlumeEstimator(held.model_copy(update={"point_near_crossing_m": 0.0})).fit(part)
+    (a,) = off.sources_
+    near = 1.3 * max(a.crossing_distances_m)
+    on = PlumeEstimator(held.model_copy(update={"point_near_crossing_m": near})).fit(part)
+    floor = FAST.point_location_floor_m
+    (b,) = on.sources_
+    k = 1.3
+    assert a.crossing_distances_m == b.crossing_distances_m
+    assert (a.near_crossing_widening, b.near_crossing_widening) == (1.0, pytest.approx(k))
+    assert np.sqrt(b.location_ci90_m**2 - floor**2) == pytest.approx(k * np.sqrt(a.location_ci90_m**2 - floor**2))
+    for x, y in zip(a.ellipse_ci90_m[:2], b.ellipse_ci90_m[:2], strict=True):
+        assert np.sqrt(y**2 - floor**2) == pytest.approx(k * np.sqrt(x**2 - floor**2))
+    assert b.ellipse_ci90_m[2] == pytest.approx(a.ellipse_ci90_m[2])
+    assert b.rate_g_s_ci90 == a.rate_g_s_ci90 and (b.x_m, b.y_m) == (a.x_m, a.y_m)
+
+
+def test_the_report_says_why_a_region_was_widened_for_near_crossings(single_flight, tmp_path):
+    obs = single_flight.observations
+    part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
+    cfg = FAST.model_copy(update={"max_search_refits": 0, "point_near_crossing_m": 1000.0})
+    res = analyze(write_flight_csv(tmp_path / "line.csv", part), tmp_path / "out", config=cfg)
+    html = res.outputs["html"].read_text()
+    (s,) = res.estimator.sources_
+    k = s.near_crossing_widening
+    assert k > 1.0 and f"{s.id}'s 90 % region widened {k:.2g}x" in html
+    assert f"within {max(s.crossing_distances_m):.0f} m of it" in html
+    # and at the default distance (the crossing 130 m out) nothing is said
+    res = analyze(write_flight_csv(tmp_path / "line2.csv", part), tmp_path / "out2", config=FAST)
+    assert "region widened" not in res.outputs["html"].read_text()

@@ -491,6 +491,13 @@ def write_html_map(
                 f"<p>90 % regions and rate intervals widened {info['region_widening']:.2g}x: the readings in the "
                 "plume are correlated where the whole flight's show none.</p>"
             )
+        near = [s for s in view.sources if getattr(s, "near_crossing_widening", 1.0) > 1.0]
+        for s in near:  # flights: a plume seen only close to its source
+            foot += (
+                f"<p>{html.escape(s.id)}'s 90 % region widened {s.near_crossing_widening:.2g}x: its plume "
+                f"crossings all lie within {max(s.crossing_distances_m or [0.0]):.0f} m of it, where a plume "
+                "is a meandering train of puffs more than the average plume the model describes.</p>"
+            )
         if info.get("beam_width_factor") is not None:  # a flight and beams in one fit
             foot += (
                 f"<p>Beams (fitted with the flight, at {info.get('beam_weight', float('nan')):.2g} of their own "

@@ -1,0 +1,80 @@
+"""The near-crossing widening (`EstimatorConfig.point_near_crossing_m`) read off committed records.
+
+    python benchmarks/results/near_crossing/calibrate.py --near NEAR.json ... --suite SUITE.json ...
+
+NEAR: `combined_survey.py --modes flight` records (raw regions: factor 1, no floor, so each
+radius is the posterior's 90 % radius times the fit's widening, and times the near-crossing
+widening where the run had it: `near_crossing_widening`, divided out here). SUITE:
+`estimator_suite.py` records at the committed factors (their raw radius is recovered as
+sqrt(r^2 - floor^2) / factor). Prints the coverage of the committed circle (factor 0.79, floor 3 m)
+by the source's farthest plume crossing, and then with the widening d0 / farthest crossing (at
+most 4x) for a range of d0."""
+
+import argparse
+import json
+
+import numpy as np
+
+FACTOR, FLOOR, CAP = 0.79, 3.0, 4.0
+
+
+def near_rows(paths):
+    for p in paths:
+        for r in json.load(open(p))["releases"]:
+            g = r["flight"]
+            if g.get("found"):
+                cd = g["crossing_distances_m"]
+                raw = g["radius_m"] / g.get("near_crossing_widening", 1.0)
+                yield {"seed": r["seed"], "e": g["error_m"], "r": raw, "far": max(cd) if cd else np.nan}
+
+
+def suite_rows(paths):
+    for p in paths:
+        for f in json.load(open(p))["flights"]:
+            for e, r, cd in zip(f["location_errors_m"], f["location_radius_m"], f["crossing_distances_m"], strict=True):
+                raw = np.sqrt(max(r**2 - FLOOR**2, 0.0)) / FACTOR
+                yield {"seed": f["name"], "e": e, "r": raw, "far": max(cd) if cd else np.nan}
+
+
+def widening(x, d0):
+    d = x["far"]
+    return 1.0 if d0 <= 0 or not np.isfinite(d) or d >= d0 else min(CAP, d0 / d)
+
+
+def coverage(rows, d0=0.0):
+    if not rows:
+        return np.nan
+    return float(np.mean([x["e"] <= np.hypot(FACTOR * widening(x, d0) * x["r"], FLOOR) for x in rows]))
+
+
+def radius(rows, d0=0.0):
+    return float(np.median([np.hypot(FACTOR * widening(x, d0) * x["r"], FLOOR) for x in rows])) if rows else np.nan
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--near", nargs="+", default=[])
+    ap.add_argument("--suite", nargs="+", default=[])
+    ap.add_argument("--d0", type=float, nargs="+", default=[0, 40, 50, 60, 70, 80, 100])
+    args = ap.parse_args(argv)
+    near, suite = list(near_rows(args.near)), list(suite_rows(args.suite))
+    print(f"near-field sources found: {len(near)}; suite sources: {len(suite)}")
+    print("\n| farthest crossing (m) | near: sources | coverage | suite: sources | coverage |\n|---|---|---|---|---|")
+    for lo, hi in ((0, 40), (40, 60), (60, 100), (100, 150), (150, 300), (300, 1e9)):
+        n = [x for x in near if lo <= x["far"] < hi]
+        s = [x for x in suite if lo <= x["far"] < hi]
+        label = f"{lo}-{hi:.0f}" if hi < 1e9 else f">= {lo}"
+        print(f"| {label} | {len(n)} | {coverage(n):.2f} | {len(s)} | {coverage(s):.2f} |")
+    print(
+        "\n| d0 (m) | near coverage | near widened | near median radius (m) | suite coverage | suite widened |"
+        "\n|---|---|---|---|---|---|"
+    )
+    for d0 in args.d0:
+        wn = sum(widening(x, d0) > 1 for x in near)
+        ws = sum(widening(x, d0) > 1 for x in suite)
+        cn, cs = coverage(near, d0), coverage(suite, d0)
+        print(f"| {d0:g} | {cn:.3f} | {wn} | {radius(near, d0):.1f} | {cs:.3f} | {ws} |")
+
+
+if __name__ == "__main__":
+    main()
