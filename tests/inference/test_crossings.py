@@ -173,6 +173,8 @@ def test_a_source_seen_only_near_it_gets_its_circle_and_ellipse_widened(single_f
         assert np.sqrt(y**2 - floor**2) == pytest.approx(k * np.sqrt(x**2 - floor**2))
     assert b.ellipse_ci90_m[2] == pytest.approx(a.ellipse_ci90_m[2])
     assert b.rate_g_s_ci90 == a.rate_g_s_ci90 and (b.x_m, b.y_m) == (a.x_m, a.y_m)
+    assert source_features([b])[0]["properties"]["near_crossing_widening"] == pytest.approx(k, abs=1e-3)
+    assert source_features([a])[0]["properties"]["near_crossing_widening"] == 1.0
 
 
 def test_the_report_says_why_a_region_was_widened_for_near_crossings(single_flight, tmp_path):
