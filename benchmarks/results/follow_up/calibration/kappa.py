@@ -1,5 +1,5 @@
 """The factors the fits of follow_up.py's records would need (the rows with a raw record):
-the 0.9 quantile of error / (raw radius x widening), and of the rate's log error / the raw
+the 0.9 quantile of error / (raw radius x widenings), and of the rate's log error / the raw
 interval's log half-width on the truth's side of the median (x widening). Run as
 `python kappa.py RECORD.json ...`."""
 
@@ -29,7 +29,11 @@ def main(paths):
         for arm, w, med, q in rows(json.load(open(p))):
             by.setdefault(arm, []).append((w, med, q))
     for arm, items in by.items():
-        loc = np.array([w["error_m"] / (w["radius_raw_m"] * w["region_widening"]) for w, _, _ in items])
+        # (the location's widening for crossings near the source: recorded from session 26)
+        loc = np.array([
+            w["error_m"] / (w["radius_raw_m"] * w["region_widening"] * w.get("near_crossing_widening", 1.0))
+            for w, _, _ in items
+        ])  # fmt: skip
         rn = []
         for w, med, q in items:
             lo, hi = w["rate_raw_ci90"]
