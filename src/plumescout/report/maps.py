@@ -493,10 +493,11 @@ def write_html_map(
             )
         near = [s for s in view.sources if getattr(s, "near_crossing_widening", 1.0) > 1.0]
         for s in near:  # flights: a plume seen only close to its source
+            far = max(s.crossing_distances_m or [0.0])
             foot += (
-                f"<p>{html.escape(s.id)}'s 90 % region widened {s.near_crossing_widening:.2g}x: its plume "
-                f"crossings all lie within {max(s.crossing_distances_m or [0.0]):.0f} m of it, where a plume "
-                "is a meandering train of puffs more than the average plume the model describes.</p>"
+                f"<p>{html.escape(s.id)}'s 90 % region and rate interval widened "
+                f"{s.near_crossing_widening:.2g}x: its plume crossings all lie within {far:.0f} m of it, "
+                "where a plume is a meandering train of puffs more than the average plume the model describes.</p>"
             )
         if info.get("beam_width_factor") is not None:  # a flight and beams in one fit
             foot += (
