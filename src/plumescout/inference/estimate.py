@@ -501,8 +501,8 @@ NEAR_CROSSING_MAX_WIDENING = 4.0
 def near_crossing_widening(distances: list[float] | None, near_m: float) -> float:
     """The factor a flight's source's 90 % regions and rate interval are widened by when its plume
     crossings all lie within ``near_m`` of it (:attr:`EstimatorConfig.point_near_crossing_m`):
-    ``near_m`` over the farthest crossing's distance, at most :data:`NEAR_CROSSING_MAX_WIDENING`; 1 for a source seen
-    farther out, or on no crossing (nothing to measure it by)."""
+    ``near_m`` over the farthest crossing's distance, at most :data:`NEAR_CROSSING_MAX_WIDENING`;
+    1 for a source seen farther out, or on no crossing (nothing to measure it by)."""
     if not distances or near_m <= 0.0:
         return 1.0
     far = max(distances)
