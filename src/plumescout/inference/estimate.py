@@ -124,8 +124,8 @@ class EstimatorConfig(BaseModel):
     # over the 60 is 2.85 m. The suite's flights (radii of tens of metres) do not change (their
     # coverage recomputed with the floor: the same to the digit)
     point_location_floor_m: NonNegative = 3.0
-    # flights alone: a source whose plume crossings all lie nearer than this (m) has its 90 % circle,
-    # ellipse and rate interval widened by this distance / its farthest crossing's (at most
+    # flights alone: a source whose plume crossings all lie nearer than this (m) has its 90 % circle
+    # and ellipse widened by this distance / its farthest crossing's (at most
     # NEAR_CROSSING_MAX_WIDENING x). A drone 5 m up with lines 30 m apart
     # (benchmarks/combined_survey.py --modes flight --altitude 5 --spacing 30, seeds 0-179): with
     # every crossing within 40 m of the source the regions held 0.52 of the truths (a plume seen a
@@ -133,8 +133,10 @@ class EstimatorConfig(BaseModel):
     # describes, and its distance rests on the width), 0.84 at 40-100 m, the suite's (crossings
     # 100-900 m away) 0.94; 60 m makes the 162 near-field sources 0.90 (from 0.77) and widens 2 of
     # the suite's 358 (benchmarks/results/near_crossing/); on fresh seeds 180-299 that bin
-    # 0.50 -> 0.90, all 0.77 -> 0.84. The rates of those sources (2x high, median) held 0.84 of the
-    # truths, 0.95 widened alike (seeds 0-179: all 0.914 -> 0.951); 0: off
+    # 0.50 -> 0.90, all 0.77 -> 0.84; blind, seeds 300-419, 0.70 -> 0.85. Their rate intervals are
+    # left: widened alike they held more truths (seeds 300-419: 0.84 -> 0.93), but a follow-up then
+    # plans for the interval's low end, which no allowed height could see (9 of 35 flagged
+    # releases refused on seeds 60-179); 0: off
     point_near_crossing_m: NonNegative = 60.0
     # flights: the 90 % ellipse's semi-axes = the posterior's (90 % of its samples inside) times
     # this factor, then floored as the circle's radius. Calibrated like the circle's factor
@@ -285,8 +287,8 @@ class SourceEstimate:
     # the factor its regions and rate interval were widened by for the plume's correlation
     # (:func:`region_widening`; 1 for most fits)
     region_widening: float = 1.0
-    # flights: the factor its 90 % circle, ellipse and rate interval were widened by besides, its
-    # crossings all lying near it (:func:`near_crossing_widening`; 1 for most)
+    # flights: the factor its 90 % circle and ellipse (not its rate interval) were widened by
+    # besides, its crossings all lying near it (:func:`near_crossing_widening`; 1 for most)
     near_crossing_widening: float = 1.0
 
     @property
@@ -499,8 +501,8 @@ NEAR_CROSSING_MAX_WIDENING = 4.0
 
 
 def near_crossing_widening(distances: list[float] | None, near_m: float) -> float:
-    """The factor a flight's source's 90 % regions and rate interval are widened by when its plume
-    crossings all lie within ``near_m`` of it (:attr:`EstimatorConfig.point_near_crossing_m`):
+    """The factor a flight's source's 90 % regions (not its rate interval) are widened by when its
+    plume crossings all lie within ``near_m`` of it (:attr:`EstimatorConfig.point_near_crossing_m`):
     ``near_m`` over the farthest crossing's distance, at most :data:`NEAR_CROSSING_MAX_WIDENING`;
     1 for a source seen farther out, or on no crossing (nothing to measure it by)."""
     if not distances or near_m <= 0.0:
@@ -985,11 +987,10 @@ class PlumeEstimator:
             for s, dist in zip(out, seen, strict=True):
                 s.crossing_distances_m = dist
                 near = near_crossing_widening(dist, cfg.point_near_crossing_m) if not both else 1.0
-                if near > 1.0:  # (the same sample statistics, the factors times near)
+                if near > 1.0:  # (the same sample statistics, the factor times near)
                     s.location_ci90_m = float(np.hypot(_region(s.samples_xy, inflation * near)[1], floor))
                     ellipse = cfg.point_ellipse_inflation * widening * near
                     s.ellipse_ci90_m = ellipse_region(s.samples_xy, (s.x_m, s.y_m), ellipse, floor)
-                    s.rate_g_s_ci90 = _widen(s.samples_rate, rate_inflation * near, rate_floor)
                     s.near_crossing_widening = near
         flag_sources(out, box, cfg, crossings=point and not both)
         for flag, key in SOURCE_FLAGS.items():
