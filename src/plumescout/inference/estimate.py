@@ -135,8 +135,8 @@ class EstimatorConfig(BaseModel):
     # the suite's 358 (benchmarks/results/near_crossing/); on fresh seeds 180-299 that bin
     # 0.50 -> 0.90, all 0.77 -> 0.84; blind, seeds 300-419, 0.70 -> 0.85. Their rate intervals are
     # left: widened alike they held more truths (seeds 300-419: 0.84 -> 0.93), but a follow-up then
-    # plans for the interval's low end, which no allowed height could see (9 of 35 flagged
-    # releases refused on seeds 60-179); 0: off
+    # plans for the interval's low end, which no allowed height could see (9 flagged surveys of
+    # seeds 60-179 refused, all flown without it); 0: off
     point_near_crossing_m: NonNegative = 60.0
     # flights: the 90 % ellipse's semi-axes = the posterior's (90 % of its samples inside) times
     # this factor, then floored as the circle's radius. Calibrated like the circle's factor
