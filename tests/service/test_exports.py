@@ -389,3 +389,12 @@ def test_follow_up_flight_of_a_report_is_the_planners_and_lies_downwind(analysed
     bad = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"altitude": 0})
     assert bad.status_code == 422
     assert w.get("analyst", f"/api/reports/{rid}/follow-up", params={"sortie": 2}).status_code == 404
+
+
+def test_a_report_carries_its_near_crossing_widening(analysed):
+    """The API gives the dashboard the factor a flight's region was widened by (1 when its plume
+    was seen farther out than 60 m), as the stored feature has it."""
+    w, _m, _f, run = analysed
+    for rid in run["reports"]:
+        got = w.get("analyst", f"/api/reports/{rid}").json()["near_crossing_widening"]
+        assert got == _report_row(w, rid).feature["properties"]["near_crossing_widening"] >= 1.0
