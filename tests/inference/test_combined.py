@@ -154,3 +154,23 @@ def test_a_flight_far_from_the_beams_is_refused(survey, tmp_path):
     )
     assert r.exit_code != 0
     assert "from the nearest beam" in r.output and "--origin" in r.output and "Traceback" not in r.output
+
+
+def test_a_source_seen_only_near_it_is_widened_in_the_one_fit_too(survey):
+    """A flight over beams fitted with them: the same samples (the same seed, the search area held)
+    summarised with the near distance off and at 1.3 times the source's farthest crossing: the
+    circle's radius before its floor grows by exactly 1.3 (no ellipse in this fit), the rate
+    interval not at all."""
+    from plumescout.pipeline import analyze
+
+    files, origin = survey
+    inputs = [files["beams"], files["flight"]]
+    held = EstimatorConfig(iterations=1500, burn_in=600, max_search_refits=0, point_near_crossing_m=0.0)
+    (a,) = analyze(inputs, config=held, origin=origin).estimator.sources_
+    near = 1.3 * max(a.crossing_distances_m)
+    (b,) = analyze(inputs, config=held.model_copy(update={"point_near_crossing_m": near}), origin=origin).sources
+    floor = held.point_location_floor_m
+    assert (a.near_crossing_widening, b.near_crossing_widening) == (1.0, pytest.approx(1.3))
+    assert np.sqrt(b.location_ci90_m**2 - floor**2) == pytest.approx(1.3 * np.sqrt(a.location_ci90_m**2 - floor**2))
+    assert a.ellipse_ci90_m is None and b.ellipse_ci90_m is None
+    assert b.rate_g_s_ci90 == a.rate_g_s_ci90 and (b.x_m, b.y_m) == (a.x_m, a.y_m)
