@@ -950,12 +950,18 @@ class PlumeEstimator:
             self.info_["beam_weight"] = cfg.combined_beam_weight
         if sampler.cfg.z_growth_prior > 0:  # (beams only)
             self.info_["vertical_growth_exponent"] = float(np.median(th[:, sampler.GROWTH]))
+        kept = [(xy, q, p, np.median(xy, axis=0)) for xy, q, p in groups if p >= cfg.min_probability]
+        # a flight's sources: the plume crossings each accounts for, at its median position and rate
+        seen = [None] * len(kept)
+        if point and kept:
+            centres = np.array([med for *_, med in kept])
+            seen = crossing_support(
+                sampler, np.median(th, axis=0), centres, [float(np.median(q)) for _, q, _, _ in kept]
+            )
         out = []
-        for xy, q, p in groups:
-            if p < cfg.min_probability:
-                continue
-            med, r90 = _region(xy, inflation)
-            r90 = float(np.hypot(r90, floor))
+        for (xy, q, p, med), dist in zip(kept, seen, strict=True):
+            near = near_crossing_widening(dist, cfg.point_near_crossing_m)  # (1 for beams: no crossings)
+            r90 = float(np.hypot(_region(xy, inflation * near)[1], floor))
             lat, lon = self.frame_.to_wgs84(med[0], med[1])
             out.append(
                 SourceEstimate(
@@ -972,29 +978,18 @@ class PlumeEstimator:
                     probability=float(p),
                     samples_xy=xy,
                     samples_rate=q,
-                    ellipse_ci90_m=ellipse_region(xy, med, cfg.point_ellipse_inflation * widening, floor)
+                    ellipse_ci90_m=ellipse_region(xy, med, cfg.point_ellipse_inflation * widening * near, floor)
                     if point and not both
                     else None,
                     region_widening=widening,
+                    crossing_distances_m=dist,
+                    near_crossing_widening=near,
                 )
             )
         out.sort(key=lambda s: (-s.probability, -s.rate_g_s))
         for i, s in enumerate(out):
             s.id = f"S{i + 1}"
         self.sources_ = out
-        if point and out:
-            seen = crossing_support(
-                sampler, np.median(th, axis=0), np.array([[s.x_m, s.y_m] for s in out]), [s.rate_g_s for s in out]
-            )
-            for s, dist in zip(out, seen, strict=True):
-                s.crossing_distances_m = dist
-                near = near_crossing_widening(dist, cfg.point_near_crossing_m)
-                if near > 1.0:  # (the same sample statistics, the factor times near)
-                    s.location_ci90_m = float(np.hypot(_region(s.samples_xy, inflation * near)[1], floor))
-                    if s.ellipse_ci90_m is not None:  # (a flight alone)
-                        ellipse = cfg.point_ellipse_inflation * widening * near
-                        s.ellipse_ci90_m = ellipse_region(s.samples_xy, (s.x_m, s.y_m), ellipse, floor)
-                    s.near_crossing_widening = near
         flag_sources(out, box, cfg, crossings=point and not both)
         for flag, key in SOURCE_FLAGS.items():
             self.info_[key] = flagged(out, flag)
