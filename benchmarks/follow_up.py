@@ -389,13 +389,46 @@ def _suite_score(truth, est, wall_s, watch: list[int]) -> dict:
             "false_probability": [round(float(est.sources_[j].probability), 4) for j in false]}  # fmt: skip
 
 
+def suite_plan(sc, flight, est, flagged: list[int], stability: str, row: dict):
+    """A suite flight's follow-up over its estimates ``flagged`` (indices), as `plumescout
+    follow-up` plans it with the aircraft of the scenario: (the survey's path, the legs of
+    :func:`_plan`, which records what it flew lower or not at all in ``row``)."""
+    from plumescout.planning.followup import Target
+    from plumescout.planning.mission import Aircraft, MissionSettings
+
+    alt, ac = float(flight.plan.altitude_m), sc.aircraft
+    speed, from_deg = flight.observations.wind.mean()
+    st = MissionSettings(
+        wind_from_deg=from_deg, wind_speed_m_s=max(speed, 0.5), altitude_m=alt,
+        stability=_stability(est, stability),
+        aircraft=[Aircraft(speed_m_s=ac.speed_m_s, min_altitude_m=min(5.0, alt), endurance_s=ac.endurance_s)],
+    )  # fmt: skip
+    survey = np.vstack(flight.plan.sorties)
+    targets = [
+        Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m)
+        for s in (est.sources_[j] for j in flagged)
+    ]
+    return survey, _plan(targets, st, tuple(survey[-1]), row)
+
+
+def later_flight(sc, wps, altitude_m: float, seed_k: int, after):
+    """A later flight of scenario ``sc`` along waypoints ``wps``: the same sources and mean wind,
+    its own meander, puffs and noise; logged after the flight ``after`` (clock times for the
+    join)."""
+    from plumescout.evaluation import merge_overrides
+    from plumescout.simulate import Scenario, simulate_flight
+
+    extra = {"seed": seed_k, "aircraft": {"altitude_m": altitude_m, "min_altitude_m": min(altitude_m, 5.0)},
+             "flight": {"pattern": "waypoints", "waypoints_m": wps.tolist()}}  # fmt: skip
+    o = simulate_flight(Scenario.model_validate(merge_overrides(sc.model_dump(), extra))).observations
+    return dataclasses.replace(o, t0=after.t0 + timedelta(seconds=float(after.time_s[-1]) + TURNAROUND_S))
+
+
 def run_suite_one(seed: int, stability: str = "fitted", flags: tuple[str, ...] | None = None) -> dict:
     from plumescout.evaluation import simulate_scenario
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
-    from plumescout.planning.followup import FOLLOW_UP_FLAGS, Target
-    from plumescout.planning.mission import Aircraft, MissionSettings
-    from plumescout.simulate import simulate_flight
+    from plumescout.planning.followup import FOLLOW_UP_FLAGS
     from plumescout.simulate.flight import fly_path
 
     sc, pattern, flight = simulate_scenario(seed)
@@ -421,42 +454,19 @@ def run_suite_one(seed: int, stability: str = "fitted", flags: tuple[str, ...] |
         (i for i, jj in m.items() if jj == j), None)} for j in flagged]  # fmt: skip
     if not flagged:
         return row
-    alt = float(flight.plan.altitude_m)
-    ac = sc.aircraft
-    speed, from_deg = obs.wind.mean()
-    st = MissionSettings(
-        wind_from_deg=from_deg, wind_speed_m_s=max(speed, 0.5), altitude_m=alt,
-        stability=_stability(est, stability),
-        aircraft=[Aircraft(speed_m_s=ac.speed_m_s, min_altitude_m=min(5.0, alt), endurance_s=ac.endurance_s)],
-    )  # fmt: skip
-    survey = np.vstack(flight.plan.sorties)
-    targets = [
-        Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m)
-        for s in (est.sources_[j] for j in flagged)
-    ]
-    legs = _plan(targets, st, tuple(survey[-1]), row)
+    survey, legs = suite_plan(sc, flight, est, flagged, stability, row)
     if not legs:
         return row
+    alt, ac = float(flight.plan.altitude_m), sc.aircraft
     durations = [float(fly_path(path, ac.speed_m_s, ac.sample_rate_hz)[0][-1]) for _, path, _ in legs]
     duration = sum(durations)
     row["added_flight_s"] = round(duration, 1)
     t_c, xy_c = fly_path(survey, ac.speed_m_s, ac.sample_rate_hz)
     again = xy_c[t_c <= duration]
-    from plumescout.evaluation import merge_overrides
-    from plumescout.simulate import Scenario
-
-    def later(wps, a, seed_k, after):
-        # a later flight of the same scenario: the same sources and mean wind, its own meander,
-        # puffs and noise; logged after the flight before it (clock times for the join)
-        extra = {"seed": seed_k, "aircraft": {"altitude_m": a, "min_altitude_m": min(a, 5.0)},
-                 "flight": {"pattern": "waypoints", "waypoints_m": wps.tolist()}}  # fmt: skip
-        o = simulate_flight(Scenario.model_validate(merge_overrides(sc.model_dump(), extra))).observations
-        return dataclasses.replace(o, t0=after.t0 + timedelta(seconds=float(after.time_s[-1]) + TURNAROUND_S))
-
     for arm, flights, k in (("follow_up", legs, 2), ("control", [(alt, again, 0)], 3)):
         sorties = [obs]
         for i, (a, wps, _) in enumerate(flights):  # each altitude's missions one flight (the first: seed as before)
-            sorties.append(later(wps, a, seed + k * 1_000_000 + 10_000 * i, sorties[-1]))
+            sorties.append(later_flight(sc, wps, a, seed + k * 1_000_000 + 10_000 * i, sorties[-1]))
         est2, wall2 = fit(join_sorties(sorties, origin=site))
         row[arm] = _suite_score(truth, est2, wall2, watch)
     return row

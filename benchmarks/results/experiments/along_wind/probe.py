@@ -3,10 +3,8 @@ source along and across the wind, and which nuisance values that position follow
 probe (session 26); run from the repository root with the package importable:
 `python benchmarks/results/experiments/along_wind/probe.py SEED [CONFIG_JSON]`."""
 
-import dataclasses
 import json
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +14,12 @@ import follow_up as fu  # noqa: E402
 
 
 def joined(seed):
-    from plumescout.evaluation import merge_overrides, simulate_scenario
+    """The survey of suite seed ``seed`` joined to the follow-up `follow_up.py --suite` flies over
+    its flagged sources (the same plan and later flights)."""
+    from plumescout.evaluation import simulate_scenario
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
-    from plumescout.planning.followup import FOLLOW_UP_FLAGS, Target
-    from plumescout.planning.mission import Aircraft, MissionSettings
-    from plumescout.simulate import Scenario, simulate_flight
+    from plumescout.planning.followup import FOLLOW_UP_FLAGS
 
     sc, _, flight = simulate_scenario(seed)
     obs = flight.observations
@@ -31,29 +29,11 @@ def joined(seed):
     m = fu._matches(truth, est)
     flagged = [j for j, s in enumerate(est.sources_) if set(s.flags) & set(FOLLOW_UP_FLAGS)]
     watch = [i for i, j in m.items() if j in flagged]
-    alt = float(flight.plan.altitude_m)
-    ac = sc.aircraft
-    speed, from_deg = obs.wind.mean()
-    st = MissionSettings(
-        wind_from_deg=from_deg, wind_speed_m_s=max(speed, 0.5), altitude_m=alt,
-        stability=fu._stability(est, "fitted"),
-        aircraft=[Aircraft(speed_m_s=ac.speed_m_s, min_altitude_m=min(5.0, alt), endurance_s=ac.endurance_s)],
-    )  # fmt: skip
-    survey = np.vstack(flight.plan.sorties)
-    targets = [
-        Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m)
-        for s in (est.sources_[j] for j in flagged)
-    ]
-    legs = fu._plan(targets, st, tuple(survey[-1]), {})
+    _, legs = fu.suite_plan(sc, flight, est, flagged, "fitted", {})
     sorties = [obs]
     for i, (a, wps, _) in enumerate(legs):
-        extra = {"seed": seed + 2 * 1_000_000 + 10_000 * i,
-                 "aircraft": {"altitude_m": a, "min_altitude_m": min(a, 5.0)},
-                 "flight": {"pattern": "waypoints", "waypoints_m": wps.tolist()}}  # fmt: skip
-        o = simulate_flight(Scenario.model_validate(merge_overrides(sc.model_dump(), extra))).observations
-        after = sorties[-1]
-        later = timedelta(seconds=float(after.time_s[-1]) + fu.TURNAROUND_S)
-        sorties.append(dataclasses.replace(o, t0=after.t0 + later))
+        sorties.append(fu.later_flight(sc, wps, a, seed + 2 * 1_000_000 + 10_000 * i, sorties[-1]))
+    from_deg = obs.wind.mean()[1]
     return sc, truth, watch, join_sorties(sorties, origin=(obs.frame.lat0, obs.frame.lon0)), from_deg
 
 
