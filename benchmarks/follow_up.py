@@ -187,7 +187,8 @@ def run_one(
         # the aircraft as `plumescout follow-up` assumes it: no lower than 5 m, or the survey's height
         aircraft=[Aircraft(speed_m_s=SPEED_M_S, min_altitude_m=min(5.0, altitude_m), endurance_s=1800.0)],
     )  # fmt: skip
-    targets = [Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m) for s in flagged]
+    # seen at the logged height, as `plumescout analyze` records it (flight_altitude_m)
+    targets = [Target.of_source(s, float(np.median(obs.z_m))) for s in flagged]
     legs = _plan(targets, st, tuple(survey_path["xy"][-1]), row)
     if not legs:
         return row
@@ -404,10 +405,8 @@ def suite_plan(sc, flight, est, flagged: list[int], stability: str, row: dict):
         aircraft=[Aircraft(speed_m_s=ac.speed_m_s, min_altitude_m=min(5.0, alt), endurance_s=ac.endurance_s)],
     )  # fmt: skip
     survey = np.vstack(flight.plan.sorties)
-    targets = [
-        Target(s.id, s.x_m, s.y_m, s.location_ci90_m, s.rate_g_s_ci90[0], s.height_m)
-        for s in (est.sources_[j] for j in flagged)
-    ]
+    seen_at = float(np.median(flight.observations.z_m))  # (flight_altitude_m, as `plumescout analyze` records it)
+    targets = [Target.of_source(est.sources_[j], seen_at) for j in flagged]
     return survey, _plan(targets, st, tuple(survey[-1]), row)
 
 

@@ -159,8 +159,8 @@ def test_a_flight_far_from_the_beams_is_refused(survey, tmp_path):
 def test_a_source_seen_only_near_it_is_widened_in_the_one_fit_too(survey):
     """A flight over beams fitted with them: the same samples (the same seed, the search area held)
     summarised with the near distance off and at 1.3 times the source's farthest crossing: the
-    circle's radius before its floor grows by exactly 1.3 (no ellipse in this fit), the rate
-    interval not at all."""
+    circle's radius before its floor, and the rate interval's log half-widths before theirs, grow
+    by exactly 1.3 (no ellipse in this fit)."""
     from plumescout.pipeline import analyze
 
     files, origin = survey
@@ -173,4 +173,8 @@ def test_a_source_seen_only_near_it_is_widened_in_the_one_fit_too(survey):
     assert (a.near_crossing_widening, b.near_crossing_widening) == (1.0, pytest.approx(1.3))
     assert np.sqrt(b.location_ci90_m**2 - floor**2) == pytest.approx(1.3 * np.sqrt(a.location_ci90_m**2 - floor**2))
     assert a.ellipse_ci90_m is None and b.ellipse_ci90_m is None
-    assert b.rate_g_s_ci90 == a.rate_g_s_ci90 and (b.x_m, b.y_m) == (a.x_m, a.y_m)
+    assert (b.x_m, b.y_m, b.rate_g_s) == (a.x_m, a.y_m, a.rate_g_s)
+    f = np.log(held.point_rate_floor_factor)
+    for x, y in zip(a.rate_g_s_ci90, b.rate_g_s_ci90, strict=True):
+        hx, hy = abs(np.log(x / a.rate_g_s)), abs(np.log(y / b.rate_g_s))
+        assert np.sqrt(hy**2 - f**2) == pytest.approx(1.3 * np.sqrt(hx**2 - f**2))

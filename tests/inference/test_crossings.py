@@ -154,8 +154,8 @@ def test_regions_widen_when_every_crossing_is_near_the_source():
 def test_a_source_seen_only_near_it_gets_its_circle_and_ellipse_widened(single_flight):
     """The same samples (the same seed; the widening comes after the sampler, and the search area
     is held, as a wider region could grow it), summarised with the near distance off and at 1.3
-    times the crossing's distance: the circle's radius and both semi-axes before their floor grow
-    by exactly 1.3, the rate interval not at all (a follow-up plans for its low end)."""
+    times the crossing's distance: the circle's radius and both semi-axes before their floor, and
+    the rate interval's log half-widths before theirs, grow by exactly 1.3."""
     obs = single_flight.observations
     part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
     held = FAST.model_copy(update={"max_search_refits": 0})
@@ -172,7 +172,11 @@ def test_a_source_seen_only_near_it_gets_its_circle_and_ellipse_widened(single_f
     for x, y in zip(a.ellipse_ci90_m[:2], b.ellipse_ci90_m[:2], strict=True):
         assert np.sqrt(y**2 - floor**2) == pytest.approx(k * np.sqrt(x**2 - floor**2))
     assert b.ellipse_ci90_m[2] == pytest.approx(a.ellipse_ci90_m[2])
-    assert b.rate_g_s_ci90 == a.rate_g_s_ci90 and (b.x_m, b.y_m) == (a.x_m, a.y_m)
+    assert (b.x_m, b.y_m, b.rate_g_s) == (a.x_m, a.y_m, a.rate_g_s)
+    f = np.log(FAST.point_rate_floor_factor)
+    for x, y in zip(a.rate_g_s_ci90, b.rate_g_s_ci90, strict=True):
+        hx, hy = abs(np.log(x / a.rate_g_s)), abs(np.log(y / b.rate_g_s))
+        assert np.sqrt(hy**2 - f**2) == pytest.approx(k * np.sqrt(hx**2 - f**2))
     assert source_features([b])[0]["properties"]["near_crossing_widening"] == pytest.approx(k, abs=1e-3)
     assert source_features([a])[0]["properties"]["near_crossing_widening"] == 1.0
 
@@ -185,7 +189,7 @@ def test_the_report_says_why_a_region_was_widened_for_near_crossings(single_flig
     html = res.outputs["html"].read_text()
     (s,) = res.estimator.sources_
     k = s.near_crossing_widening
-    assert k > 1.0 and f"{s.id}'s 90 % region widened {k:.2g}x" in html
+    assert k > 1.0 and f"{s.id}'s 90 % region and rate interval widened {k:.2g}x" in html
     assert f"within {max(s.crossing_distances_m):.0f} m of it" in html
     # and at the default distance (the crossing 130 m out) nothing is said
     res = analyze(write_flight_csv(tmp_path / "line2.csv", part), tmp_path / "out2", config=FAST)

@@ -16,8 +16,15 @@ from plumescout.flightlog import write_flight_csv
 from plumescout.geo import LocalFrame
 from plumescout.inference import EstimatorConfig
 from plumescout.pipeline import analyze
-from plumescout.planning.coverage import detectable_range
-from plumescout.planning.followup import Target, follow_up_area, lower_altitude, plan_follow_up, read_analysis
+from plumescout.planning.coverage import detectable_range, weakest_detectable_rate
+from plumescout.planning.followup import (
+    Target,
+    follow_up_area,
+    lower_altitude,
+    plan_follow_up,
+    planned_rate,
+    read_analysis,
+)
 from plumescout.planning.mission import Aircraft, MissionSettings
 from plumescout.simulate import simulate_flight
 
@@ -131,8 +138,9 @@ def test_a_source_of_low_probability_is_flown_by_default_and_one_too_weak_is_lis
     plan = json.loads((tmp_path / "out" / "follow_up.json").read_text())
     why = {k: v for m in plan["missions"] for k, v in m["why"].items()}
     assert why == {"S1": ["single_crossing"], "S2": ["low_probability"]} and "not_planned" not in plan
-    # S2 as weak as 0.001 g/s at its low end: never seen at 5 m; S1 is still planned
-    s2["properties"]["emission_rate_g_s_ci90"] = [0.001, 1.3]
+    # S2 as weak as 0.001 g/s at its low end and not crossed by the survey (nothing says its
+    # plume reaches 5 m): never seen at 5 m; S1 is still planned
+    s2["properties"].update(emission_rate_g_s_ci90=[0.001, 1.3], plume_crossings=0)
     src.write_text(json.dumps(doc))
     res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "weak")])
     assert res.exit_code == 0, res.output
@@ -325,6 +333,7 @@ def test_a_beam_analysis_needs_the_wind_and_altitude_given(tmp_path):
         ("analysis.geojson", ["--sources", "S1,S9"], "no source S9 in this file (it has: S1, S2)"),
         ("missing.geojson", [], "cannot read"),
         ("bad_stability.geojson", [], "'stability_index_fitted' 7.5 is not in 0 (A) .. 5 (F)"),
+        ("bad_crossings.geojson", [], "feature 1 (S2): 'plume_crossings' must be a count (0 or more), not -2"),
     ],
 )
 def test_follow_up_refuses_bad_files_cleanly(name, args, words, tmp_path):
@@ -380,3 +389,33 @@ def test_overlapping_sources_far_apart_along_and_across_the_wind_keep_their_own_
     st = _settings()
     assert follow_up_area(a, st)[0].intersects(follow_up_area(b, st)[0])
     assert [p.name for p in plan_follow_up([a, b], st)] == ["S1", "S2"]
+
+
+def test_a_source_the_survey_saw_is_planned_for_no_weaker_a_plume_than_its_height_sees(tmp_path):
+    """S2's plume was crossed 6 times at the survey's 5 m (``plume_crossings``,
+    ``flight_altitude_m``): a low end of 0.001 g/s, whose plume never reaches 5 m, is ruled out by
+    the survey itself. The lines are laid for the weakest rate that 5 m sees (concentration is
+    linear in rate: just above it the plume is detectable there, just below it is not) and the
+    mission records both rates and the height; the same source not crossed is refused (above)."""
+    doc = json.loads((DATA / "analysis.geojson").read_text())
+    (s2,) = [f for f in doc["features"] if f["properties"]["id"] == "S2"]
+    s2["properties"].update(flags=["low_probability"], emission_rate_g_s_ci90=[0.001, 1.3])
+    src = tmp_path / "seen.geojson"
+    src.write_text(json.dumps(doc))
+    an = read_analysis(src)
+    t2 = an.select(["S2"])[0]
+    assert (t2.rate_g_s, t2.seen_at_m) == (0.001, 5.0)
+    weakest = weakest_detectable_rate(3.0, 5.0, 0.05, "ch4", "D", source_height_m=1.0)
+    reach = lambda q: detectable_range(q, 3.0, 5.0, 0.05, "ch4", "D", source_height_m=1.0)  # noqa: E731
+    assert 0.001 < weakest and np.isfinite(reach(1.001 * weakest)[0]) and not np.isfinite(reach(0.999 * weakest)[0])
+    st = _settings()
+    assert planned_rate(t2, st) == pytest.approx(1.001 * weakest)
+    assert planned_rate(an.select(["S1"])[0], st) == 0.2  # a low end above it stands
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "out"), "--stability", "D"])
+    assert res.exit_code == 0, res.output
+    plan = json.loads((tmp_path / "out" / "follow_up.json").read_text())
+    assert "not_planned" not in plan
+    (row,) = [s for m in plan["missions"] for s in m["sources"] if s["id"] == "S2"]
+    assert row["rate_ci90_low_g_s"] == 0.001 and row["seen_at_m"] == 5.0
+    assert row["reference_rate_g_s"] == pytest.approx(1.001 * weakest, rel=1e-4)
+    assert row["plume_detectable_from_m"] == pytest.approx(reach(1.001 * weakest)[0], abs=0.05)

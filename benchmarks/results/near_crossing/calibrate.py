@@ -2,7 +2,8 @@
 
     python benchmarks/results/near_crossing/calibrate.py --near NEAR.json ... --suite SUITE.json ...
 
-NEAR: `combined_survey.py --modes flight` records (raw regions: factor 1, no floor, so each
+NEAR: `combined_survey.py --modes flight` records (or `--modes combined`, read with `--mode
+combined` at the flight-and-beams factors 1.1 and 1.5; raw regions: factor 1, no floor, so each
 radius is the posterior's 90 % radius times the fit's widening, and times the near-crossing
 widening where the run had it: `near_crossing_widening`, divided out here). SUITE:
 `estimator_suite.py` records at the committed factors (their raw radius is recovered as
@@ -19,17 +20,22 @@ import numpy as np
 
 FACTOR, FLOOR, CAP = 0.79, 3.0, 4.0
 RATE_FACTOR, RATE_FLOOR = 0.58, 1.2
+# per fit recorded: the committed circle's and rate interval's factors (EstimatorConfig's point_*
+# and combined_*)
+FACTORS = {"flight": (FACTOR, RATE_FACTOR), "combined": (1.1, 1.5)}
 
 
-def near_rows(paths):
+def near_rows(paths, mode="flight"):
+    k, kr = FACTORS[mode]
     for p in paths:
         for r in json.load(open(p))["releases"]:
-            g = r["flight"]
+            g = r[mode]
             if g.get("found"):
                 cd = g["crossing_distances_m"]
                 raw = g["radius_m"] / g.get("near_crossing_widening", 1.0)
                 rate = (g["rate_ci90"], g["rate_est"], g["rate_g_s"])
-                yield {"seed": r["seed"], "e": g["error_m"], "r": raw, "far": max(cd) if cd else np.nan, "rate": rate}
+                yield {"seed": r["seed"], "e": g["error_m"], "r": raw, "far": max(cd) if cd else np.nan, "rate": rate,
+                       "k": k, "kr": kr}  # fmt: skip
 
 
 def suite_rows(paths):
@@ -37,7 +43,7 @@ def suite_rows(paths):
         for f in json.load(open(p))["flights"]:
             for e, r, cd in zip(f["location_errors_m"], f["location_radius_m"], f["crossing_distances_m"], strict=True):
                 raw = np.sqrt(max(r**2 - FLOOR**2, 0.0)) / FACTOR
-                yield {"seed": f["name"], "e": e, "r": raw, "far": max(cd) if cd else np.nan}
+                yield {"seed": f["name"], "e": e, "r": raw, "far": max(cd) if cd else np.nan, "k": FACTOR}
 
 
 def widening(x, d0):
@@ -48,7 +54,7 @@ def widening(x, d0):
 def coverage(rows, d0=0.0):
     if not rows:
         return np.nan
-    return float(np.mean([x["e"] <= np.hypot(FACTOR * widening(x, d0) * x["r"], FLOOR) for x in rows]))
+    return float(np.mean([x["e"] <= np.hypot(x["k"] * widening(x, d0) * x["r"], FLOOR) for x in rows]))
 
 
 def rate_coverage(rows, d0=0.0):
@@ -57,22 +63,23 @@ def rate_coverage(rows, d0=0.0):
     held = []
     for x in rows:
         (lo, hi), med, q = x["rate"]
-        a, b = widen_interval(lo, med, hi, RATE_FACTOR * widening(x, d0), RATE_FLOOR)
+        a, b = widen_interval(lo, med, hi, x["kr"] * widening(x, d0), RATE_FLOOR)
         held.append(a <= q <= b)
     return float(np.mean(held)) if held else np.nan
 
 
 def radius(rows, d0=0.0):
-    return float(np.median([np.hypot(FACTOR * widening(x, d0) * x["r"], FLOOR) for x in rows])) if rows else np.nan
+    return float(np.median([np.hypot(x["k"] * widening(x, d0) * x["r"], FLOOR) for x in rows])) if rows else np.nan
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--near", nargs="+", default=[])
     ap.add_argument("--suite", nargs="+", default=[])
+    ap.add_argument("--mode", choices=sorted(FACTORS), default="flight", help="the NEAR records' fit")
     ap.add_argument("--d0", type=float, nargs="+", default=[0, 40, 50, 60, 70, 80, 100])
     args = ap.parse_args(argv)
-    near, suite = list(near_rows(args.near)), list(suite_rows(args.suite))
+    near, suite = list(near_rows(args.near, args.mode)), list(suite_rows(args.suite))
     print(f"near-field sources found: {len(near)}; suite sources: {len(suite)}")
     d0 = 60.0  # (the committed distance, for the "with" columns)
     print(

@@ -125,7 +125,7 @@ class EstimatorConfig(BaseModel):
     # coverage recomputed with the floor: the same to the digit)
     point_location_floor_m: NonNegative = 3.0
     # flights (alone or with beams): a source whose plume crossings all lie nearer than this (m) has
-    # its 90 % circle and ellipse widened by this distance / its farthest crossing's (at most
+    # its 90 % circle, ellipse and rate interval widened by this distance / its farthest crossing's (at most
     # NEAR_CROSSING_MAX_WIDENING x). A drone 5 m up with lines 30 m apart
     # (benchmarks/combined_survey.py --modes flight --altitude 5 --spacing 30, seeds 0-179): with
     # every crossing within 40 m of the source the regions held 0.52 of the truths (a plume seen a
@@ -133,10 +133,10 @@ class EstimatorConfig(BaseModel):
     # describes, and its distance rests on the width), 0.84 at 40-100 m, the suite's (crossings
     # 100-900 m away) 0.94; 60 m makes the 162 near-field sources 0.90 (from 0.77) and widens 2 of
     # the suite's 358 (benchmarks/results/near_crossing/); on fresh seeds 180-299 that bin
-    # 0.50 -> 0.90, all 0.77 -> 0.84; blind, seeds 300-419, 0.70 -> 0.85. Their rate intervals are
-    # left: widened alike they held more truths (seeds 300-419: 0.84 -> 0.93), but a follow-up then
-    # plans for the interval's low end, which no allowed height could see (9 flagged surveys of
-    # seeds 60-179 refused, all flown without it). A flight over the beams fitted with them
+    # 0.50 -> 0.90, all 0.77 -> 0.84; blind, seeds 300-419, 0.70 -> 0.85. Their rates (2x high,
+    # median) held 0.84 of the truths; widened alike, 0.93 on seeds 300-419 (0.84 -> 0.93 all).
+    # (A follow-up plans for no weaker a plume than the survey's height saw: planning.followup's
+    # planned_rate; before it, the widened low ends were refused.) A flight over the beams fitted with them
     # (combined_survey.py --modes combined, seeds 0-59): 9 of 57 sources seen only within 40 m,
     # 0.78 -> 1.00, all 0.860 -> 0.895; 0: off
     point_near_crossing_m: NonNegative = 60.0
@@ -289,8 +289,8 @@ class SourceEstimate:
     # the factor its regions and rate interval were widened by for the plume's correlation
     # (:func:`region_widening`; 1 for most fits)
     region_widening: float = 1.0
-    # flights: the factor its 90 % circle and ellipse (not its rate interval) were widened by
-    # besides, its crossings all lying near it (:func:`near_crossing_widening`; 1 for most)
+    # flights: the factor its 90 % circle, ellipse and rate interval were widened by besides, its
+    # crossings all lying near it (:func:`near_crossing_widening`; 1 for most)
     near_crossing_widening: float = 1.0
 
     @property
@@ -503,7 +503,7 @@ NEAR_CROSSING_MAX_WIDENING = 4.0
 
 
 def near_crossing_widening(distances: list[float] | None, near_m: float) -> float:
-    """The factor a flight's source's 90 % regions (not its rate interval) are widened by when its
+    """The factor a flight's source's 90 % regions and rate interval are widened by when its
     plume crossings all lie within ``near_m`` of it (:attr:`EstimatorConfig.point_near_crossing_m`):
     ``near_m`` over the farthest crossing's distance, at most :data:`NEAR_CROSSING_MAX_WIDENING`;
     1 for a source seen farther out, or on no crossing (nothing to measure it by)."""
@@ -973,7 +973,7 @@ class PlumeEstimator:
                     lon=float(lon),
                     height_m=height,
                     rate_g_s=float(np.median(q)),
-                    rate_g_s_ci90=_widen(q, rate_inflation, rate_floor),
+                    rate_g_s_ci90=_widen(q, rate_inflation * near, rate_floor),
                     location_ci90_m=r90,
                     probability=float(p),
                     samples_xy=xy,

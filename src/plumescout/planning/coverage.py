@@ -19,7 +19,7 @@ from ..dispersion import gaussian_plume, sigma_yz
 from ..errors import ConfigError
 from ..units import g_m3_to_ppm
 
-__all__ = ["SurveyPlan", "detectable_range", "plan_survey", "split_sorties"]
+__all__ = ["SurveyPlan", "detectable_range", "weakest_detectable_rate", "plan_survey", "split_sorties"]
 
 
 def detectable_range(
@@ -35,14 +35,39 @@ def detectable_range(
 ) -> tuple[float, float]:
     """Downwind distances ``(x_lo, x_hi)`` between which the plume centreline at ``altitude_m``
     exceeds the detection limit; ``(nan, nan)`` if it never does."""
-    x = np.geomspace(1.0, x_max_m, 4000)
-    sy, sz = sigma_yz(x, stability, scheme)
-    c = gaussian_plume(x, 0.0, altitude_m, source_height_m, rate_g_s, wind_speed_m_s, sy, sz)
-    ok = g_m3_to_ppm(c, species) >= detection_limit_ppm
+    x, c = _centreline_ppm(rate_g_s, wind_speed_m_s, altitude_m, species, stability, scheme, source_height_m, x_max_m)
+    ok = c >= detection_limit_ppm
     if not ok.any():
         return float("nan"), float("nan")
     i = np.flatnonzero(ok)
     return float(x[i[0]]), float(x[i[-1]])
+
+
+def _centreline_ppm(rate_g_s, wind_speed_m_s, altitude_m, species, stability, scheme, source_height_m, x_max_m):
+    """The downwind distances :func:`detectable_range` looks at, and the plume centreline's
+    concentration (ppm) at ``altitude_m`` there."""
+    x = np.geomspace(1.0, x_max_m, 4000)
+    sy, sz = sigma_yz(x, stability, scheme)
+    c = gaussian_plume(x, 0.0, altitude_m, source_height_m, rate_g_s, wind_speed_m_s, sy, sz)
+    return x, g_m3_to_ppm(c, species)
+
+
+def weakest_detectable_rate(
+    wind_speed_m_s: float,
+    altitude_m: float,
+    detection_limit_ppm: float,
+    species: str = "ch4",
+    stability="D",
+    scheme: str = "briggs_rural",
+    source_height_m: float = 1.0,
+    x_max_m: float = 10000.0,
+) -> float:
+    """The weakest rate (g/s) whose plume centreline at ``altitude_m`` reaches the detection limit
+    anywhere downwind (:func:`detectable_range` is finite for any rate above it; the
+    concentration is linear in the rate); inf if no plume reaches that height."""
+    _, c = _centreline_ppm(1.0, wind_speed_m_s, altitude_m, species, stability, scheme, source_height_m, x_max_m)
+    peak = float(np.max(c))
+    return detection_limit_ppm / peak if peak > 0.0 else float("inf")
 
 
 @dataclass

@@ -14,8 +14,10 @@ height is refused (:func:`follow_up_area`, naming the altitude that would see it
 
 Each target gets a mission of its own (the planner's crosswind lines, sorties and exports),
 planned for the low end of its rate interval: the lines are spaced so that even that rate is
-seen on three of them. Targets whose areas overlap share one mission where that is the shorter
-flight.
+seen on three of them. Where the survey crossed the target's plume, the rate planned for is no
+weaker than the weakest whose plume reaches the survey's height at all (:func:`planned_rate`):
+the survey saw it there, so a low end below that is ruled out by the survey itself. Targets
+whose areas overlap share one mission where that is the shorter flight.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..dispersion import sigma_yz
 from ..errors import ConfigError, InputError
 from ..geo import LocalFrame
 from ..jsonio import read_json
-from .coverage import detectable_range
+from .coverage import detectable_range, weakest_detectable_rate
 from .mission import Mission, MissionSettings, plan_mission
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "lower_altitude",
     "lower_altitude_advice",
     "below_altitude_advice",
+    "planned_rate",
 ]
 
 FOLLOW_UP_FLAGS = ("single_crossing", "region_at_search_edge", "low_probability")
@@ -62,8 +65,38 @@ class Target:
     x_m: float
     y_m: float
     radius_m: float  # its 90 % region
-    rate_g_s: float  # the rate the lines must see: the low end of its 90 % interval
+    rate_g_s: float  # the low end of its 90 % rate interval (what the lines must see: planned_rate)
     height_m: float = 1.0
+    # the altitude (m) the survey flew when it crossed its plume; None: no flight crossed it (a
+    # beam analysis, or an older file)
+    seen_at_m: float | None = None
+
+    @classmethod
+    def of_source(cls, source, flight_altitude_m: float | None) -> Target:
+        """The target of an estimator's source (:class:`~plumescout.inference.SourceEstimate`)
+        from a flight flown at ``flight_altitude_m`` (None: beams), as :func:`parse_analysis`
+        reads it from the GeoJSON."""
+        seen = flight_altitude_m if (source.crossings or 0) > 0 else None
+        return cls(source.id, source.x_m, source.y_m, source.location_ci90_m, source.rate_g_s_ci90[0],
+                   source.height_m, seen)  # fmt: skip
+
+
+def planned_rate(target: Target, settings: MissionSettings) -> float:
+    """The rate (g/s) a follow-up's lines are laid for over ``target``: the low end of its rate
+    interval, raised, where the survey crossed its plume at ``seen_at_m``, to just above the
+    weakest rate whose plume reaches that height at the detection limit under ``settings``' wind
+    and stability (:func:`~plumescout.planning.coverage.weakest_detectable_rate`): a weaker
+    plume would not have been seen there."""
+    if target.seen_at_m is None:
+        return float(target.rate_g_s)
+    st = settings
+    weakest = weakest_detectable_rate(
+        st.wind_speed_m_s, target.seen_at_m, st.detection_limit_ppm, st.species, st.stability,
+        source_height_m=target.height_m,
+    )  # fmt: skip
+    if not np.isfinite(weakest):  # (no plume reaches it under these settings: they disagree with the survey)
+        return float(target.rate_g_s)
+    return float(max(target.rate_g_s, 1.001 * weakest))
 
 
 @dataclass
@@ -79,6 +112,8 @@ class FollowUp:
     along_m: dict[str, tuple[float, float]]
     mission: Mission
     reach_m: dict[str, tuple[float, float]]
+    # per source, the rate its lines were laid for (:func:`planned_rate`)
+    rates_g_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -91,7 +126,9 @@ class FollowUp:
                 {
                     "id": t.id,
                     "radius_m": round(t.radius_m, 1),
-                    "reference_rate_g_s": round(t.rate_g_s, 6),
+                    "reference_rate_g_s": round(self.rates_g_s.get(t.id, t.rate_g_s), 6),
+                    "rate_ci90_low_g_s": round(t.rate_g_s, 6),
+                    **({"seen_at_m": t.seen_at_m} if t.seen_at_m is not None else {}),
                     "lines_from_m": round(self.along_m[t.id][0], 1),
                     "lines_to_m": round(self.along_m[t.id][1], 1),
                     "plume_detectable_from_m": round(self.reach_m[t.id][0], 1),
@@ -208,7 +245,12 @@ def parse_analysis(doc, path) -> Analysis:
         flags = props.get("flags") or []
         if not isinstance(flags, list):
             raise InputError(path, f"{where}: 'flags' must be a list of names")
-        rows.append((sid, lat, lon, radius, low, max(height, 0.0), [str(x) for x in flags]))
+        crossings = props.get("plume_crossings")
+        if crossings is not None:
+            crossings = _number(path, where, crossings, "plume_crossings", positive=False)
+            if crossings < 0:
+                raise InputError(path, f"{where}: 'plume_crossings' must be a count (0 or more), not {crossings:g}")
+        rows.append((sid, lat, lon, radius, low, max(height, 0.0), [str(x) for x in flags], crossings))
     origin = prov.get("origin") if isinstance(prov.get("origin"), dict) else None
     if origin is not None:
         lat0 = _number(path, "properties.origin", origin.get("lat"), "lat", positive=False)
@@ -219,11 +261,14 @@ def parse_analysis(doc, path) -> Analysis:
         raise InputError(path, "has no source estimates and no origin")
     frame = LocalFrame(lat0, lon0)
     targets = []
-    for sid, lat, lon, radius, low, height, _ in rows:
-        x, y = frame.to_local(lat, lon)
-        targets.append(Target(sid, float(x), float(y), radius, low, height))
     wind = prov.get("mean_wind") if isinstance(prov.get("mean_wind"), dict) else {}
     speed, from_deg, alt = wind.get("speed_m_s"), wind.get("from_deg"), prov.get("flight_altitude_m")
+    alt = None if alt is None else _number(path, "properties", alt, "flight_altitude_m")
+    for sid, lat, lon, radius, low, height, _, crossings in rows:
+        x, y = frame.to_local(lat, lon)
+        # the height the survey crossed its plume at (None: not crossed, or not recorded)
+        seen = alt if crossings is not None and crossings > 0 and alt is not None else None
+        targets.append(Target(sid, float(x), float(y), radius, low, height, seen))
     post = prov.get("posterior") if isinstance(prov.get("posterior"), dict) else {}
     stab = post.get("stability_index_fitted")
     if stab is not None:
@@ -237,7 +282,7 @@ def parse_analysis(doc, path) -> Analysis:
         {r[0]: r[6] for r in rows},
         None if speed is None else _number(path, "properties.mean_wind", speed, "speed_m_s"),
         None if from_deg is None else _number(path, "properties.mean_wind", from_deg, "from_deg", positive=False),
-        None if alt is None else _number(path, "properties", alt, "flight_altitude_m"),
+        alt,
         stab,
     )
 
@@ -268,8 +313,9 @@ def follow_up_area(
     edge; across it they cover the region and 2.5 plume widths either side at the farthest line.
     """
     st = settings
+    rate = planned_rate(target, st)
     x_lo, x_hi = detectable_range(
-        target.rate_g_s,
+        rate,
         st.wind_speed_m_s,
         st.altitude_m,
         st.detection_limit_ppm,
@@ -281,7 +327,7 @@ def follow_up_area(
         low = lower_altitude(target, st)
         hint = "" if low is None else f" (at {low[0]:g} m it would be detectable from {low[1]:.0f} m downwind)"
         raise ConfigError(
-            f"source {target.id}: a {target.rate_g_s:.3g} g/s plume never reaches the {st.detection_limit_ppm} ppm "
+            f"source {target.id}: a {rate:.3g} g/s plume never reaches the {st.detection_limit_ppm} ppm "
             f"detection limit at {st.altitude_m} m in {st.wind_speed_m_s} m/s wind; fly lower{hint}"
         )
     r = float(target.radius_m)
@@ -307,10 +353,11 @@ def lower_altitude(target: Target, settings: MissionSettings, step_m: float = 0.
     radius, and that distance; else the lowest allowed altitude if that is closer at all. None
     when the settings' altitude already does, or no allowed altitude is closer."""
     st = settings
+    rate = planned_rate(target, st)
 
     def first_reach(alt: float) -> float:
         x_lo, _ = detectable_range(
-            target.rate_g_s, st.wind_speed_m_s, alt, st.detection_limit_ppm, st.species, st.stability,
+            rate, st.wind_speed_m_s, alt, st.detection_limit_ppm, st.species, st.stability,
             source_height_m=target.height_m,
         )  # fmt: skip
         return x_lo
@@ -439,12 +486,13 @@ def plan_follow_up(
     def plan(members) -> FollowUp:
         area = members[0][1] if len(members) == 1 else shapely.convex_hull(shapely.union_all([m[1] for m in members]))
         spacing = min(m[2] for m in members)
-        rate = min(m[0].rate_g_s for m in members)
+        rates = {m[0].id: planned_rate(m[0], settings) for m in members}
+        rate = min(rates.values())
         st = settings.model_copy(update={"line_spacing_m": spacing, "reference_rate_g_s": rate})
         mission = plan_mission(area, st, takeoff_m, landing_m, no_fly_m)
         ids = [m[0].id for m in members]
         return FollowUp([m[0] for m in members], area, spacing, dict(zip(ids, [m[3] for m in members], strict=True)),
-                        mission, dict(zip(ids, [m[4] for m in members], strict=True)))  # fmt: skip
+                        mission, dict(zip(ids, [m[4] for m in members], strict=True)), rates)  # fmt: skip
 
     def flight_s(plans) -> float:
         return sum(s.time_s for f in plans for s in f.mission.sorties)

@@ -75,7 +75,7 @@ def source_features(sources) -> list[dict]:
                     "flags": list(getattr(s, "flags", [])),  # what to know before trusting it
                     # the flight's plume crossings it accounts for (null: beams)
                     "plume_crossings": getattr(s, "crossings", None),
-                    # the factor its 90 % regions were widened by, its crossings all lying near it
+                    # the factor its 90 % regions and rate interval were widened by, its crossings all near it
                     "near_crossing_widening": _r(getattr(s, "near_crossing_widening", 1.0), 3),
                     **_ellipse_property(getattr(s, "ellipse_ci90_m", None)),
                     **(getattr(s, "attribution", None) or {}),

@@ -495,7 +495,7 @@ def write_html_map(
         for s in near:  # flights: a plume seen only close to its source
             far = max(s.crossing_distances_m or [0.0])
             foot += (
-                f"<p>{html.escape(s.id)}'s 90 % region widened "
+                f"<p>{html.escape(s.id)}'s 90 % region and rate interval widened "
                 f"{s.near_crossing_widening:.2g}x: its plume crossings all lie within {far:.0f} m of it, "
                 "where a plume is a meandering train of puffs more than the average plume the model describes.</p>"
             )
