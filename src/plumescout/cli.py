@@ -621,8 +621,8 @@ def follow_up(
     wind = f"wind from {st.wind_from_deg:.0f} deg at {st.wind_speed_m_s:.1f} m/s"
     tab = Table(title=f"follow-up lines, {wind}, stability {_stability_text(st.stability)}")
     for c in (
-        "source", "why", "region (m)", "altitude (m)", "lines", "spacing (m)", "downwind of it (m)",
-        "flight time (min)",
+        "source", "why", "region (m)", "rate laid for (g/s)", "altitude (m)", "lines", "spacing (m)",
+        "downwind of it (m)", "flight time (min)",
     ):  # fmt: skip
         tab.add_column(c)
     doc = {
@@ -632,7 +632,7 @@ def follow_up(
         "missions": [],
         **({"not_planned": refused} if refused else {}),
     }
-    advice, below = [], []
+    advice, below, seen = [], [], []
     for f in plans:
         at = f.mission.settings.altitude_m
         name = f.name if at == alt else f"{f.name}_{at:g}m"  # a mission flown below the survey
@@ -656,9 +656,17 @@ def follow_up(
         minutes = f"{sum(s.time_s for s in f.mission.sorties) / 60:.1f}"
         for k, t in enumerate(f.targets):  # sources whose areas overlap share one mission (its first row)
             lo, hi = f.along_m[t.id]
+            q = f.rates_g_s.get(t.id, t.rate_g_s)
+            rate = f"{q:.3g}" + (" *" if q > t.rate_g_s else "")
+            if q > t.rate_g_s:  # above the interval's low end: the weakest plume the survey's height sees
+                seen.append(
+                    f"{t.id}: lines laid for {q:.3g} g/s, not its rate interval's low end {t.rate_g_s:.3g}: the survey "
+                    f"crossed its plume at {t.seen_at_m:g} m, which no weaker plume reaches"
+                )
             tab.add_row(
-                t.id, ", ".join(why[t.id]), f"{t.radius_m:.0f}", f"{at:g}", str(f.mission.n_lines) if k == 0 else "",
-                f"{f.spacing_m:.1f}" if k == 0 else "", f"{lo:.0f} to {hi:.0f}", minutes if k == 0 else "(same)",
+                t.id, ", ".join(why[t.id]), f"{t.radius_m:.0f}", rate, f"{at:g}",
+                str(f.mission.n_lines) if k == 0 else "", f"{f.spacing_m:.1f}" if k == 0 else "",
+                f"{lo:.0f} to {hi:.0f}", minutes if k == 0 else "(same)",
             )  # fmt: skip
     dump_json(out / "follow_up.json", doc)
     from .report.maps import write_follow_up_png
@@ -667,6 +675,8 @@ def follow_up(
         out / "follow_up.png", plans, (st.wind_speed_m_s, st.wind_from_deg), title=f"follow-up: {sources_geojson.name}"
     )
     console.print(tab)
+    for line in seen:
+        console.print(f"* {line}", highlight=False)
     for line in advice:
         console.print(f"[yellow]lower:[/yellow] {line}")
     for line in below:

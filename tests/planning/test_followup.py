@@ -419,3 +419,6 @@ def test_a_source_the_survey_saw_is_planned_for_no_weaker_a_plume_than_its_heigh
     assert row["rate_ci90_low_g_s"] == 0.001 and row["seen_at_m"] == 5.0
     assert row["reference_rate_g_s"] == pytest.approx(1.001 * weakest, rel=1e-4)
     assert row["plume_detectable_from_m"] == pytest.approx(reach(1.001 * weakest)[0], abs=0.05)
+    text = " ".join(res.output.split())  # the crew is told why
+    assert f"S2: lines laid for {1.001 * weakest:.3g} g/s, not its rate interval's low end 0.001" in text
+    assert "crossed its plume at 5 m" in text

@@ -328,7 +328,13 @@ def test_follow_up_flight_of_a_report_is_the_planners_and_lies_downwind(analysed
 
     from plumescout.errors import ConfigError
     from plumescout.geo import bearing_to_unit
-    from plumescout.planning.followup import follow_up_area, lower_altitude, parse_analysis, plan_follow_up
+    from plumescout.planning.followup import (
+        follow_up_area,
+        lower_altitude,
+        parse_analysis,
+        plan_follow_up,
+        planned_rate,
+    )
     from plumescout.planning.mission import Aircraft, MissionSettings
 
     w, _m, _f, run = analysed
@@ -361,6 +367,7 @@ def test_follow_up_flight_of_a_report_is_the_planners_and_lies_downwind(analysed
     assert wpl.status_code == 200 and wpl.text.startswith("QGC WPL 110")
     # the stability planned with, and the planner's advice where the plume reaches the altitude late
     assert r.headers["x-stability"] == str(an.stability())
+    assert r.headers["x-rate-g-s"] == f"{planned_rate(an.targets[0], st):.4g}"  # (the rate laid for)
     advised = flown_lower = 0
     for alt in (8.0, 12.0, 16.0, 20.0, 40.0):
         got = w.get("analyst", f"/api/reports/{rid}/follow-up", params={"altitude": alt})

@@ -904,7 +904,9 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
         the altitude, the lines are laid lower, where it would be seen (no lower than 5 m or
         ``min_altitude``), and ``X-Follow-Up-Advice`` says so; where the plume first reaches the
         altitude beyond the region, ``X-Lower-Altitude-M`` and ``X-Follow-Up-Advice`` say how low
-        it would be seen within it."""
+        it would be seen within it. ``X-Rate-G-S`` is the rate the lines were laid for: the low
+        end of the rate interval, or, where the survey crossed the plume, no less than the weakest
+        plume its height sees."""
         from ..planning.export import write_mission_kml, write_qgc_plan, write_wpl
         from ..planning.followup import (
             below_altitude_advice,
@@ -951,6 +953,9 @@ def create_app(settings: ServiceSettings | None = None, start_jobs: bool = True)
             "X-Sorties": str(len(m.sorties)),
             "X-Stability": str(st.stability),  # what the lines were laid for (the run's fitted index)
             "X-Altitude-M": f"{m.settings.altitude_m:g}",
+            # the rate its lines were laid for: the rate interval's low end, or the weakest plume
+            # the survey's height sees where that is more (planning.followup.planned_rate)
+            "X-Rate-G-S": f"{f.rates_g_s[an.targets[0].id]:.4g}",
         }
         if below:
             headers["X-Follow-Up-Advice"] = below_altitude_advice(st.altitude_m, m.settings.altitude_m, "min_altitude=")
