@@ -191,6 +191,8 @@ def test_the_report_says_why_a_region_was_widened_for_near_crossings(single_flig
     k = s.near_crossing_widening
     assert k > 1.0 and f"{s.id}'s 90 % region and rate interval widened {k:.2g}x" in html
     assert f"within {max(s.crossing_distances_m):.0f} m of it" in html
+    # the KML's description of the source says it too
+    assert f"region and rate interval widened {k:.2g}x" in res.outputs["kml"].read_text()
     # and at the default distance (the crossing 130 m out) nothing is said
     res = analyze(write_flight_csv(tmp_path / "line2.csv", part), tmp_path / "out2", config=FAST)
     assert "region widened" not in res.outputs["html"].read_text()

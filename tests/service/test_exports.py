@@ -110,6 +110,21 @@ def test_a_flights_ellipse_reaches_the_tak_remarks():
     assert "ellipse" not in ET.fromstring(cot.report_event(report)).find("detail/remarks").text
 
 
+def test_a_near_crossing_widening_reaches_the_tak_remarks():
+    # why a region is wide travels with the marker (GeoJSON's near_crossing_widening); 1: nothing said
+    from types import SimpleNamespace
+
+    report = SimpleNamespace(
+        uid="r1", status="candidate", lat=51.0, lon=-1.0, location_ci90_m=33.0, title="S1", species="ch4",
+        rate_g_s=1.0, rate_g_s_lo=0.5, rate_g_s_hi=2.0, probability=0.9, source_class=None,
+        feature={"properties": {"flags": [], "near_crossing_widening": 2.4}},
+    )  # fmt: skip
+    remarks = ET.fromstring(cot.report_event(report)).find("detail/remarks").text
+    assert "90 % radius 33.0 m; region and rate interval widened 2.4x: its plume was seen only near it" in remarks
+    report.feature["properties"]["near_crossing_widening"] = 1.0
+    assert "widened" not in ET.fromstring(cot.report_event(report)).find("detail/remarks").text
+
+
 def _report_row(w, rid):
     from plumescout.service.db import Report, make_engine, sessions
 

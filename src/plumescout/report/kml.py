@@ -105,6 +105,11 @@ def write_kml(
                 if (ell := getattr(s, "ellipse_ci90_m", None))
                 else ""
             )
+            + (
+                f"; region and rate interval widened {k:.2g}x: its plume was seen only near it"
+                if (k := getattr(s, "near_crossing_widening", 1.0)) > 1.0
+                else ""
+            )
             + f"; probability {s.probability:.3f}"
             + "".join(f"; warning: {f.replace('_', ' ')}" for f in getattr(s, "flags", []))
         )

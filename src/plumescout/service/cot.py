@@ -78,9 +78,11 @@ def report_event(report, stale_s: float = 86400.0, when: datetime | None = None)
         if ell
         else ""
     )
+    near = float(props.get("near_crossing_widening") or 1.0)  # flights: a plume seen only near its source
+    widened = f"; region and rate interval widened {near:.2g}x: its plume was seen only near it" if near > 1.0 else ""
     ET.SubElement(detail, "remarks").text = (
         f"plumescout {report.species} source, {rate}; P(exists) {report.probability:.2f}; "
-        f"90 % radius {report.location_ci90_m:.1f} m{ellipse}{cls}; status {report.status}"
+        f"90 % radius {report.location_ci90_m:.1f} m{ellipse}{widened}{cls}; status {report.status}"
         + "".join(f"; warning: {f.replace('_', ' ')}" for f in flags)
     )
     ET.SubElement(detail, "color", argb=str(_argb(report.status)))
