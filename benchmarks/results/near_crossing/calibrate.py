@@ -76,14 +76,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--near", nargs="+", default=[])
     ap.add_argument("--suite", nargs="+", default=[])
+    ap.add_argument(
+        "--committed", type=float, default=80.0, help="the distance of the 'with' columns (m; session 26's: 60)"
+    )
     ap.add_argument("--mode", choices=sorted(FACTORS), default="flight", help="the NEAR records' fit")
     ap.add_argument("--d0", type=float, nargs="+", default=[0, 40, 50, 60, 70, 80, 100])
     args = ap.parse_args(argv)
     near, suite = list(near_rows(args.near, args.mode)), list(suite_rows(args.suite))
     print(f"near-field sources found: {len(near)}; suite sources: {len(suite)}")
-    d0 = 60.0  # (the committed distance, for the "with" columns)
+    d0 = args.committed  # (for the "with" columns)
     print(
-        "\n| farthest crossing (m) | near: sources | coverage | with 60 m | rate coverage | (widened alike) "
+        f"\n| farthest crossing (m) | near: sources | coverage | with {d0:g} m | rate coverage | (widened alike) "
         "| suite: sources | coverage |\n|---|---|---|---|---|---|---|---|"
     )
     for lo, hi in ((0, 40), (40, 60), (60, 100), (100, 150), (150, 300), (300, 1e9)):
