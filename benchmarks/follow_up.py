@@ -146,8 +146,20 @@ def _stability(est, how: str):
     return round(est.info_["stability_index_fitted"], 2) if how == "fitted" else how
 
 
+def _as_read(target, how: str):
+    """``target`` with its 90 % region as `plumescout follow-up` reads it ("ellipse": the ellipse
+    where it has one) or as its circle alone ("circle")."""
+    return target if how == "ellipse" else dataclasses.replace(target, ellipse_m=None)
+
+
 def run_one(
-    seed: int, data_dir: str, noise_ppm: float, altitude_m: float, spacing_m: float, stability: str = "fitted"
+    seed: int,
+    data_dir: str,
+    noise_ppm: float,
+    altitude_m: float,
+    spacing_m: float,
+    stability: str = "fitted",
+    region: str = "ellipse",
 ) -> dict:
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
@@ -188,7 +200,7 @@ def run_one(
         aircraft=[Aircraft(speed_m_s=SPEED_M_S, min_altitude_m=min(5.0, altitude_m), endurance_s=1800.0)],
     )  # fmt: skip
     # seen at the logged height, as `plumescout analyze` records it (flight_altitude_m)
-    targets = [Target.of_source(s, float(np.median(obs.z_m))) for s in flagged]
+    targets = [_as_read(Target.of_source(s, float(np.median(obs.z_m))), region) for s in flagged]
     legs = _plan(targets, st, tuple(survey_path["xy"][-1]), row)
     if not legs:
         return row
@@ -288,7 +300,8 @@ def write(rows, args, wall_s: float) -> None:
     stats = {arm: _arm_stats(flown, arm) for arm in ARMS} if flown else {}
     stats_true = {arm: _arm_stats(true_flagged, arm) for arm in ARMS} if true_flagged else {}
     name = f"follow_up_{rows[0]['seed']}-{rows[-1]['seed']}_altitude{args.altitude:g}_spacing{args.spacing:g}"
-    run = {"altitude": args.altitude, "spacing": args.spacing, "wall_s": wall_s, "machine": machine()}
+    run = {"altitude": args.altitude, "spacing": args.spacing, "region": args.region, "wall_s": wall_s,
+           "machine": machine()}  # fmt: skip
     (out / f"{name}.json").write_text(
         json.dumps({"run": run, "summary": {"flown": stats, "release_flagged": stats_true}, "releases": rows}) + "\n"
     )
@@ -297,7 +310,8 @@ def write(rows, args, wall_s: float) -> None:
         f"# Follow-up flights over flagged sources ({args.altitude:g} m up, lines {args.spacing:g} m apart)",
         "",
         f"`python benchmarks/follow_up.py --releases {len(rows)} --first-seed {rows[0]['seed']} "
-        f"--altitude {args.altitude:g} --spacing {args.spacing:g}` on {machine()}; total wall time {wall_s:.0f} s.",
+        f"--altitude {args.altitude:g} --spacing {args.spacing:g} --region {args.region}` on {machine()}; "
+        f"total wall time {wall_s:.0f} s.",
         "",
         f"{len(rows)} releases; the survey's fit flagged a source in {len(flown)} "
         f"(the release itself in {len(true_flagged)}). Added flight per flown seed: median "
@@ -390,7 +404,7 @@ def _suite_score(truth, est, wall_s, watch: list[int]) -> dict:
             "false_probability": [round(float(est.sources_[j].probability), 4) for j in false]}  # fmt: skip
 
 
-def suite_plan(sc, flight, est, flagged: list[int], stability: str, row: dict):
+def suite_plan(sc, flight, est, flagged: list[int], stability: str, row: dict, region: str = "ellipse"):
     """A suite flight's follow-up over its estimates ``flagged`` (indices), as `plumescout
     follow-up` plans it with the aircraft of the scenario: (the survey's path, the legs of
     :func:`_plan`, which records what it flew lower or not at all in ``row``)."""
@@ -406,7 +420,7 @@ def suite_plan(sc, flight, est, flagged: list[int], stability: str, row: dict):
     )  # fmt: skip
     survey = np.vstack(flight.plan.sorties)
     seen_at = float(np.median(flight.observations.z_m))  # (flight_altitude_m, as `plumescout analyze` records it)
-    targets = [Target.of_source(est.sources_[j], seen_at) for j in flagged]
+    targets = [_as_read(Target.of_source(est.sources_[j], seen_at), region) for j in flagged]
     return survey, _plan(targets, st, tuple(survey[-1]), row)
 
 
@@ -423,7 +437,9 @@ def later_flight(sc, wps, altitude_m: float, seed_k: int, after):
     return dataclasses.replace(o, t0=after.t0 + timedelta(seconds=float(after.time_s[-1]) + TURNAROUND_S))
 
 
-def run_suite_one(seed: int, stability: str = "fitted", flags: tuple[str, ...] | None = None) -> dict:
+def run_suite_one(
+    seed: int, stability: str = "fitted", flags: tuple[str, ...] | None = None, region: str = "ellipse"
+) -> dict:
     from plumescout.evaluation import simulate_scenario
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
@@ -453,7 +469,7 @@ def run_suite_one(seed: int, stability: str = "fitted", flags: tuple[str, ...] |
         (i for i, jj in m.items() if jj == j), None)} for j in flagged]  # fmt: skip
     if not flagged:
         return row
-    survey, legs = suite_plan(sc, flight, est, flagged, stability, row)
+    survey, legs = suite_plan(sc, flight, est, flagged, stability, row, region)
     if not legs:
         return row
     alt, ac = float(flight.plan.altitude_m), sc.aircraft
@@ -477,7 +493,7 @@ def write_suite(rows, args, wall_s: float) -> None:
     out.mkdir(parents=True, exist_ok=True)
     flown = [r for r in rows if "follow_up" in r]
     name = f"follow_up_suite_{rows[0]['seed']}-{rows[-1]['seed']}"
-    run = {"wall_s": wall_s, "machine": machine(), "seeds": [r["seed"] for r in rows]}
+    run = {"wall_s": wall_s, "machine": machine(), "seeds": [r["seed"] for r in rows], "region": args.region}
     (out / f"{name}.json").write_text(json.dumps({"run": run, "releases": rows}) + "\n")
     n_flag = sum(len(r["flagged"]) for r in flown)
     n_true_flag = sum(len(r["survey"]["watch"]) for r in flown)
@@ -487,7 +503,7 @@ def write_suite(rows, args, wall_s: float) -> None:
         "",
         f"`python benchmarks/follow_up.py --suite {_seeds_option([r['seed'] for r in rows])}"
         + (f" --flags {' '.join(args.flags)}" if getattr(args, "flags", None) else "")
-        + "` "
+        + f" --region {getattr(args, 'region', 'ellipse')}` "
         f"(seeds {', '.join(_ranges([r['seed'] for r in rows]))}) on {machine()}; total wall time {wall_s:.0f} s.",
         "",
         f"{len(rows)} flights; the survey's fit flagged {n_flag} sources in {len(flown)} flights, {n_true_flag} of "
@@ -577,6 +593,12 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--stability", default="fitted", help="plan the follow-up with the survey fit's stability (fitted) or a class"
     )
+    ap.add_argument(
+        "--region",
+        choices=("ellipse", "circle"),
+        default="ellipse",
+        help="lay the lines over each source's 90 %% ellipse where it has one (plumescout follow-up's) or its circle",
+    )
     ap.set_defaults(releases=60, out=str(Path(__file__).parent / "results" / "follow_up"))
     args = ap.parse_args(argv)
     if args.from_json:
@@ -595,7 +617,9 @@ def main(argv=None) -> int:
         rows = []
         for f in as_completed(
             client.map(
-                partial(run_suite_one, stability=args.stability, flags=tuple(args.flags or ())), seeds, pure=False
+                partial(run_suite_one, stability=args.stability, flags=tuple(args.flags or ()), region=args.region),
+                seeds,
+                pure=False,
             )
         ):
             r = f.result()
@@ -615,6 +639,7 @@ def main(argv=None) -> int:
         altitude_m=args.altitude,
         spacing_m=args.spacing,
         stability=args.stability,
+        region=args.region,
     )
     rows = []
     for f in as_completed(client.map(job, seeds, pure=False)):

@@ -21,6 +21,7 @@ from plumescout.planning.followup import (
     Target,
     follow_up_area,
     lower_altitude,
+    parse_analysis,
     plan_follow_up,
     planned_rate,
     read_analysis,
@@ -54,7 +55,7 @@ def _lines(path: np.ndarray, wind_from: float) -> list[tuple[float, float, float
     return out
 
 
-def _crossed_three_times(t: Target, lines, st, wind_from: float, n: int = 500) -> None:
+def _crossed_three_times(t: Target, lines, st, wind_from: float, n: int = 500, points=None) -> None:
     """Wherever in ``t``'s 90 % region the source is, at least three of ``lines`` lie downwind of
     it at distances where a plume of its rate is above the detection limit at the flight altitude
     (``detectable_range``), and reach across the plume's centreline."""
@@ -66,7 +67,7 @@ def _crossed_three_times(t: Target, lines, st, wind_from: float, n: int = 500) -
     cross = np.array([down[1], -down[0]])
     rng = np.random.default_rng(0)
     r, a = t.radius_m * np.sqrt(rng.uniform(size=n)), rng.uniform(0, 2 * np.pi, n)
-    for p in np.column_stack([t.x_m + r * np.cos(a), t.y_m + r * np.sin(a)]):
+    for p in np.column_stack([t.x_m + r * np.cos(a), t.y_m + r * np.sin(a)]) if points is None else points:
         pu, pv = p @ down, p @ cross
         seen = [u for u, v0, v1 in lines if x_lo <= u - pu <= x_hi and v0 <= pv <= v1]
         assert len(seen) >= 3, (t.id, p, seen)
@@ -83,6 +84,39 @@ def test_every_place_in_the_region_is_crossed_three_times_within_the_plumes_reac
     _crossed_three_times(t, lines, st, wind_from)
     # spaced to resolve the region: four lines or more across its diameter
     assert f.spacing_m <= 2 * t.radius_m / 4 + 1e-9
+
+
+@pytest.mark.parametrize("wind_from", [270.0, 35.0])
+def test_a_flights_ellipse_is_flown_over_not_its_circle(wind_from):
+    """A flight's 90 % ellipse, long along the wind (40 x 10 m) inside its 25 m circle's
+    neighbourhood: the lines cover the ellipse (its reach along and across the wind: the
+    semi-axes when aligned, sqrt((a sin)^2 + (b cos)^2) turned), every place in it is crossed three
+    times, and the flight is shorter than over the circle. Turned across the wind the reaches
+    swap."""
+    along = wind_from + 180.0  # the major axis down the wind
+    t = Target("S1", 40.0, -20.0, 25.0, 0.2, 1.0, None, (40.0, 10.0, along % 360.0))
+    assert t.half_extents(wind_from) == pytest.approx((40.0, 10.0))
+    turned = dataclasses.replace(t, ellipse_m=(40.0, 10.0, (along + 90.0) % 360.0))
+    assert turned.half_extents(wind_from) == pytest.approx((10.0, 40.0))
+    oblique = dataclasses.replace(t, ellipse_m=(40.0, 10.0, (along + 30.0) % 360.0))
+    assert oblique.half_extents(wind_from) == pytest.approx(
+        (np.hypot(40.0 * np.cos(np.pi / 6), 10.0 * np.sin(np.pi / 6)),
+         np.hypot(40.0 * np.sin(np.pi / 6), 10.0 * np.cos(np.pi / 6)))
+    )  # fmt: skip
+    st = _settings(wind_from)
+    (f,) = plan_follow_up([t], st)
+    rng = np.random.default_rng(1)
+    r, phi = np.sqrt(rng.uniform(size=500)), rng.uniform(0, 2 * np.pi, 500)
+    toward = np.deg2rad(along)
+    major = np.array([np.sin(toward), np.cos(toward)])
+    minor = np.array([major[1], -major[0]])
+    inside = (np.array([t.x_m, t.y_m]) + (40.0 * r * np.cos(phi))[:, None] * major
+              + (10.0 * r * np.sin(phi))[:, None] * minor)  # fmt: skip
+    _crossed_three_times(t, _lines(f.mission.path_m, wind_from), st, wind_from, points=inside)
+    (g,) = plan_follow_up([dataclasses.replace(t, ellipse_m=None)], st)
+    assert f.mission.path_m.shape[0] >= 4
+    length = lambda p: float(np.sum(np.hypot(*np.diff(p.mission.path_m, axis=0).T)))  # noqa: E731
+    assert length(f) < length(g)
 
 
 def test_sources_whose_areas_overlap_share_one_mission():
@@ -121,6 +155,11 @@ def test_read_analysis_takes_positions_regions_and_the_low_end_of_each_rate():
     assert (an.wind_speed_m_s, an.wind_from_deg, an.altitude_m) == (3.0, 270.0, 5.0)
     assert [t.id for t in an.select()] == ["S1"]  # only the flagged one by default
     assert [t.id for t in an.select(["S2", "S1"])] == ["S2", "S1"]
+    assert all(t.ellipse_m is None for t in an.targets)  # (no ellipse recorded: the circle)
+    doc = json.loads((DATA / "analysis.geojson").read_text())
+    ell = {"semi_major_m": 38.0, "semi_minor_m": 9.5, "major_axis_azimuth_deg": 80.0}
+    doc["features"][0]["properties"]["location_ci90_ellipse"] = ell
+    assert parse_analysis(doc, "doc").targets[0].ellipse_m == (38.0, 9.5, 80.0)
 
 
 def test_a_source_of_low_probability_is_flown_by_default_and_one_too_weak_is_listed(tmp_path):
@@ -334,6 +373,7 @@ def test_a_beam_analysis_needs_the_wind_and_altitude_given(tmp_path):
         ("missing.geojson", [], "cannot read"),
         ("bad_stability.geojson", [], "'stability_index_fitted' 7.5 is not in 0 (A) .. 5 (F)"),
         ("bad_crossings.geojson", [], "feature 1 (S2): 'plume_crossings' must be a count (0 or more), not -2"),
+        ("bad_ellipse.geojson", [], "(S1): 'location_ci90_ellipse.semi_minor_m' must be a number, not 'wide'"),
     ],
 )
 def test_follow_up_refuses_bad_files_cleanly(name, args, words, tmp_path):

@@ -135,9 +135,10 @@ class EstimatorConfig(BaseModel):
     # 0-179 (0.77 -> 0.90; blind, seeds 300-419, 0.70 -> 0.85); over seeds 0-419 pooled it held
     # 0.869 (sets 0.84-0.93), and 80 m is the least that holds 0.90 of them (0.911, each set
     # >= 0.88; the regions' median radius 11.0 -> 12.7 m; 3 of the suite's 358 sources touched,
-    # its coverage unchanged), checked blind on seeds 420-539. The rates of those sources (2x
-    # high, median) held 0.84 of the truths on seeds 300-419, widened alike 0.93 (a follow-up
-    # plans for no weaker a plume than the survey's height saw: planning.followup.planned_rate).
+    # its coverage unchanged); blind, on seeds 420-539, 0.773 -> 0.909 (60 m: 0.873; median radius
+    # 9.1 -> 13.4 m). The rates of those sources (2x high, median) are widened alike: seeds
+    # 300-419 0.843 -> 0.926 at 60 m, blind 420-539 0.927 -> 0.955 at 80 m (a follow-up plans for
+    # no weaker a plume than the survey's height saw: planning.followup.planned_rate).
     # A flight over the beams fitted with them (combined_survey.py --modes combined, seeds
     # 0-119): regions 0.90 -> 0.94 at 60 m; 0: off
     point_near_crossing_m: NonNegative = 80.0

@@ -70,6 +70,20 @@ class Target:
     # the altitude (m) the survey flew when it crossed its plume; None: no flight crossed it (a
     # beam analysis, or an older file)
     seen_at_m: float | None = None
+    # flights: its 90 % region as an ellipse (semi-major m, semi-minor m, major axis azimuth deg
+    # east of north); None: the circle alone (beams, older files)
+    ellipse_m: tuple[float, float, float] | None = None
+
+    def half_extents(self, wind_from_deg: float) -> tuple[float, float]:
+        """How far its 90 % region reaches from the estimate along the wind and across it (m):
+        the ellipse's projections on those axes where it has one, else the circle's radius."""
+        if self.ellipse_m is None:
+            return float(self.radius_m), float(self.radius_m)
+        a, b, az = self.ellipse_m
+        major = np.array([np.sin(np.deg2rad(az)), np.cos(np.deg2rad(az))])
+        minor = np.array([major[1], -major[0]])
+        down, cross = _axes(wind_from_deg)
+        return tuple(float(np.hypot(a * (u @ major), b * (u @ minor))) for u in (down, cross))
 
     @classmethod
     def of_source(cls, source, flight_altitude_m: float | None) -> Target:
@@ -77,8 +91,9 @@ class Target:
         from a flight flown at ``flight_altitude_m`` (None: beams), as :func:`parse_analysis`
         reads it from the GeoJSON."""
         seen = flight_altitude_m if (source.crossings or 0) > 0 else None
+        ellipse = None if source.ellipse_ci90_m is None else tuple(float(v) for v in source.ellipse_ci90_m)
         return cls(source.id, source.x_m, source.y_m, source.location_ci90_m, source.rate_g_s_ci90[0],
-                   source.height_m, seen)  # fmt: skip
+                   source.height_m, seen, ellipse)  # fmt: skip
 
 
 def planned_rate(target: Target, settings: MissionSettings) -> float:
@@ -250,7 +265,17 @@ def parse_analysis(doc, path) -> Analysis:
             crossings = _number(path, where, crossings, "plume_crossings", positive=False)
             if crossings < 0:
                 raise InputError(path, f"{where}: 'plume_crossings' must be a count (0 or more), not {crossings:g}")
-        rows.append((sid, lat, lon, radius, low, max(height, 0.0), [str(x) for x in flags], crossings))
+        ell = props.get("location_ci90_ellipse")
+        if ell is not None:
+            if not isinstance(ell, dict):
+                raise InputError(path, f"{where}: 'location_ci90_ellipse' must be an object of semi-axes and azimuth")
+            ell = (
+                _number(path, where, ell.get("semi_major_m"), "location_ci90_ellipse.semi_major_m"),
+                _number(path, where, ell.get("semi_minor_m"), "location_ci90_ellipse.semi_minor_m"),
+                _number(path, where, ell.get("major_axis_azimuth_deg"), "location_ci90_ellipse.major_axis_azimuth_deg",
+                        positive=False),
+            )  # fmt: skip
+        rows.append((sid, lat, lon, radius, low, max(height, 0.0), [str(x) for x in flags], crossings, ell))
     origin = prov.get("origin") if isinstance(prov.get("origin"), dict) else None
     if origin is not None:
         lat0 = _number(path, "properties.origin", origin.get("lat"), "lat", positive=False)
@@ -264,11 +289,11 @@ def parse_analysis(doc, path) -> Analysis:
     wind = prov.get("mean_wind") if isinstance(prov.get("mean_wind"), dict) else {}
     speed, from_deg, alt = wind.get("speed_m_s"), wind.get("from_deg"), prov.get("flight_altitude_m")
     alt = None if alt is None else _number(path, "properties", alt, "flight_altitude_m")
-    for sid, lat, lon, radius, low, height, _, crossings in rows:
+    for sid, lat, lon, radius, low, height, _, crossings, ell in rows:
         x, y = frame.to_local(lat, lon)
         # the height the survey crossed its plume at (None: not crossed, or not recorded)
         seen = alt if crossings is not None and crossings > 0 and alt is not None else None
-        targets.append(Target(sid, float(x), float(y), radius, low, height, seen))
+        targets.append(Target(sid, float(x), float(y), radius, low, height, seen, ell))
     post = prov.get("posterior") if isinstance(prov.get("posterior"), dict) else {}
     stab = post.get("stability_index_fitted")
     if stab is not None:
@@ -330,14 +355,14 @@ def follow_up_area(
             f"source {target.id}: a {rate:.3g} g/s plume never reaches the {st.detection_limit_ppm} ppm "
             f"detection limit at {st.altitude_m} m in {st.wind_speed_m_s} m/s wind; fly lower{hint}"
         )
-    r = float(target.radius_m)
+    r, rc = target.half_extents(st.wind_from_deg)  # (along the wind, across it)
     spacing = st.line_spacing_m or float(
         np.clip(min(2.0 * r / lines_across_region, (x_hi - x_lo) / crossings), min_spacing_m, st.max_spacing_m)
     )
     u0 = -r + x_lo
     u1 = r + x_lo + (crossings - 1) * spacing
     sy, _ = sigma_yz(np.array([u1 + r]), st.stability)
-    half = r + 2.5 * float(sy[0])
+    half = rc + 2.5 * float(sy[0])
     down, cross = _axes(st.wind_from_deg)
     centre = np.array([target.x_m, target.y_m])
     # the planner starts its lines min(x_lo, spacing / 2) past the area's upwind edge

@@ -603,16 +603,17 @@ def write_follow_up_png(path, plans, wind: tuple[float, float], title: str = "fo
             label=f"lines ({f.mission.n_lines}, {f.spacing_m:.0f} m apart)",
         )
         for k, t in enumerate(f.targets):
+            ell = getattr(t, "ellipse_m", None)  # flights: the lines are laid over the ellipse
             ax.add_patch(
-                Circle(
-                    (t.x_m, t.y_m),
-                    t.radius_m,
-                    fill=False,
-                    ls="--",
-                    color="tab:red",
-                    label="90 % region" if k == 0 else None,
-                )
-            )
+                Circle((t.x_m, t.y_m), t.radius_m, fill=False, ls=":" if ell else "--", color="tab:red",
+                       lw=0.8 if ell else 1.5, label=("90 % circle" if ell else "90 % region") if k == 0 else None)
+            )  # fmt: skip
+            if ell is not None:
+                a, b, az = ell
+                ax.add_patch(
+                    Ellipse((t.x_m, t.y_m), 2 * a, 2 * b, angle=90.0 - az, fill=False, ls="--", color="tab:red",
+                            label="90 % ellipse" if k == 0 else None)
+                )  # fmt: skip
             ax.plot(t.x_m, t.y_m, "x", color="tab:red", ms=10, mew=2, label="estimate" if k == 0 else None)
             ax.annotate(t.id, (t.x_m, t.y_m), textcoords="offset points", xytext=(6, 6), color="tab:red")
         ax.plot(*f.mission.takeoff_m, "^", color="k", ms=8, label="take-off")
