@@ -1240,6 +1240,92 @@ def serve_init(
 
 
 @app.command()
+@_guard
+def upload(
+    files: Annotated[list[Path], typer.Argument(help="flight logs (CSV, tlog, .bin, .ulg); beam data sets (DIR, ZIP)")],
+    service: Annotated[str, typer.Option(envvar="PLUMESCOUT_SERVICE", help="the service's address, https://host")],
+    mission: Annotated[int, typer.Option(help="the mission's id (the dashboard shows it)")],
+    token: Annotated[
+        str, typer.Option(envvar="PLUMESCOUT_TOKEN", help="an API token (from serve-init, or an admin's /api/tokens)")
+    ],
+    origin: Annotated[
+        str | None, typer.Option(help="a beam data set's origin LAT,LON (its geometry is in metres about it)")
+    ] = None,
+    analyse: Annotated[bool, typer.Option("--analyse", help="then analyse the uploaded files together")] = False,
+    wait: Annotated[bool, typer.Option(help="with --analyse: follow the run and print its sources")] = True,
+):
+    """Send flight logs (and beam data sets) from the field to a plumescout service: each file is
+    uploaded to the mission (kept byte for byte; the same file again is recognised), then, with
+    --analyse, analysed together as `plumescout analyze` would (a beam data set first, the logs
+    as sorties of one survey), the run followed and its sources printed. A file the service
+    refuses is named with the service's reason (file, line and field); the files before it stay
+    uploaded."""
+    from rich.progress import DownloadColumn, TransferSpeedColumn
+
+    from .service.client import ServiceClient, beam_archive
+
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise PlumescoutError(f"no such file: {', '.join(missing)} (nothing uploaded)")
+    sizes = [len(beam_archive(f)) if f.is_dir() else f.stat().st_size for f in files]
+    done = []
+    with ServiceClient(service, token) as api:
+        who = api.me()  # (a wrong token or address is said before any upload)
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeElapsedColumn(), console=console,
+        ) as bar:  # fmt: skip
+            for f, size in zip(files, sizes, strict=True):
+                task = bar.add_task(f"uploading {f.name}", total=size)
+                try:
+                    rec = api.upload(f, mission, origin if f.is_dir() or f.suffix.lower() == ".zip" else None,
+                                     advance=lambda n, task=task: bar.advance(task, n))  # fmt: skip
+                except PlumescoutError as exc:
+                    if done:
+                        ids = ", ".join(f"{r['filename']} (flight {r['id']})" for r in done)
+                        raise PlumescoutError(f"{exc} (uploaded before it, and kept: {ids})") from None
+                    raise
+                bar.update(task, completed=size)
+                done.append(rec)
+        tab = Table(title=f"mission {mission}: uploaded as {who.get('username', '?')}")
+        for c in ("file", "flight", "format", "samples", "species", "note"):
+            tab.add_column(c)
+        for r in done:
+            note = "already there (not stored twice)" if r.get("duplicate") else "; ".join(r.get("repairs") or [])
+            tab.add_row(r["filename"], str(r["id"]), r["format"], str(r["samples"]), ", ".join(r["species"]), note)
+        console.print(tab)
+        if not analyse:
+            console.print(f"analyse them in the dashboard, or: plumescout upload ... --analyse (service {api.base})")
+            return
+        run = api.start_run(mission, [r["id"] for r in done])
+        console.print(f"run {run['id']} queued: {api.base}/api/runs/{run['id']}")
+        if not wait:
+            return
+        with _progress() as bar:
+            task = bar.add_task(f"run {run['id']}: queued", total=1.0)
+            run = api.wait(
+                run["id"],
+                lambda r: bar.update(task, completed=r.get("progress") or 0.0,
+                                     description=f"run {r['id']}: {r.get('stage') or r['state']}"),
+            )  # fmt: skip
+        if run["state"] == "failed":
+            raise PlumescoutError(f"run {run['id']} failed: {run.get('error') or 'see its log in the dashboard'}")
+        tab = Table(title=f"run {run['id']}: {len(run['reports'])} source(s)")
+        for c in ("report", "source", "lat", "lon", "90 % radius (m)", "rate g/s (90 %)", "p", "flags"):
+            tab.add_column(c)
+        for rid in run["reports"]:
+            r = api.report(rid)
+            lo, hi = r["emission_rate_g_s_ci90"]
+            tab.add_row(
+                str(r["id"]), r["title"], f"{r['lat']:.6f}", f"{r['lon']:.6f}", f"{r['location_ci90_m']:.0f}",
+                f"{r['emission_rate_g_s']:.3g} ({lo:.3g}-{hi:.3g})", f"{r['probability']:.2f}",
+                ", ".join(r["flags"]),
+            )  # fmt: skip
+        console.print(tab)
+        console.print(f"the reports: {api.base}/ (dashboard), {api.base}/api/reports?mission_id={mission}")
+
+
+@app.command()
 def version():
     """Print the version."""
     console.print(f"plumescout {__version__}")

@@ -2,7 +2,10 @@
 and tokens, and one real analysis (the estimator run by the job system) shared by the tests."""
 
 import os
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,3 +259,32 @@ def beam_analysed(tmp_path_factory, chilbolton_dir):
         assert run["state"] == "done", run
         yield w, m["id"], f.json(), run
     app.state.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(settings, start_jobs: bool = False):
+    """The store of ``settings`` served by uvicorn on loopback, as `plumescout serve` does:
+    (base URL, app)."""
+    import uvicorn
+
+    app = create_app(settings, start_jobs=start_jobs)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    t0 = time.monotonic()
+    while not server.started and time.monotonic() - t0 < 20:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        t.join(10)
+        app.state.engine.dispose()

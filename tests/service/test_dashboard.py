@@ -4,15 +4,13 @@ browser download). Skipped where no Chromium is installed, never on CI (.ci/run 
 import json
 import os
 import shutil
-import socket
-import threading
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from plumescout.service.app import create_app
+
+from .conftest import free_port, serving
 
 
 def chromium_path() -> str:
@@ -22,35 +20,6 @@ def chromium_path() -> str:
     if os.environ.get("CI"):
         pytest.fail("no Chromium on CI: .ci/run should have installed Debian's chromium")
     pytest.skip("dashboard test skipped: no Chromium found (install Debian's chromium or set PLUMESCOUT_CHROMIUM)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(settings, start_jobs: bool = False):
-    """The store of ``settings`` served by uvicorn on loopback, as `plumescout serve` does:
-    (base URL, app)."""
-    import uvicorn
-
-    app = create_app(settings, start_jobs=start_jobs)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    t0 = time.monotonic()
-    while not server.started and time.monotonic() - t0 < 20:
-        time.sleep(0.05)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        t.join(10)
-        app.state.engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -237,7 +237,7 @@ def _report(r: Report) -> dict:
         "source_class": r.source_class,
         "class_probabilities": props.get("class_probabilities"),
         "flags": props.get("flags", []),  # what to know before trusting it (region at the edge, rate at the cap)
-        # flights: the factor its regions were widened by, its plume crossings all near it
+        # flights: the factor its regions and rate interval were widened by, its plume crossings all near it
         "near_crossing_widening": props.get("near_crossing_widening", 1.0),
         "created_at": _iso(r.created_at),
         "updated_at": _iso(r.updated_at),
