@@ -12,7 +12,7 @@ from plumescout.flightlog import write_flight_csv
 from plumescout.service.app import create_app
 from plumescout.service.settings import ServiceSettings
 
-from .conftest import free_port, populate, serving
+from .conftest import CHILBOLTON_ORIGIN, free_port, populate, serving
 
 runner = CliRunner()
 
@@ -100,3 +100,17 @@ def test_a_wrong_token_or_address_is_said_before_anything_is_sent(field, tmp_pat
     res = _run(w, base, mission, tmp_path / "nowhere.csv")
     assert res.exit_code == 2 and "no such file" in res.output and "nothing uploaded" in res.output
     assert len(w.client.get(f"/api/missions/{mission}/flights", headers=w.h("analyst")).json()) == before
+
+
+def test_a_beam_data_set_directory_is_sent_with_its_origin(field, chilbolton_dir):
+    """A beam data set's directory (as `plumescout analyze DIR` reads it) goes as the ZIP the
+    service takes, with its origin; without the origin the service's refusal says so."""
+    w, base, _mission, _good, _bad = field
+    m = w.post("analyst", "/api/missions", json={"name": "beams"}).json()["id"]
+    res = _run(w, base, m, chilbolton_dir)
+    assert res.exit_code == 2 and "Traceback" not in res.output and "origin" in res.output
+    res = _run(w, base, m, chilbolton_dir, "--origin", CHILBOLTON_ORIGIN)
+    assert res.exit_code == 0, res.output
+    (f,) = w.client.get(f"/api/missions/{m}/flights", headers=w.h("analyst")).json()
+    assert f["format"] == "beams" and f["filename"] == "source_1.zip"
+    assert f["origin"] == [float(v) for v in CHILBOLTON_ORIGIN.split(",")]
