@@ -12,6 +12,7 @@ from plumescout.inference import EstimatorConfig, PlumeEstimator
 from plumescout.inference.detect import detect_observations
 from plumescout.inference.estimate import crossing_support
 from plumescout.pipeline import analyze
+from plumescout.planning.followup import Target, parse_analysis
 from plumescout.report.geojson import source_features
 from plumescout.report.maps import _warnings
 
@@ -179,6 +180,14 @@ def test_a_source_seen_only_near_it_gets_its_circle_and_ellipse_widened(single_f
         assert np.sqrt(hy**2 - f**2) == pytest.approx(k * np.sqrt(hx**2 - f**2))
     assert source_features([b])[0]["properties"]["near_crossing_widening"] == pytest.approx(k, abs=1e-3)
     assert source_features([a])[0]["properties"]["near_crossing_widening"] == 1.0
+    # the interval before the widening is kept beside it, and a follow-up plans from its low end
+    assert b.rate_g_s_ci90_before_near == a.rate_g_s_ci90 and a.rate_g_s_ci90_before_near is None
+    props = source_features([b])[0]["properties"]
+    assert props["emission_rate_g_s_ci90_before_widening"] == [round(v, 6) for v in a.rate_g_s_ci90]
+    assert "emission_rate_g_s_ci90_before_widening" not in source_features([a])[0]["properties"]
+    doc = {"type": "FeatureCollection", "features": source_features([b]), "properties": {"flight_altitude_m": 5.0}}
+    assert parse_analysis(doc, "doc").targets[0].rate_g_s == round(a.rate_g_s_ci90[0], 6)
+    assert Target.of_source(b, 5.0).rate_g_s == a.rate_g_s_ci90[0]
 
 
 def test_the_report_says_why_a_region_was_widened_for_near_crossings(single_flight, tmp_path):

@@ -373,6 +373,7 @@ def test_a_beam_analysis_needs_the_wind_and_altitude_given(tmp_path):
         ("missing.geojson", [], "cannot read"),
         ("bad_stability.geojson", [], "'stability_index_fitted' 7.5 is not in 0 (A) .. 5 (F)"),
         ("bad_crossings.geojson", [], "feature 1 (S2): 'plume_crossings' must be a count (0 or more), not -2"),
+        ("bad_before_widening.geojson", [], "(S1): 'emission_rate_g_s_ci90_before_widening' must be [low, high]"),
         ("bad_ellipse.geojson", [], "(S1): 'location_ci90_ellipse.semi_minor_m' must be a number, not 'wide'"),
     ],
 )

@@ -294,6 +294,9 @@ class SourceEstimate:
     # flights: the factor its 90 % circle, ellipse and rate interval were widened by besides, its
     # crossings all lying near it (:func:`near_crossing_widening`; 1 for most)
     near_crossing_widening: float = 1.0
+    # its 90 % rate interval before that widening (what a follow-up lays its lines for: the
+    # posterior's own low end; planning.followup.planned_rate); None where it was not widened
+    rate_g_s_ci90_before_near: tuple[float, float] | None = None
 
     @property
     def crossings(self) -> int | None:
@@ -986,6 +989,7 @@ class PlumeEstimator:
                     region_widening=widening,
                     crossing_distances_m=dist,
                     near_crossing_widening=near,
+                    rate_g_s_ci90_before_near=_widen(q, rate_inflation, rate_floor) if near > 1.0 else None,
                 )
             )
         out.sort(key=lambda s: (-s.probability, -s.rate_g_s))

@@ -77,6 +77,12 @@ def source_features(sources) -> list[dict]:
                     "plume_crossings": getattr(s, "crossings", None),
                     # the factor its 90 % regions and rate interval were widened by, its crossings all near it
                     "near_crossing_widening": _r(getattr(s, "near_crossing_widening", 1.0), 3),
+                    # the rate interval before it (only where widened): what a follow-up plans for
+                    **(
+                        {"emission_rate_g_s_ci90_before_widening": [_r(v, 6) for v in before]}
+                        if (before := getattr(s, "rate_g_s_ci90_before_near", None)) is not None
+                        else {}
+                    ),
                     **_ellipse_property(getattr(s, "ellipse_ci90_m", None)),
                     **(getattr(s, "attribution", None) or {}),
                 },
