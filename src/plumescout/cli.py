@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import re
@@ -555,6 +556,10 @@ def follow_up(
         str | None,
         typer.Option(help="Pasquill-Gifford class or index 0-5 (default: the analysis' fitted one, else D)"),
     ] = None,
+    region: Annotated[
+        str,
+        typer.Option(help="lay the lines over each source's 90 % ellipse (a flight's, where recorded) or its circle"),
+    ] = "ellipse",
 ):
     """Plan the flight that pins down the sources an analysis could not: crosswind lines over
     each one's 90 % region, close enough to cross its plume several times at several distances.
@@ -575,9 +580,13 @@ def follow_up(
         read_analysis,
     )
 
+    if region not in ("ellipse", "circle"):
+        raise ConfigError(f"--region must be ellipse or circle, not {region!r}")
     an = read_analysis(sources_geojson)
     ids = [x.strip() for x in sources.split(",") if x.strip()] if sources else None
     targets = an.select(ids)
+    if region == "circle":  # (the wider ground: the circle holds the truth a little more often)
+        targets = [dataclasses.replace(t, ellipse_m=None) for t in targets]
     if not targets:
         console.print(
             f"no source in {sources_geojson} carries {' or '.join(FOLLOW_UP_FLAGS)}: nothing to fly again "

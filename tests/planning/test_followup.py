@@ -463,3 +463,25 @@ def test_a_source_the_survey_saw_is_planned_for_no_weaker_a_plume_than_its_heigh
     text = " ".join(res.output.split())  # the crew is told why
     assert f"S2: lines laid for {1.001 * weakest:.3g} g/s, not its rate interval's low end 0.001" in text
     assert "crossed its plume at 5 m" in text
+
+
+def test_the_command_lays_its_lines_over_the_ellipse_or_on_request_the_circle(tmp_path):
+    """S1's ellipse (38 x 9.5 m, long axis 80 deg: 10 deg off the wind from 270) reaches
+    hypot(38 cos 10, 9.5 sin 10) m up the wind from the estimate, its 25 m circle 25 m: the lines
+    start that much apart; --region circle lays them over the circle."""
+    doc = json.loads((DATA / "analysis.geojson").read_text())
+    ell = {"semi_major_m": 38.0, "semi_minor_m": 9.5, "major_axis_azimuth_deg": 80.0}
+    doc["features"][0]["properties"]["location_ci90_ellipse"] = ell
+    src = tmp_path / "ellipse.geojson"
+    src.write_text(json.dumps(doc))
+    starts = {}
+    for region in ("ellipse", "circle"):
+        res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / region), "--region", region])
+        assert res.exit_code == 0, res.output
+        plan = json.loads((tmp_path / region / "follow_up.json").read_text())
+        (row,) = [s for m in plan["missions"] for s in m["sources"] if s["id"] == "S1"]
+        starts[region] = row["lines_from_m"] - row["plume_detectable_from_m"]
+    reach = np.hypot(38.0 * np.cos(np.deg2rad(10.0)), 9.5 * np.sin(np.deg2rad(10.0)))
+    assert starts["ellipse"] == pytest.approx(-reach, abs=0.15) and starts["circle"] == pytest.approx(-25.0, abs=0.15)
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "x"), "--region", "square"])
+    assert res.exit_code == 2 and "--region must be ellipse or circle" in res.output
