@@ -137,8 +137,9 @@ class EstimatorConfig(BaseModel):
     # >= 0.88; the regions' median radius 11.0 -> 12.7 m; 3 of the suite's 358 sources touched,
     # its coverage unchanged); blind, on seeds 420-539, 0.773 -> 0.909 (60 m: 0.873; median radius
     # 9.1 -> 13.4 m). The rates of those sources (2x high, median) are widened alike: seeds
-    # 300-419 0.843 -> 0.926 at 60 m, blind 420-539 0.927 -> 0.955 at 80 m (a follow-up plans for
-    # no weaker a plume than the survey's height saw: planning.followup.planned_rate).
+    # 300-419 0.843 -> 0.926 at 60 m, blind 420-539 0.927 -> 0.955 at 80 m (a follow-up plans
+    # from the interval before the widening, rate_g_s_ci90_before_near, no weaker than the
+    # survey's height saw: planning.followup.planned_rate).
     # A flight over the beams fitted with them (combined_survey.py --modes combined, seeds
     # 0-119): regions 0.90 -> 0.94 at 60 m; 0: off
     point_near_crossing_m: NonNegative = 80.0
