@@ -146,12 +146,6 @@ def _stability(est, how: str):
     return round(est.info_["stability_index_fitted"], 2) if how == "fitted" else how
 
 
-def _as_read(target, how: str):
-    """``target`` with its 90 % region as `plumescout follow-up` reads it ("ellipse": the ellipse
-    where it has one) or as its circle alone ("circle")."""
-    return target if how == "ellipse" else dataclasses.replace(target, ellipse_m=None)
-
-
 def run_one(
     seed: int,
     data_dir: str,
@@ -159,7 +153,7 @@ def run_one(
     altitude_m: float,
     spacing_m: float,
     stability: str = "fitted",
-    region: str = "ellipse",
+    region: str = "circle",
 ) -> dict:
     from plumescout.inference import EstimatorConfig, PlumeEstimator
     from plumescout.observations import join_sorties
@@ -200,7 +194,8 @@ def run_one(
         aircraft=[Aircraft(speed_m_s=SPEED_M_S, min_altitude_m=min(5.0, altitude_m), endurance_s=1800.0)],
     )  # fmt: skip
     # seen at the logged height, as `plumescout analyze` records it (flight_altitude_m)
-    targets = [_as_read(Target.of_source(s, float(np.median(obs.z_m))), region) for s in flagged]
+    # (its 90 % circle, or with --region ellipse its ellipse, as `plumescout follow-up --region`)
+    targets = [Target.of_source(s, float(np.median(obs.z_m)), ellipse=region == "ellipse") for s in flagged]
     legs = _plan(targets, st, tuple(survey_path["xy"][-1]), row)
     if not legs:
         return row
@@ -404,7 +399,7 @@ def _suite_score(truth, est, wall_s, watch: list[int]) -> dict:
             "false_probability": [round(float(est.sources_[j].probability), 4) for j in false]}  # fmt: skip
 
 
-def suite_plan(sc, flight, est, flagged: list[int], stability: str, row: dict, region: str = "ellipse"):
+def suite_plan(sc, flight, est, flagged: list[int], stability: str, row: dict, region: str = "circle"):
     """A suite flight's follow-up over its estimates ``flagged`` (indices), as `plumescout
     follow-up` plans it with the aircraft of the scenario: (the survey's path, the legs of
     :func:`_plan`, which records what it flew lower or not at all in ``row``)."""
@@ -420,7 +415,7 @@ def suite_plan(sc, flight, est, flagged: list[int], stability: str, row: dict, r
     )  # fmt: skip
     survey = np.vstack(flight.plan.sorties)
     seen_at = float(np.median(flight.observations.z_m))  # (flight_altitude_m, as `plumescout analyze` records it)
-    targets = [_as_read(Target.of_source(est.sources_[j], seen_at), region) for j in flagged]
+    targets = [Target.of_source(est.sources_[j], seen_at, ellipse=region == "ellipse") for j in flagged]
     return survey, _plan(targets, st, tuple(survey[-1]), row)
 
 
@@ -438,7 +433,7 @@ def later_flight(sc, wps, altitude_m: float, seed_k: int, after):
 
 
 def run_suite_one(
-    seed: int, stability: str = "fitted", flags: tuple[str, ...] | None = None, region: str = "ellipse"
+    seed: int, stability: str = "fitted", flags: tuple[str, ...] | None = None, region: str = "circle"
 ) -> dict:
     from plumescout.evaluation import simulate_scenario
     from plumescout.inference import EstimatorConfig, PlumeEstimator
@@ -503,7 +498,7 @@ def write_suite(rows, args, wall_s: float) -> None:
         "",
         f"`python benchmarks/follow_up.py --suite {_seeds_option([r['seed'] for r in rows])}"
         + (f" --flags {' '.join(args.flags)}" if getattr(args, "flags", None) else "")
-        + f" --region {getattr(args, 'region', 'ellipse')}` "
+        + f" --region {getattr(args, 'region', 'circle')}` "
         f"(seeds {', '.join(_ranges([r['seed'] for r in rows]))}) on {machine()}; total wall time {wall_s:.0f} s.",
         "",
         f"{len(rows)} flights; the survey's fit flagged {n_flag} sources in {len(flown)} flights, {n_true_flag} of "
@@ -595,9 +590,9 @@ def main(argv=None) -> int:
     )
     ap.add_argument(
         "--region",
-        choices=("ellipse", "circle"),
-        default="ellipse",
-        help="lay the lines over each source's 90 %% ellipse where it has one (plumescout follow-up's) or its circle",
+        choices=("circle", "ellipse"),
+        default="circle",
+        help="lay the lines over each source's 90 %% circle (plumescout follow-up's default) or its ellipse",
     )
     ap.set_defaults(releases=60, out=str(Path(__file__).parent / "results" / "follow_up"))
     args = ap.parse_args(argv)

@@ -159,7 +159,8 @@ def test_read_analysis_takes_positions_regions_and_the_low_end_of_each_rate():
     doc = json.loads((DATA / "analysis.geojson").read_text())
     ell = {"semi_major_m": 38.0, "semi_minor_m": 9.5, "major_axis_azimuth_deg": 80.0}
     doc["features"][0]["properties"]["location_ci90_ellipse"] = ell
-    assert parse_analysis(doc, "doc").targets[0].ellipse_m == (38.0, 9.5, 80.0)
+    assert parse_analysis(doc, "doc", ellipse=True).targets[0].ellipse_m == (38.0, 9.5, 80.0)
+    assert parse_analysis(doc, "doc").targets[0].ellipse_m is None  # (the circle by default)
 
 
 def test_a_source_of_low_probability_is_flown_by_default_and_one_too_weak_is_listed(tmp_path):
@@ -468,15 +469,16 @@ def test_a_source_the_survey_saw_is_planned_for_no_weaker_a_plume_than_its_heigh
 def test_the_command_lays_its_lines_over_the_ellipse_or_on_request_the_circle(tmp_path):
     """S1's ellipse (38 x 9.5 m, long axis 80 deg: 10 deg off the wind from 270) reaches
     hypot(38 cos 10, 9.5 sin 10) m up the wind from the estimate, its 25 m circle 25 m: the lines
-    start that much apart; --region circle lays them over the circle."""
+    start that much apart; --region ellipse lays them over the ellipse, the default over the
+    circle."""
     doc = json.loads((DATA / "analysis.geojson").read_text())
     ell = {"semi_major_m": 38.0, "semi_minor_m": 9.5, "major_axis_azimuth_deg": 80.0}
     doc["features"][0]["properties"]["location_ci90_ellipse"] = ell
     src = tmp_path / "ellipse.geojson"
     src.write_text(json.dumps(doc))
     starts = {}
-    for region in ("ellipse", "circle"):
-        res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / region), "--region", region])
+    for region, args in (("ellipse", ["--region", "ellipse"]), ("circle", [])):
+        res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / region), *args])
         assert res.exit_code == 0, res.output
         plan = json.loads((tmp_path / region / "follow_up.json").read_text())
         (row,) = [s for m in plan["missions"] for s in m["sources"] if s["id"] == "S1"]

@@ -77,7 +77,9 @@ class Target:
     # beam analysis, or an older file)
     seen_at_m: float | None = None
     # flights: its 90 % region as an ellipse (semi-major m, semi-minor m, major axis azimuth deg
-    # east of north); None: the circle alone (beams, older files)
+    # east of north), to lay the lines over in place of the circle; None: the circle (the default:
+    # on simulated near-field surveys the ellipse took a fifth less flight but left the sources
+    # 3.0 m from the truth against 2.0 m; benchmarks/results/follow_up/, session 27)
     ellipse_m: tuple[float, float, float] | None = None
 
     def half_extents(self, wind_from_deg: float) -> tuple[float, float]:
@@ -92,12 +94,13 @@ class Target:
         return tuple(float(np.hypot(a * (u @ major), b * (u @ minor))) for u in (down, cross))
 
     @classmethod
-    def of_source(cls, source, flight_altitude_m: float | None) -> Target:
+    def of_source(cls, source, flight_altitude_m: float | None, ellipse: bool = False) -> Target:
         """The target of an estimator's source (:class:`~plumescout.inference.SourceEstimate`)
         from a flight flown at ``flight_altitude_m`` (None: beams), as :func:`parse_analysis`
-        reads it from the GeoJSON."""
+        reads it from the GeoJSON (``ellipse``: with its ellipse, where it has one)."""
         seen = flight_altitude_m if (source.crossings or 0) > 0 else None
-        ellipse = None if source.ellipse_ci90_m is None else tuple(float(v) for v in source.ellipse_ci90_m)
+        ell = source.ellipse_ci90_m if ellipse else None
+        ellipse = None if ell is None else tuple(float(v) for v in ell)
         low = (getattr(source, "rate_g_s_ci90_before_near", None) or source.rate_g_s_ci90)[0]
         return cls(source.id, source.x_m, source.y_m, source.location_ci90_m, float(low), source.height_m, seen,
                    ellipse)  # fmt: skip
@@ -227,18 +230,21 @@ def _number(path, where: str, value, name: str, positive: bool = True) -> float:
     return v
 
 
-def read_analysis(path) -> Analysis:
+def read_analysis(path, ellipse: bool = False) -> Analysis:
     """Read an analysis' source estimates (the GeoJSON of ../shared/FORMATS.md section 2).
 
     Each Point feature's position ([lon, lat]), ``location_ci90_m`` and
     ``emission_rate_g_s_ci90`` are required; ``height_m`` and ``flags`` are used when present.
-    The local frame is the provenance's ``origin``, else the first source."""
+    The local frame is the provenance's ``origin``, else the first source. ``ellipse``: as
+    :func:`parse_analysis`."""
     path = Path(path)
-    return parse_analysis(read_json(path), path)
+    return parse_analysis(read_json(path), path, ellipse)
 
 
-def parse_analysis(doc, path) -> Analysis:
-    """:func:`read_analysis` of an already parsed document; ``path`` names it in errors."""
+def parse_analysis(doc, path, ellipse: bool = False) -> Analysis:
+    """:func:`read_analysis` of an already parsed document; ``path`` names it in errors;
+    ``ellipse``: each target with its 90 % ellipse where the file records one (the lines are then
+    laid over it), else the circle."""
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
         raise InputError(path, "not a GeoJSON FeatureCollection of source estimates (plumescout analyze's output)")
     prov = doc.get("properties") if isinstance(doc.get("properties"), dict) else {}
@@ -305,7 +311,7 @@ def parse_analysis(doc, path) -> Analysis:
         x, y = frame.to_local(lat, lon)
         # the height the survey crossed its plume at (None: not crossed, or not recorded)
         seen = alt if crossings is not None and crossings > 0 and alt is not None else None
-        targets.append(Target(sid, float(x), float(y), radius, low, height, seen, ell))
+        targets.append(Target(sid, float(x), float(y), radius, low, height, seen, ell if ellipse else None))
     post = prov.get("posterior") if isinstance(prov.get("posterior"), dict) else {}
     stab = post.get("stability_index_fitted")
     if stab is not None:
