@@ -141,7 +141,8 @@ class EstimatorConfig(BaseModel):
     # from the interval before the widening, rate_g_s_ci90_before_near, no weaker than the
     # survey's height saw: planning.followup.planned_rate).
     # A flight over the beams fitted with them (combined_survey.py --modes combined, seeds
-    # 0-119): regions 0.90 -> 0.94 at 60 m; 0: off
+    # 0-119): regions 0.90 -> 0.94 at 60 m (seeds 0-59 0.860 -> 0.930 and 60-119 0.945 -> 0.982 at
+    # 80 m, read off the records); 0: off
     point_near_crossing_m: NonNegative = 80.0
     # flights: the 90 % ellipse's semi-axes = the posterior's (90 % of its samples inside) times
     # this factor, then floored as the circle's radius. Calibrated like the circle's factor
