@@ -1277,7 +1277,8 @@ def upload(
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise PlumescoutError(f"no such file: {', '.join(missing)} (nothing uploaded)")
-    sizes = [len(beam_archive(f)) if f.is_dir() else f.stat().st_size for f in files]
+    zips = {f: beam_archive(f) for f in files if f.is_dir()}  # (a beam data set's directory, zipped once)
+    sizes = [len(zips[f]) if f in zips else f.stat().st_size for f in files]
     done = []
     with ServiceClient(service, token) as api:
         who = api.me()  # (a wrong token or address is said before any upload)
@@ -1288,8 +1289,9 @@ def upload(
             for f, size in zip(files, sizes, strict=True):
                 task = bar.add_task(f"uploading {f.name}", total=size)
                 try:
-                    rec = api.upload(f, mission, origin if f.is_dir() or f.suffix.lower() == ".zip" else None,
-                                     advance=lambda n, task=task: bar.advance(task, n))  # fmt: skip
+                    beams = f.is_dir() or f.suffix.lower() == ".zip"  # (the origin is a beam data set's)
+                    step = lambda n, task=task: bar.advance(task, n)  # noqa: E731
+                    rec = api.upload(f, mission, origin if beams else None, advance=step, archive=zips.get(f))
                 except PlumescoutError as exc:
                     if done:
                         ids = ", ".join(f"{r['filename']} (flight {r['id']})" for r in done)

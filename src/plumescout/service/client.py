@@ -107,14 +107,20 @@ class ServiceClient:
         return self._call("GET", "/api/me", "who am I")
 
     def upload(
-        self, path: Path, mission_id: int, origin: str | None = None, advance: Callable[[int], None] | None = None
+        self,
+        path: Path,
+        mission_id: int,
+        origin: str | None = None,
+        advance: Callable[[int], None] | None = None,
+        archive: bytes | None = None,
     ) -> dict:
         """Upload ``path`` (a flight log, or a beam data set's directory or ZIP with its ``origin``
         'LAT,LON') to mission ``mission_id``: the service's record of the flight (``duplicate``
-        true where the same file was there already)."""
+        true where the same file was there already). ``archive``: a directory's ZIP, where the
+        caller already made it (:func:`beam_archive`)."""
         path = Path(path)
         if path.is_dir():
-            data, name = beam_archive(path), f"{path.name}.zip"
+            data, name = archive if archive is not None else beam_archive(path), f"{path.name}.zip"
         else:
             data, name = path.read_bytes(), path.name
         body = _Reading(data, advance or (lambda n: None))
