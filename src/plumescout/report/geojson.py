@@ -10,7 +10,15 @@ from pathlib import Path
 
 from .. import __version__
 
-__all__ = ["sha256_file", "provenance", "source_features", "write_geojson"]
+__all__ = ["sha256_file", "provenance", "source_features", "write_geojson", "near_crossing_remark"]
+
+
+def near_crossing_remark(factor: float | None) -> str:
+    """The clause that tells a reader of a source's KML description or CoT remarks that its region
+    and rate interval were widened ``factor`` times for a plume seen only near it (its GeoJSON's
+    ``near_crossing_widening``); empty where they were not."""
+    k = float(factor or 1.0)
+    return f"; region and rate interval widened {k:.2g}x: its plume was seen only near it" if k > 1.0 else ""
 
 
 def sha256_file(path) -> str:

@@ -16,6 +16,7 @@ from fastkml.enums import AltitudeMode
 from ..geo import bearing_to_unit
 from ..inference.data import point_sensors
 from ..observations import track_breaks
+from .geojson import near_crossing_remark
 
 __all__ = ["write_kml", "circle_lonlat", "ellipse_lonlat"]
 
@@ -105,11 +106,7 @@ def write_kml(
                 if (ell := getattr(s, "ellipse_ci90_m", None))
                 else ""
             )
-            + (
-                f"; region and rate interval widened {k:.2g}x: its plume was seen only near it"
-                if (k := getattr(s, "near_crossing_widening", 1.0)) > 1.0
-                else ""
-            )
+            + near_crossing_remark(getattr(s, "near_crossing_widening", 1.0))
             + f"; probability {s.probability:.3f}"
             + "".join(f"; warning: {f.replace('_', ' ')}" for f in getattr(s, "flags", []))
         )

@@ -23,6 +23,8 @@ import xml.etree.ElementTree as ET
 from configparser import ConfigParser
 from datetime import UTC, datetime, timedelta
 
+from ..report.geojson import near_crossing_remark
+
 __all__ = ["COT_TYPE", "R90_PER_SIGMA", "ce_from_r90", "report_event", "send_events", "push_events"]
 
 COT_TYPE = "b-m-p-s-m"
@@ -78,8 +80,7 @@ def report_event(report, stale_s: float = 86400.0, when: datetime | None = None)
         if ell
         else ""
     )
-    near = float(props.get("near_crossing_widening") or 1.0)  # flights: a plume seen only near its source
-    widened = f"; region and rate interval widened {near:.2g}x: its plume was seen only near it" if near > 1.0 else ""
+    widened = near_crossing_remark(props.get("near_crossing_widening"))  # flights: a plume seen only near it
     ET.SubElement(detail, "remarks").text = (
         f"plumescout {report.species} source, {rate}; P(exists) {report.probability:.2f}; "
         f"90 % radius {report.location_ci90_m:.1f} m{ellipse}{widened}{cls}; status {report.status}"
