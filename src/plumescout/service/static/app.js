@@ -205,7 +205,7 @@ async function select(id) {
   d.innerHTML = `<h3>${esc(r.title)} <span class="chip ${esc(r.status)}">${esc(r.status)}</span></h3>
   <table>
     <tr><td>position</td><td>${r.lat.toFixed(7)}, ${r.lon.toFixed(7)} (90 % within ${r.location_ci90_m.toFixed(1)} m${r.location_ci90_ellipse ? `, or an ellipse of ${r.location_ci90_ellipse.semi_major_m.toFixed(0)} × ${r.location_ci90_ellipse.semi_minor_m.toFixed(0)} m along ${r.location_ci90_ellipse.major_axis_azimuth_deg.toFixed(0)}°` : ""})</td></tr>
-    ${(r.near_crossing_widening || 1) > 1 ? `<tr><td></td><td><small>region widened ${r.near_crossing_widening.toPrecision(2)}×: every plume crossing lies near the source, where a plume is a meandering train of puffs more than the average plume the model describes</small></td></tr>` : ""}
+    ${(r.near_crossing_widening || 1) > 1 ? `<tr><td></td><td><small>region and rate interval widened ${r.near_crossing_widening.toPrecision(2)}×: every plume crossing lies near the source, where a plume is a meandering train of puffs more than the average plume the model describes</small></td></tr>` : ""}
     <tr><td>emission rate</td><td>${r.emission_rate_g_s.toPrecision(3)} g/s, 90 % [${r.emission_rate_g_s_ci90.map((v) => v.toPrecision(3)).join(", ")}]</td></tr>
     <tr><td>exists</td><td>probability ${r.probability.toFixed(3)}</td></tr>
     ${(r.flags || []).length ? `<tr class="warning"><td>warning</td><td>${r.flags.map((f) => flagText(f, staff)).join("<br>")}</td></tr>` : ""}
