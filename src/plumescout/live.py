@@ -4,7 +4,8 @@
 The posterior is the search's grid filter (:class:`~plumescout.search.field.FieldBelief`): a
 posterior over the source's cell and rate, updated by Bayes' rule once per observation window
 (``window_s`` of readings: a hit if any reading rises ``threshold_ppm`` above the running
-background). An update costs the same whatever the flight's length and nothing grows with it:
+background; a window also waits until the vehicle has moved ``min_move_m``, or for ``hover_s``
+while it holds position, so a loitering vehicle does not count one look many times). An update costs the same whatever the flight's length and nothing grows with it:
 recent readings live in fixed-size ring buffers, so memory stays flat over hours.
 
 Messages used: ``GLOBAL_POSITION_INT`` (position, height above home), ``WIND`` (ArduPilot: from,
@@ -51,6 +52,8 @@ class LiveEstimator:
 
     model: LiveModel = field(default_factory=LiveModel)
     window_s: float = 3.0
+    min_move_m: float = 5.0
+    hover_s: float = 30.0
     background_s: float = 120.0
     cell_m: float = 5.0
     frame: LocalFrame | None = None
@@ -62,6 +65,7 @@ class LiveEstimator:
         self.recent = deque(maxlen=int(self.background_s * 20))  # readings for the background
         self.window: list[tuple[float, float]] = []
         self.window_start = None
+        self.window_xy = None
         self.samples = self.hits = self.windows = 0
         self.update_times: deque[float] = deque(maxlen=10000)
 
@@ -86,10 +90,23 @@ class LiveEstimator:
         self.recent.append(ppm)
         if self.window_start is None:
             self.window_start = t
+            self.window_xy = self._xy()
         self.window.append((t, ppm))
-        if t - self.window_start < self.window_s:
+        span = t - self.window_start
+        if span < self.window_s:
+            return False
+        # a window is one observation of one place: a vehicle holding position (waiting for its
+        # next waypoint, or loitering) reads the same stretch of plume, not new evidence, so its
+        # window stays open until it has moved a cell or ``hover_s`` has passed (the plume
+        # meanders past a still sensor on a timescale of minutes)
+        xy = self._xy()
+        moved = np.inf if xy is None or self.window_xy is None else float(np.hypot(*(xy - self.window_xy)))
+        if moved < self.min_move_m and span < self.hover_s:
             return False
         return self._close_window()
+
+    def _xy(self):
+        return np.array(self.pos[-1][1:3]) if self.pos else None
 
     # -- the update -----------------------------------------------------------------------------
     def _wind_now(self):
@@ -99,12 +116,14 @@ class LiveEstimator:
         rad = np.deg2rad(w[:, 2])
         ve, vn = (w[:, 1] * np.sin(rad)).mean(), (w[:, 1] * np.cos(rad)).mean()
         from_deg = float(unit_to_bearing(ve, vn)) % 360.0
-        # the direction's spread over the last minutes (circular std), as the plume's meander
+        # the direction's spread over the last minutes (circular std), as the plume's meander, no
+        # narrower than the model's: minutes of record under-read a meander whose own timescale is
+        # minutes (the simulated wind of 10 deg read 5-7 deg over its first 5 min)
         ww = np.array(self.wind)
         c, s = np.cos(np.deg2rad(ww[:, 2])).mean(), np.sin(np.deg2rad(ww[:, 2])).mean()
         r = min(1.0, math.hypot(c, s))
         spread = math.degrees(math.sqrt(max(-2.0 * math.log(max(r, 1e-9)), 0.0)))
-        return from_deg, float(w[:, 1].mean()), float(np.clip(spread, 5.0, 25.0))
+        return from_deg, float(w[:, 1].mean()), float(np.clip(spread, self.model.meander_deg, 25.0))
 
     def _close_window(self) -> bool:
         win, self.window, self.window_start = self.window, [], None

@@ -79,9 +79,9 @@ def test_update_cost_does_not_grow_and_memory_is_bounded():
     est.add_position(0.0, 51.0, -1.0, 4.0)
     est.add_wind(0.0, 3.0, 270.0)
     rng = np.random.default_rng(0)
-    for k in range(1, 6001):  # 10 min at 10 Hz
+    for k in range(1, 6001):  # 10 min at 10 Hz, flying north at 5.6 m/s (back south every 100 s)
         t = k * 0.1
-        est.add_position(t, 51.0 + 1e-6 * (k % 100), -1.0, 4.0)
+        est.add_position(t, 51.0 + 5e-6 * (k % 1000), -1.0, 4.0)
         if k % 5 == 0:
             est.add_wind(t, 3.0, 270.0 + rng.normal(0, 8))
         est.add_gas(t, 1.95 + rng.normal(0, 0.01))
@@ -90,6 +90,26 @@ def test_update_cost_does_not_grow_and_memory_is_bounded():
     assert len(est.wind) <= est.wind.maxlen
     # one window per second of readings (10 or 11 readings each): about 550 updates, no false hits
     assert 6000 // 12 <= est.windows <= 6000 // 10 and est.hits <= 5
+
+
+def test_a_vehicle_holding_position_adds_one_observation_per_hover_time_not_per_window():
+    """Readings taken from one spot are one look at the plume there: 60 s of hovering closes a
+    window every ``hover_s`` (30 s), the same 60 s flown at 6 m/s one every ``window_s`` (3 s)."""
+
+    def windows(speed_m_s):
+        est = LiveEstimator(LiveModel(half_size_m=200.0), window_s=3.0, hover_s=30.0, min_move_m=5.0)
+        est.add_position(0.0, 51.0, -1.0, 4.0)
+        est.add_wind(0.0, 3.0, 270.0)
+        for k in range(1, 601):
+            t = k * 0.1
+            est.add_position(t, *est.frame.to_wgs84(0.0, speed_m_s * t), 4.0)
+            est.add_gas(t, 1.95)
+        return est.windows
+
+    # a window closes on the first reading at least 3 s (30 s) after it opened: 60 s hold
+    # 60 / 3.1 -> 19 flown windows and 60 / 30.1 -> 1 hovering one (the second is still open)
+    assert windows(6.0) == 19
+    assert windows(0.0) == 1
 
 
 def test_cli_live_listens_for_a_set_vehicle_time_and_writes_the_estimate(tmp_path):
