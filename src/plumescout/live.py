@@ -5,8 +5,9 @@ The posterior is the search's grid filter (:class:`~plumescout.search.field.Fiel
 posterior over the source's cell and rate, updated by Bayes' rule once per observation window
 (``window_s`` of readings: a hit if any reading rises ``threshold_ppm`` above the running
 background; a window also waits until the vehicle has moved ``min_move_m``, or for ``hover_s``
-while it holds position, so a loitering vehicle does not count one look many times). An update costs the same whatever the flight's length and nothing grows with it:
-recent readings live in fixed-size ring buffers, so memory stays flat over hours.
+while it holds position, so a loitering vehicle does not count one look many times). An update
+costs the same whatever the flight's length and nothing grows with it: recent readings live in
+fixed-size ring buffers, so memory stays flat over hours.
 
 Messages used: ``GLOBAL_POSITION_INT`` (position, height above home), ``WIND`` (ArduPilot: from,
 speed), ``NAMED_VALUE_FLOAT`` named like a species column (``ch4_ppm``). Guidance is sent as
@@ -116,14 +117,12 @@ class LiveEstimator:
         rad = np.deg2rad(w[:, 2])
         ve, vn = (w[:, 1] * np.sin(rad)).mean(), (w[:, 1] * np.cos(rad)).mean()
         from_deg = float(unit_to_bearing(ve, vn)) % 360.0
-        # the direction's spread over the last minutes (circular std), as the plume's meander, no
-        # narrower than the model's: minutes of record under-read a meander whose own timescale is
-        # minutes (the simulated wind of 10 deg read 5-7 deg over its first 5 min)
+        # the direction's spread over the last minutes (circular std), as the plume's meander
         ww = np.array(self.wind)
         c, s = np.cos(np.deg2rad(ww[:, 2])).mean(), np.sin(np.deg2rad(ww[:, 2])).mean()
         r = min(1.0, math.hypot(c, s))
         spread = math.degrees(math.sqrt(max(-2.0 * math.log(max(r, 1e-9)), 0.0)))
-        return from_deg, float(w[:, 1].mean()), float(np.clip(spread, self.model.meander_deg, 25.0))
+        return from_deg, float(w[:, 1].mean()), float(np.clip(spread, 5.0, 25.0))
 
     def _close_window(self) -> bool:
         win, self.window, self.window_start = self.window, [], None
