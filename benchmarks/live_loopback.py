@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,43 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT))
 from estimator_suite import machine  # noqa: E402
-from tests.live.sim_vehicle import PlumeVehicle  # noqa: E402
-from tests.live.test_live import _free_port, _offset  # noqa: E402
-
-from plumescout.live import run_live  # noqa: E402
+from tests.live.sim_vehicle import guided_run  # noqa: E402
 
 
 def one_run(guide: str, warp: float) -> dict:
-    port = _free_port()
-    vehicle = PlumeVehicle(f"udpout:127.0.0.1:{port}", warp=warp)
-    done = threading.Event()
-
-    def on_update(est, status):
-        e = est.estimate()
-        if e["located"] and e["radius90_m"] <= 10.0 and vehicle.closest_m <= 20.0:
-            done.set()
-
-    def pause_once():
-        time.sleep(3.0)
-        vehicle.paused.set()
-        time.sleep(2.0)
-        vehicle.paused.clear()
-
-    vehicle.start()
-    threading.Thread(target=pause_once, daemon=True).start()
-    t0 = time.monotonic()
-    try:
-        est = run_live(f"udpin:127.0.0.1:{port}", guide=guide, radius_m=250.0, silent_timeout_s=1.0,
-                       on_update=on_update, stop=lambda: done.is_set() or time.monotonic() - t0 > 60)  # fmt: skip
-    finally:
-        vehicle.close()
-    e = est.estimate()
-    out = {"ended": done.is_set(), "wall_s": round(time.monotonic() - t0, 1), "located": e["located"],
-           "vehicle_s": round(vehicle.t, 1), "closest_m": round(vehicle.closest_m, 2)}  # fmt: skip
+    run = guided_run(guide, warp)
+    e = run.est.estimate()
+    out = {"ended": run.ended, "wall_s": round(run.wall_s, 1), "located": e["located"],
+           "vehicle_s": round(run.vehicle.t, 1), "closest_m": round(run.vehicle.closest_m, 2)}  # fmt: skip
     if e["located"]:
-        sx, sy = _offset(est)
-        err = float(np.hypot(e["x_m"] - sx, e["y_m"] - sy))
-        out.update(error_m=round(err, 2), radius90_m=round(e["radius90_m"], 2), downwind_m=round(e["x_m"] - sx, 2))
+        sx, sy = (float(v) for v in run.est.frame.to_local(51.0, -1.0))  # the source: the vehicle's origin
+        out.update(error_m=round(run.error_m(), 2), radius90_m=round(e["radius90_m"], 2),
+                   downwind_m=round(e["x_m"] - sx, 2))  # fmt: skip
     return out
 
 

@@ -5,8 +5,10 @@ which runs ``warp`` times faster than the wall clock. It can go silent and come 
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 from pymavlink import mavutil
@@ -88,3 +90,63 @@ class PlumeVehicle(threading.Thread):
 
 def wind_axis(from_deg):
     return np.array(bearing_to_unit(from_deg + 180.0))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class GuidedRun:
+    est: object
+    vehicle: PlumeVehicle
+    ended: bool
+    wall_s: float
+    statuses: list = field(default_factory=list)
+
+    def error_m(self) -> float:
+        """The located source's distance from the true one (the vehicle frame's origin)."""
+        e = self.est.estimate()
+        x, y = self.est.frame.to_local(*self.vehicle.frame.to_wgs84(*self.vehicle.source[:2]))
+        return float(np.hypot(e["x_m"] - float(x), e["y_m"] - float(y)))
+
+
+def guided_run(guide: str, warp: float = 40.0, timeout_s: float = 60.0) -> GuidedRun:
+    """`run_live` guiding a vehicle on loopback toward a source 120 m upwind, the vehicle silent
+    for 2 s on the way; ends when 90 % of the posterior lies within 10 m and the vehicle has come
+    within 20 m of the source, or after ``timeout_s`` of wall time."""
+    from plumescout.live import run_live
+
+    port = free_port()
+    vehicle = PlumeVehicle(f"udpout:127.0.0.1:{port}", warp=warp)
+    statuses = []
+    done = threading.Event()
+
+    def on_update(est, status):
+        if not statuses or statuses[-1] != status:
+            statuses.append(status)
+        e = est.estimate()
+        if e["located"] and e["radius90_m"] <= 10.0 and vehicle.closest_m <= 20.0:
+            done.set()
+
+    def pause_once():
+        time.sleep(3.0)
+        vehicle.paused.set()
+        time.sleep(2.0)
+        vehicle.paused.clear()
+
+    vehicle.start()
+    threading.Thread(target=pause_once, daemon=True).start()
+    t0 = time.monotonic()
+
+    def stop():
+        return done.is_set() or time.monotonic() - t0 > timeout_s
+
+    try:
+        est = run_live(f"udpin:127.0.0.1:{port}", guide=guide, radius_m=250.0, silent_timeout_s=1.0,
+                       on_update=on_update, stop=stop)  # fmt: skip
+    finally:
+        vehicle.close()
+    return GuidedRun(est, vehicle, done.is_set(), time.monotonic() - t0, statuses)

@@ -4,22 +4,12 @@ The vehicle goes silent for a while and comes back; the loop carries on."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import numpy as np
 import pytest
 
-from plumescout.live import LiveEstimator, LiveModel, run_live
+from plumescout.live import LiveEstimator, LiveModel
 
-from .sim_vehicle import PlumeVehicle
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .sim_vehicle import PlumeVehicle, free_port, guided_run
 
 
 @pytest.mark.slow
@@ -32,46 +22,14 @@ def test_live_loop_finds_and_approaches_a_simulated_source(guide, monkeypatch):
 
         monkeypatch.setitem(field.FIELD_POLICIES, "perseus", lambda: field.FieldPerseus(plan=SMALL))
         field.FieldPerseus(plan=SMALL).prepare()  # trained before the vehicle starts its clock
-    port = _free_port()
-    vehicle = PlumeVehicle(f"udpout:127.0.0.1:{port}")
-    statuses = []
-    done = threading.Event()
-
-    def on_update(est, status):
-        if not statuses or statuses[-1] != status:
-            statuses.append(status)
-        e = est.estimate()
-        if e["located"] and e["radius90_m"] <= 10.0 and vehicle.closest_m <= 20.0:
-            done.set()
-
-    def pause_once():
-        time.sleep(3.0)
-        vehicle.paused.set()
-        time.sleep(2.0)
-        vehicle.paused.clear()
-
-    vehicle.start()
-    threading.Thread(target=pause_once, daemon=True).start()
-    t0 = time.monotonic()
-    try:
-        est = run_live(f"udpin:127.0.0.1:{port}", guide=guide, radius_m=250.0, silent_timeout_s=1.0,
-                       on_update=on_update, stop=lambda: done.is_set() or time.monotonic() - t0 > 60)  # fmt: skip
-    finally:
-        vehicle.close()
-    e = est.estimate()
-    assert vehicle.targets_received > 3, "the vehicle was not guided"
+    run = guided_run(guide)
+    e = run.est.estimate()
+    assert run.vehicle.targets_received > 3, "the vehicle was not guided"
     assert e["located"], e
-    err = float(np.hypot(e["x_m"] - 0.0 - _offset(est)[0], e["y_m"] - _offset(est)[1]))
-    assert err <= 15.0, (e, err)
-    assert vehicle.closest_m <= 20.0
+    assert run.error_m() <= 15.0, (e, run.error_m())
+    assert run.vehicle.closest_m <= 20.0
     # it noticed the silence and went back to tracking
-    assert "vehicle silent" in statuses and statuses[-1] == "tracking", statuses
-
-
-def _offset(est):
-    """The source (vehicle frame origin 51, -1) in the estimator's frame (its first fix)."""
-    x, y = est.frame.to_local(51.0, -1.0)
-    return float(x), float(y)
+    assert "vehicle silent" in run.statuses and run.statuses[-1] == "tracking", run.statuses
 
 
 def test_update_cost_does_not_grow_and_memory_is_bounded():
@@ -119,7 +77,7 @@ def test_cli_live_listens_for_a_set_vehicle_time_and_writes_the_estimate(tmp_pat
 
     from plumescout.cli import app
 
-    port = _free_port()
+    port = free_port()
     # parked 60 m downwind of the source: it sees the plume without being guided
     vehicle = PlumeVehicle(f"udpout:127.0.0.1:{port}", start_xy=(60.0, 0.0), warp=60.0)
     vehicle.start()
