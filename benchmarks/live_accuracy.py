@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from estimator_suite import machine  # noqa: E402
 
 from plumescout.geo import LocalFrame  # noqa: E402
-from plumescout.live import LiveEstimator, LiveModel  # noqa: E402
+from plumescout.live import LiveEstimator, LiveModel, next_waypoint  # noqa: E402
 from plumescout.search.field import FIELD_POLICIES  # noqa: E402
 from plumescout.simulate.flight import puff_concentration  # noqa: E402
 from plumescout.simulate.wind import simulate_wind  # noqa: E402
@@ -69,12 +69,9 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0) -> 
             if e["located"] and e["radius90_m"] <= 10.0 and closest <= 20.0:
                 break
         # guidance as run_live does it: a new waypoint once the last one is reached
-        here = np.array(est.pos[-1][1:3])
-        if est.belief is not None and pending is None and (asked is None or np.hypot(*(here - asked)) < 3.0):
-            state.update(est.state())
-            if state["hits"] > 0:
-                policy.narrow(est.belief.radius(est.belief.mean_xy()), 10.0)
-            asked = np.asarray(policy.propose(est.belief, state), float)
+        nxt = next_waypoint(est, policy, state, asked) if pending is None else None
+        if nxt is not None:
+            asked = nxt
             la, lo = est.frame.to_wgs84(asked[0], asked[1])
             pending = (t + lag_s, np.array([float(v) for v in frame.to_local(la, lo)]))
         t += dt

@@ -29,7 +29,7 @@ from .geo import LocalFrame, unit_to_bearing
 from .search.field import FIELD_POLICIES, FieldBelief
 from .units import species_of_column
 
-__all__ = ["LiveModel", "LiveEstimator", "run_live"]
+__all__ = ["LiveModel", "LiveEstimator", "next_waypoint", "run_live"]
 
 
 @dataclass
@@ -173,6 +173,21 @@ class LiveEstimator:
         }
 
 
+def next_waypoint(est: LiveEstimator, policy, state: dict, target, reached_m: float = 3.0, radius_m: float = 10.0):
+    """The policy's next waypoint (local metres) once the vehicle is within ``reached_m`` of
+    ``target`` (or there is none yet), else None. ``state`` is the policy's own memory (its sweep
+    progress), kept between calls; legs narrow with the posterior down to ``radius_m``."""
+    if est.belief is None or not est.pos:
+        return None
+    here = np.array(est.pos[-1][1:3])
+    if target is not None and np.hypot(*(here - target)) >= reached_m:
+        return None
+    state.update(est.state())
+    if state["hits"] > 0:
+        policy.narrow(est.belief.radius(est.belief.mean_xy()), radius_m)
+    return np.asarray(policy.propose(est.belief, state), float)
+
+
 def _send_target(conn, target_sys, target_comp, lat, lon, alt):
     from pymavlink import mavutil
 
@@ -267,14 +282,10 @@ def run_live(
                     v = float(msg.value) * (1e-3 if name.endswith("_ppb") else 1.0)
                     if est.add_gas(vehicle_time(msg.time_boot_ms), v) and on_update:
                         on_update(est, status)
-            if policy is not None and est.belief is not None and est.pos:
-                here = np.array(est.pos[-1][1:3])
-                if target is None or np.hypot(*(here - target)) < 3.0:
-                    st = policy_state
-                    st.update(est.state())  # the policy's own memory (sweep progress) persists
-                    if st["hits"] > 0:
-                        policy.narrow(est.belief.radius(est.belief.mean_xy()), 10.0)
-                    target = np.asarray(policy.propose(est.belief, st), float)
+            if policy is not None:
+                nxt = next_waypoint(est, policy, policy_state, target)
+                if nxt is not None:
+                    target = nxt
                     lat, lon = est.frame.to_wgs84(target[0], target[1])
                     alt = altitude_m if altitude_m is not None else est.pos[-1][3]
                     _send_target(conn, target_sys, target_comp, float(lat), float(lon), alt)
