@@ -35,7 +35,7 @@ def one_run(guide: str, warp: float) -> dict:
     out = {"ended": run.ended, "wall_s": round(run.wall_s, 1), "located": e["located"],
            "vehicle_s": round(run.vehicle.t, 1), "closest_m": round(run.vehicle.closest_m, 2)}  # fmt: skip
     if e["located"]:
-        sx, sy = (float(v) for v in run.est.frame.to_local(51.0, -1.0))  # the source: the vehicle's origin
+        sx, _ = run.source_xy()
         out.update(error_m=round(run.error_m(), 2), radius90_m=round(e["radius90_m"], 2),
                    downwind_m=round(e["x_m"] - sx, 2))  # fmt: skip
     return out

@@ -106,11 +106,16 @@ class GuidedRun:
     wall_s: float
     statuses: list = field(default_factory=list)
 
-    def error_m(self) -> float:
-        """The located source's distance from the true one (the vehicle frame's origin)."""
-        e = self.est.estimate()
+    def source_xy(self) -> tuple[float, float]:
+        """The true source in the estimator's frame (local metres about its first fix)."""
         x, y = self.est.frame.to_local(*self.vehicle.frame.to_wgs84(*self.vehicle.source[:2]))
-        return float(np.hypot(e["x_m"] - float(x), e["y_m"] - float(y)))
+        return float(x), float(y)
+
+    def error_m(self) -> float:
+        """The located source's distance from the true one."""
+        e = self.est.estimate()
+        x, y = self.source_xy()
+        return float(np.hypot(e["x_m"] - x, e["y_m"] - y))
 
 
 def guided_run(guide: str, warp: float = 40.0, timeout_s: float = 60.0) -> GuidedRun:
