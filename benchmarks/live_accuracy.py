@@ -1,14 +1,16 @@
 """Live mode finds the source: the guided loop's accuracy and the calibration of its 90 % radius.
 
     python benchmarks/live_accuracy.py [--guide lookahead] [--episodes 30] [--first-seed 0]
-                                       [--lag 0 10] [--out live_accuracy]
+                                       [--lag 0 10] [--no-lead] [--out live_accuracy]
 
 Runs the loop `plumescout live --guide` runs, in lockstep and without sockets, so that it is
 repeatable: a vehicle flying at 6 m/s and 4 m towards the last waypoint sent, 10 Hz readings from
 the puff simulator (a 1 g/s source 120 m upwind of the launch point, wind 3 m/s meandering 10 deg,
 a new wind series per seed), the LiveEstimator's posterior and the guiding policy. ``--lag S``
-holds each new waypoint back S seconds of flight, as a slow link or a slow proposal does (the
-vehicle waits where it is). An episode ends as the loopback test's does: 90 % of the posterior
+holds each new waypoint back S seconds of flight, as a slow link or a slow proposal does. The
+guide (`plumescout.live.Guide`) learns that time and plans each waypoint that long before the
+vehicle reaches the last one, from that one; ``--no-lead`` plans on arrival, as before session 29
+(the vehicle then waits where it is for the lag). An episode ends as the loopback test's does: 90 % of the posterior
 within 10 m and the vehicle within 20 m of the source, or 900 s of flight. Scored: the error of
 the reported location, whether the source lies inside the reported 90 % radius, the flight time.
 Writes benchmarks/results/<out>.md and .json with the machine.
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from estimator_suite import machine  # noqa: E402
 
 from plumescout.geo import LocalFrame  # noqa: E402
-from plumescout.live import LiveEstimator, LiveModel, next_waypoint  # noqa: E402
+from plumescout.live import Guide, LiveEstimator, LiveModel  # noqa: E402
 from plumescout.search.field import FIELD_POLICIES  # noqa: E402
 from plumescout.simulate.flight import puff_concentration  # noqa: E402
 from plumescout.simulate.wind import simulate_wind  # noqa: E402
@@ -37,7 +39,7 @@ from plumescout.units import g_m3_to_ppm  # noqa: E402
 ORIGIN = (51.0, -1.0)  # the source
 
 
-def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0) -> dict:
+def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lead: bool = True) -> dict:
     rng = np.random.default_rng(seed)
     frame = LocalFrame(*ORIGIN)
     wind = simulate_wind(-900.0, max_t + 10, 3.0, 270.0, 10.0, 120.0, 0.15, 20.0, 0.5, rng)
@@ -45,13 +47,17 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0) -> 
     est = LiveEstimator(LiveModel(half_size_m=250.0))
     policy = FIELD_POLICIES[guide]()
     policy.prepare()
-    state: dict = {}
-    target = asked = pending = None
+    g = Guide(policy)
+    target = held = pending = None
     t, dt, k = 0.0, 0.1, 0
     closest = float(np.hypot(*xy))
     while t < max_t:
         if pending is not None and t >= pending[0]:
-            target, pending = pending[1], None
+            held, pending = pending[1], None
+        if held is not None and g.arrived(est):  # as run_live: sent once the last one is reached
+            g.sent(held)
+            la, lo = est.frame.to_wgs84(held[0], held[1])
+            target, held = np.array([float(v) for v in frame.to_local(la, lo)]), None
         if target is not None:  # fly towards the waypoint, then hold there
             d = target - xy
             n = float(np.hypot(*d))
@@ -68,16 +74,16 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0) -> 
             e = est.estimate()
             if e["located"] and e["radius90_m"] <= 10.0 and closest <= 20.0:
                 break
-        # guidance as run_live does it: a new waypoint once the last one is reached
-        nxt = next_waypoint(est, policy, state, asked) if pending is None else None
-        if nxt is not None:
-            asked = nxt
-            la, lo = est.frame.to_wgs84(asked[0], asked[1])
-            pending = (t + lag_s, np.array([float(v) for v in frame.to_local(la, lo)]))
+        # guidance as run_live does it: planned when the guide asks, ready lag_s later
+        if pending is None and held is None and g.wants_plan(est):
+            pending = (t + lag_s, g.plan(est))
+            if lead:  # the guide learns how long a plan takes (without: planned on arrival)
+                g.took(lag_s)
         t += dt
         k += 1
     e = est.estimate()
-    out = {"seed": seed, "lag_s": lag_s, "time_s": round(t, 1), "ended": t < max_t, "located": e["located"]}
+    out = {"seed": seed, "lag_s": lag_s, "lead": lead, "time_s": round(t, 1), "ended": t < max_t,
+           "located": e["located"]}  # fmt: skip
     if e["located"]:
         sx, sy = (float(v) for v in est.frame.to_local(*ORIGIN))
         err = float(np.hypot(e["x_m"] - sx, e["y_m"] - sy))
@@ -92,13 +98,14 @@ def main(argv=None) -> int:
     ap.add_argument("--episodes", type=int, default=30)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--lag", type=float, nargs="+", default=[0.0, 10.0])
+    ap.add_argument("--no-lead", action="store_true", help="plan each waypoint on arrival (before session 29)")
     ap.add_argument("--out", default="live_accuracy")
     a = ap.parse_args(argv)
     t0 = time.time()
     rows = []
     for lag in a.lag:
         for s in range(a.first_seed, a.first_seed + a.episodes):
-            r = episode(s, a.guide, lag)
+            r = episode(s, a.guide, lag, lead=not a.no_lead)
             rows.append(r)
             print(json.dumps(r), flush=True)
     wall = time.time() - t0

@@ -12,8 +12,9 @@ fixed-size ring buffers, so memory stays flat over hours.
 Messages used: ``GLOBAL_POSITION_INT`` (position, height above home), ``WIND`` (ArduPilot: from,
 speed), ``NAMED_VALUE_FLOAT`` named like a species column (``ch4_ppm``). Guidance is sent as
 ``SET_POSITION_TARGET_GLOBAL_INT`` (position only, relative altitude), what ArduPilot and PX4
-follow in GUIDED / offboard mode. A vehicle that stops talking is waited for; when it comes back
-(even rebooted, its clock restarted) the posterior carries on.
+follow in GUIDED / offboard mode; each is sent once the vehicle has reached the last, and planned
+early enough to be ready when it does (:class:`Guide`). A vehicle that stops talking is waited
+for; when it comes back (even rebooted, its clock restarted) the posterior carries on.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .geo import LocalFrame, unit_to_bearing
 from .search.field import FIELD_POLICIES, FieldBelief
 from .units import species_of_column
 
-__all__ = ["LiveModel", "LiveEstimator", "next_waypoint", "run_live"]
+__all__ = ["Guide", "LiveModel", "LiveEstimator", "run_live"]
 
 
 @dataclass
@@ -173,19 +174,92 @@ class LiveEstimator:
         }
 
 
-def next_waypoint(est: LiveEstimator, policy, state: dict, target, reached_m: float = 3.0, radius_m: float = 10.0):
-    """The policy's next waypoint (local metres) once the vehicle is within ``reached_m`` of
-    ``target`` (or there is none yet), else None. ``state`` is the policy's own memory (its sweep
-    progress), kept between calls; legs narrow with the posterior down to ``radius_m``."""
-    if est.belief is None or not est.pos:
-        return None
-    here = np.array(est.pos[-1][1:3])
-    if target is not None and np.hypot(*(here - target)) >= reached_m:
-        return None
+def _propose(est: LiveEstimator, policy, state: dict, start, radius_m: float) -> np.ndarray:
     state.update(est.state())
+    if start is not None:
+        state["xy"] = np.asarray(start, float)
     if state["hits"] > 0:
         policy.narrow(est.belief.radius(est.belief.mean_xy()), radius_m)
     return np.asarray(policy.propose(est.belief, state), float)
+
+
+@dataclass
+class Guide:
+    """The guiding policy's side of live mode: when to plan the next waypoint and when to send it.
+
+    A waypoint is sent once the vehicle has reached the last (within ``reached_m``). Planning it
+    takes time (the policy's computation, the link), during which the vehicle would wait at the
+    waypoint; so the guide measures that time (``took``, in the vehicle's clock) and plans the
+    next waypoint that long before the vehicle arrives, from the waypoint it is flying to (the
+    posterior as it stands then: the last few seconds of the leg are not in that plan), and holds
+    it until the vehicle arrives. With planning taking no time this is planning on arrival."""
+
+    policy: object
+    reached_m: float = 3.0
+    radius_m: float = 10.0
+    smoothing: float = 0.5  # weight of the newest planning time in the running estimate
+    state: dict = field(default_factory=dict)
+    target: np.ndarray | None = None  # the waypoint last sent
+    plan_lag_s: float = 0.0  # how long a plan takes, vehicle clock (running estimate)
+
+    def _here(self, est: LiveEstimator):
+        return np.array(est.pos[-1][1:3]) if est.pos else None
+
+    def speed(self, est: LiveEstimator, over_s: float = 5.0) -> float:
+        """The vehicle's ground speed over the last ``over_s`` of positions."""
+        if len(est.pos) < 2:
+            return 0.0
+        p = np.array(est.pos)
+        p = p[p[:, 0] >= p[-1, 0] - over_s]
+        dt = p[-1, 0] - p[0, 0]
+        return float(np.hypot(*np.diff(p[:, 1:3], axis=0).T).sum() / dt) if dt > 0 else 0.0
+
+    def arrived(self, est: LiveEstimator) -> bool:
+        here = self._here(est)
+        return self.target is None or (here is not None and np.hypot(*(here - self.target)) < self.reached_m)
+
+    def wants_plan(self, est: LiveEstimator) -> bool:
+        """Time to plan the next waypoint: the vehicle has arrived, or will within the time a plan
+        takes (distance left under speed x planning time)."""
+        if est.belief is None or not est.pos:
+            return False
+        if self.arrived(est):
+            return True
+        left = float(np.hypot(*(self._here(est) - self.target)))
+        return left - self.reached_m <= self.speed(est) * self.plan_lag_s
+
+    def plan(self, est: LiveEstimator) -> np.ndarray:
+        """The next waypoint, planned from the waypoint the vehicle is flying to (from where it is,
+        once it has arrived)."""
+        start = None if self.arrived(est) else self.target
+        return _propose(est, self.policy, self.state, start, self.radius_m)
+
+    def took(self, lag_s: float) -> None:
+        """Record how long (vehicle clock) the last plan took to reach the vehicle."""
+        self.plan_lag_s += self.smoothing * (max(float(lag_s), 0.0) - self.plan_lag_s)
+
+    def sent(self, waypoint) -> None:
+        self.target = np.asarray(waypoint, float)
+
+
+class _ClockRate:
+    """Vehicle seconds per wall-clock second (1 for a real vehicle; a simulator may run faster),
+    from the vehicle's timestamps over the last ``span_s`` or more of wall time."""
+
+    def __init__(self, span_s: float = 10.0):
+        self.span_s = span_s
+        self.pairs: deque[tuple[float, float]] = deque(maxlen=4096)
+
+    def add(self, wall: float, t: float) -> None:
+        self.pairs.append((wall, t))
+        while len(self.pairs) > 2 and self.pairs[-1][0] - self.pairs[1][0] >= self.span_s:
+            self.pairs.popleft()
+
+    def rate(self) -> float:
+        if len(self.pairs) < 2 or self.pairs[-1][0] - self.pairs[0][0] < 1.0:
+            return 1.0
+        (w0, t0), (w1, t1) = self.pairs[0], self.pairs[-1]
+        return float(np.clip((t1 - t0) / (w1 - w0), 0.01, 1000.0))
 
 
 def _send_target(conn, target_sys, target_comp, lat, lon, alt):
@@ -227,11 +301,12 @@ def run_live(
     policy = FIELD_POLICIES[guide]() if guide else None
     if policy is not None:
         policy.prepare(train_progress)  # before listening: a trained policy may train first
+    guide = Guide(policy) if policy is not None else None
+    held = None  # the next waypoint, planned, waiting for the vehicle to reach the last one
+    clock = _ClockRate()
     conn = mavutil.mavlink_connection(url, source_system=255, source_component=190, dialect="ardupilotmega")
     est = LiveEstimator(LiveModel(half_size_m=radius_m, species=species))
     column = f"{species}_ppm"
-    target = None
-    policy_state: dict = {}
     target_sys, target_comp = 1, 1
     last_heard = time.monotonic()
     status = "waiting for the vehicle"
@@ -271,6 +346,7 @@ def run_live(
             elif kind == "GLOBAL_POSITION_INT":
                 t = vehicle_time(msg.time_boot_ms)
                 t_first = t if t_first is None else t_first
+                clock.add(now, t)
                 est.add_position(t, msg.lat * 1e-7, msg.lon * 1e-7, msg.relative_alt * 1e-3)
             elif kind == "WIND" and last_t is not None:
                 est.add_wind(last_t, msg.speed, msg.direction)
@@ -282,13 +358,17 @@ def run_live(
                     v = float(msg.value) * (1e-3 if name.endswith("_ppb") else 1.0)
                     if est.add_gas(vehicle_time(msg.time_boot_ms), v) and on_update:
                         on_update(est, status)
-            if policy is not None:
-                nxt = next_waypoint(est, policy, policy_state, target)
-                if nxt is not None:
-                    target = nxt
-                    lat, lon = est.frame.to_wgs84(target[0], target[1])
+            if guide is not None and est.pos:
+                if held is not None and guide.arrived(est):
+                    guide.sent(held)
+                    lat, lon = est.frame.to_wgs84(held[0], held[1])
                     alt = altitude_m if altitude_m is not None else est.pos[-1][3]
                     _send_target(conn, target_sys, target_comp, float(lat), float(lon), alt)
+                    held = None
+                if held is None and guide.wants_plan(est):
+                    w0 = time.monotonic()
+                    held = guide.plan(est)
+                    guide.took((time.monotonic() - w0) * clock.rate())
             if duration_s is not None and last_t is not None and t_first is not None and last_t - t_first >= duration_s:
                 break
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from plumescout.live import LiveEstimator, LiveModel
+from plumescout.live import Guide, LiveEstimator, LiveModel, _ClockRate
 
 from .sim_vehicle import PlumeVehicle, free_port, guided_run
 
@@ -68,6 +68,71 @@ def test_a_vehicle_holding_position_adds_one_observation_per_hover_time_not_per_
     # 60 / 3.1 -> 19 flown windows and 60 / 30.1 -> 1 hovering one (the second is still open)
     assert windows(6.0) == 19
     assert windows(0.0) == 1
+
+
+class _Recorder:
+    """A policy that records where it was asked to plan from and proposes 10 m north of it."""
+
+    def __init__(self):
+        self.starts = []
+
+    def narrow(self, r90_m, floor_m):
+        pass
+
+    def propose(self, belief, state):
+        self.starts.append(np.array(state["xy"]))
+        return state["xy"] + np.array([0.0, 10.0])
+
+
+def _flying_north(est, t, y):
+    est.add_position(t, *est.frame.to_wgs84(0.0, y), 4.0)
+
+
+def test_the_guide_plans_on_arrival_when_planning_takes_no_time():
+    est = LiveEstimator(LiveModel(half_size_m=200.0))
+    est.add_position(0.0, 51.0, -1.0, 4.0)
+    est.add_wind(0.0, 3.0, 270.0)
+    g = Guide(_Recorder(), reached_m=3.0)
+    assert g.wants_plan(est)  # nothing sent yet
+    g.sent(np.array([0.0, 60.0]))
+    wanted = []
+    for k in range(1, 101):  # 6 m/s north, 0.1 s steps
+        _flying_north(est, 0.1 * k, 0.6 * k)
+        wanted.append(g.wants_plan(est))
+    # first wanted once within 3 m of the waypoint: 0.6 k > 57 -> k = 96
+    assert wanted.index(True) + 1 == 96
+    np.testing.assert_allclose(g.plan(est), [0.0, 0.6 * 100 + 10.0], atol=1e-6)  # from where it is
+
+
+def test_the_guide_plans_ahead_by_the_time_a_plan_takes_and_from_the_waypoint():
+    est = LiveEstimator(LiveModel(half_size_m=200.0))
+    est.add_position(0.0, 51.0, -1.0, 4.0)
+    est.add_wind(0.0, 3.0, 270.0)
+    rec = _Recorder()
+    g = Guide(rec, reached_m=3.0, smoothing=0.5)
+    g.took(5.0)
+    g.took(5.0)
+    assert g.plan_lag_s == 3.75  # running estimate: 0 -> 2.5 -> 3.75 s
+    g.sent(np.array([0.0, 60.0]))
+    wanted = []
+    for k in range(1, 101):
+        _flying_north(est, 0.1 * k, 0.6 * k)
+        wanted.append(g.wants_plan(est))
+    # 3.75 s at 6 m/s = 22.5 m before the 3 m of arrival: first at 60 - 0.6 k <= 25.5 -> k = 58
+    assert wanted.index(True) + 1 == 58
+    est.pos.clear()
+    _flying_north(est, 7.0, 42.0)  # 18 m short of the waypoint: planned from the waypoint itself
+    np.testing.assert_allclose(g.plan(est), [0.0, 70.0], atol=1e-6)
+    np.testing.assert_allclose(rec.starts[-1], [0.0, 60.0], atol=1e-9)
+
+
+def test_clock_rate_reads_a_vehicle_clock_running_faster_than_the_wall():
+    c = _ClockRate(span_s=10.0)
+    assert c.rate() == 1.0  # nothing heard yet: a real vehicle's clock
+    for k in range(300):  # 30 s of wall time, the vehicle's clock at 40x
+        c.add(100.0 + 0.1 * k, 5.0 + 4.0 * k)
+    assert abs(c.rate() - 40.0) < 1e-9
+    assert c.pairs[-1][0] - c.pairs[0][0] < 10.2  # only the last span is kept
 
 
 def test_cli_live_listens_for_a_set_vehicle_time_and_writes_the_estimate(tmp_path):
