@@ -206,10 +206,13 @@ def write_png(path, view: ReportView, title: str = "plumescout") -> Path:
     # rate posteriors
     ax2 = fig.add_subplot(gs[1, 0])
     truth_rates = [t.get("rate_g_s") for t in (view.truth or {}).get("sources", [])]
+    # the sources' colours leave out the cycle's green (C2): green is the truth's, here and on the map
+    colours = [f"C{k}" for k in range(10) if k != 2]
     for i, s in enumerate(view.sources):
         if s.samples_rate.size:
-            ax2.hist(s.samples_rate, bins=40, histtype="step", lw=1.5, density=True, color=f"C{i}", label=s.id)
-            ax2.axvline(s.rate_g_s, color=f"C{i}", ls="--", lw=1)
+            c = colours[i % len(colours)]
+            ax2.hist(s.samples_rate, bins=40, histtype="step", lw=1.5, density=True, color=c, label=s.id)
+            ax2.axvline(s.rate_g_s, color=c, ls="--", lw=1)
     for r in truth_rates:
         if r is not None:
             ax2.axvline(r, color="limegreen", lw=2)
