@@ -1,7 +1,7 @@
 """Live mode finds the source: the guided loop's accuracy and the calibration of its 90 % radius.
 
     python benchmarks/live_accuracy.py [--guide lookahead] [--episodes 30] [--first-seed 0]
-                                       [--lag 0 10] [--no-lead] [--out live_accuracy]
+                                       [--lag 0 10] [--no-lead] [--no-replan] [--out live_accuracy]
 
 Runs the loop `plumescout live --guide` runs, in lockstep and without sockets, so that it is
 repeatable: a vehicle flying at 6 m/s and 4 m towards the last waypoint sent, 10 Hz readings from
@@ -9,8 +9,9 @@ the puff simulator (a 1 g/s source 120 m upwind of the launch point, wind 3 m/s 
 a new wind series per seed), the LiveEstimator's posterior and the guiding policy. ``--lag S``
 holds each new waypoint back S seconds of flight, as a slow link or a slow proposal does. The
 guide (`plumescout.live.Guide`) learns that time and plans each waypoint that long before the
-vehicle reaches the last one, from that one; ``--no-lead`` plans on arrival, as before session 29
-(the vehicle then waits where it is for the lag). An episode ends as the loopback test's does: 90 % of the posterior
+vehicle reaches the last one, from that one, and plans again if the plume is hit meanwhile;
+``--no-lead`` plans on arrival, as before session 29 (the vehicle then waits where it is for the
+lag), ``--no-replan`` keeps a plan made before a hit. An episode ends as the loopback test's does: 90 % of the posterior
 within 10 m and the vehicle within 20 m of the source, or 900 s of flight. Scored: the error of
 the reported location, whether the source lies inside the reported 90 % radius, the flight time.
 Writes benchmarks/results/<out>.md and .json with the machine.
@@ -39,7 +40,8 @@ from plumescout.units import g_m3_to_ppm  # noqa: E402
 ORIGIN = (51.0, -1.0)  # the source
 
 
-def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lead: bool = True) -> dict:
+def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lead: bool = True,
+            replan: bool = True) -> dict:  # fmt: skip
     rng = np.random.default_rng(seed)
     frame = LocalFrame(*ORIGIN)
     wind = simulate_wind(-900.0, max_t + 10, 3.0, 270.0, 10.0, 120.0, 0.15, 20.0, 0.5, rng)
@@ -47,13 +49,15 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lea
     est = LiveEstimator(LiveModel(half_size_m=250.0))
     policy = FIELD_POLICIES[guide]()
     policy.prepare()
-    g = Guide(policy)
+    g = Guide(policy, replan_on_hit=replan)
     target = held = pending = None
     t, dt, k = 0.0, 0.1, 0
     closest = float(np.hypot(*xy))
     while t < max_t:
         if pending is not None and t >= pending[0]:
             held, pending = pending[1], None
+        if (held is not None or pending is not None) and g.stale(est):
+            held = pending = None
         if held is not None and g.arrived(est):  # as run_live: sent once the last one is reached
             g.sent(held)
             la, lo = est.frame.to_wgs84(held[0], held[1])
@@ -82,7 +86,7 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lea
         t += dt
         k += 1
     e = est.estimate()
-    out = {"seed": seed, "lag_s": lag_s, "lead": lead, "time_s": round(t, 1), "ended": t < max_t,
+    out = {"seed": seed, "lag_s": lag_s, "lead": lead, "replan": replan, "time_s": round(t, 1), "ended": t < max_t,
            "located": e["located"]}  # fmt: skip
     if e["located"]:
         sx, sy = (float(v) for v in est.frame.to_local(*ORIGIN))
@@ -99,13 +103,14 @@ def main(argv=None) -> int:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--lag", type=float, nargs="+", default=[0.0, 10.0])
     ap.add_argument("--no-lead", action="store_true", help="plan each waypoint on arrival (before session 29)")
+    ap.add_argument("--no-replan", action="store_true", help="keep a plan made ahead after a hit (variant)")
     ap.add_argument("--out", default="live_accuracy")
     a = ap.parse_args(argv)
     t0 = time.time()
     rows = []
     for lag in a.lag:
         for s in range(a.first_seed, a.first_seed + a.episodes):
-            r = episode(s, a.guide, lag, lead=not a.no_lead)
+            r = episode(s, a.guide, lag, lead=not a.no_lead, replan=not a.no_replan)
             rows.append(r)
             print(json.dumps(r), flush=True)
     wall = time.time() - t0

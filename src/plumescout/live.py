@@ -192,7 +192,8 @@ class Guide:
     waypoint; so the guide measures that time (``took``, in the vehicle's clock) and plans the
     next waypoint that long before the vehicle arrives, from the waypoint it is flying to (the
     posterior as it stands then: the last few seconds of the leg are not in that plan), and holds
-    it until the vehicle arrives. With planning taking no time this is planning on arrival."""
+    it until the vehicle arrives; a plan made before a hit is dropped and made again (``stale``).
+    With planning taking no time this is planning on arrival."""
 
     policy: object
     reached_m: float = 3.0
@@ -201,6 +202,8 @@ class Guide:
     state: dict = field(default_factory=dict)
     target: np.ndarray | None = None  # the waypoint last sent
     plan_lag_s: float = 0.0  # how long a plan takes, vehicle clock (running estimate)
+    replan_on_hit: bool = True
+    planned_hits: int = 0  # the hits the last plan knew of
 
     def _here(self, est: LiveEstimator):
         return np.array(est.pos[-1][1:3]) if est.pos else None
@@ -232,7 +235,13 @@ class Guide:
         """The next waypoint, planned from the waypoint the vehicle is flying to (from where it is,
         once it has arrived)."""
         start = None if self.arrived(est) else self.target
+        self.planned_hits = est.hits
         return _propose(est, self.policy, self.state, start, self.radius_m)
+
+    def stale(self, est: LiveEstimator) -> bool:
+        """A plan made ahead is dropped when the plume was hit after it was made: the one reading
+        that changes the posterior most."""
+        return self.replan_on_hit and est.hits > self.planned_hits
 
     def took(self, lag_s: float) -> None:
         """Record how long (vehicle clock) the last plan took to reach the vehicle."""
@@ -359,6 +368,8 @@ def run_live(
                     if est.add_gas(vehicle_time(msg.time_boot_ms), v) and on_update:
                         on_update(est, status)
             if guide is not None and est.pos:
+                if held is not None and guide.stale(est):
+                    held = None  # the plume was hit since: planned again with it
                 if held is not None and guide.arrived(est):
                     guide.sent(held)
                     lat, lon = est.frame.to_wgs84(held[0], held[1])

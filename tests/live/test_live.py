@@ -126,6 +126,29 @@ def test_the_guide_plans_ahead_by_the_time_a_plan_takes_and_from_the_waypoint():
     np.testing.assert_allclose(rec.starts[-1], [0.0, 60.0], atol=1e-9)
 
 
+def test_a_plan_made_ahead_is_stale_once_the_plume_is_hit_after_it():
+    est = LiveEstimator(LiveModel(half_size_m=200.0, threshold_ppm=0.05), window_s=3.0, min_move_m=5.0)
+    est.add_position(0.0, 51.0, -1.0, 4.0)
+    est.add_wind(0.0, 3.0, 270.0)
+    g = Guide(_Recorder())
+    g.sent(np.array([0.0, 200.0]))
+
+    def fly(t0, t1, ppm):
+        for k in range(int(round(t0 * 10)), int(round(t1 * 10))):
+            _flying_north(est, 0.1 * k, 0.6 * k)
+            est.add_gas(0.1 * k, ppm)
+
+    fly(0.1, 10.0, 1.95)  # background only: windows close, no hit
+    g.plan(est)
+    fly(10.0, 10.5, 1.95)
+    assert est.hits == 0 and not g.stale(est)
+    fly(10.5, 14.0, 2.5)  # 0.55 ppm over the background: the next window is a hit
+    assert est.hits == 1 and g.stale(est)
+    g.plan(est)  # planned again, with it
+    assert not g.stale(est)
+    assert not Guide(_Recorder(), replan_on_hit=False, planned_hits=0).stale(est)
+
+
 def test_clock_rate_reads_a_vehicle_clock_running_faster_than_the_wall():
     c = _ClockRate(span_s=10.0)
     assert c.rate() == 1.0  # nothing heard yet: a real vehicle's clock
