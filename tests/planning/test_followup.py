@@ -466,6 +466,27 @@ def test_a_source_the_survey_saw_is_planned_for_no_weaker_a_plume_than_its_heigh
     assert "crossed its plume at 5 m" in text
 
 
+def test_a_widened_source_is_told_as_planned_for_its_interval_before_the_widening(tmp_path):
+    """A source whose rate interval was widened for its near crossings is planned for the low end
+    before the widening; the crew is told which low end that is (not the reported interval's)."""
+    doc = json.loads((DATA / "analysis.geojson").read_text())
+    (s2,) = [f for f in doc["features"] if f["properties"]["id"] == "S2"]
+    s2["properties"].update(
+        flags=["low_probability"],
+        emission_rate_g_s_ci90=[0.0002, 6.0],
+        emission_rate_g_s_ci90_before_widening=[0.001, 1.3],
+    )
+    src = tmp_path / "widened.geojson"
+    src.write_text(json.dumps(doc))
+    t2 = read_analysis(src).select(["S2"])[0]
+    assert (t2.rate_g_s, t2.low_before_widening) == (0.001, True)
+    assert read_analysis(DATA / "analysis.geojson").select(["S2"])[0].low_before_widening is False
+    res = runner.invoke(app, ["follow-up", str(src), "--out", str(tmp_path / "out"), "--stability", "D"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "not its rate interval's low end before the near-crossing widening 0.001" in text
+
+
 def test_the_command_lays_its_lines_over_the_ellipse_or_on_request_the_circle(tmp_path):
     """S1's ellipse (38 x 9.5 m, long axis 80 deg: 10 deg off the wind from 270) reaches
     hypot(38 cos 10, 9.5 sin 10) m up the wind from the estimate, its 25 m circle 25 m: the lines

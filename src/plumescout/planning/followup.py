@@ -81,6 +81,8 @@ class Target:
     # on simulated near-field surveys the ellipse took a fifth less flight but left the sources
     # 3.0 m from the truth against 2.0 m; benchmarks/results/follow_up/, session 27)
     ellipse_m: tuple[float, float, float] | None = None
+    # its rate interval was widened for its near crossings: rate_g_s is the low end before that
+    low_before_widening: bool = False
 
     def half_extents(self, wind_from_deg: float) -> tuple[float, float]:
         """How far its 90 % region reaches from the estimate along the wind and across it (m):
@@ -101,9 +103,10 @@ class Target:
         seen = flight_altitude_m if (source.crossings or 0) > 0 else None
         ell = source.ellipse_ci90_m if ellipse else None
         ellipse = None if ell is None else tuple(float(v) for v in ell)
-        low = (getattr(source, "rate_g_s_ci90_before_near", None) or source.rate_g_s_ci90)[0]
+        before = getattr(source, "rate_g_s_ci90_before_near", None)
+        low = (before or source.rate_g_s_ci90)[0]
         return cls(source.id, source.x_m, source.y_m, source.location_ci90_m, float(low), source.height_m, seen,
-                   ellipse)  # fmt: skip
+                   ellipse, before is not None)  # fmt: skip
 
 
 def planned_rate(target: Target, settings: MissionSettings) -> float:
@@ -293,7 +296,8 @@ def parse_analysis(doc, path, ellipse: bool = False) -> Analysis:
                 _number(path, where, ell.get("major_axis_azimuth_deg"), "location_ci90_ellipse.major_axis_azimuth_deg",
                         positive=False),
             )  # fmt: skip
-        rows.append((sid, lat, lon, radius, low, max(height, 0.0), [str(x) for x in flags], crossings, ell))
+        rows.append((sid, lat, lon, radius, low, max(height, 0.0), [str(x) for x in flags], crossings, ell,
+                     before is not None))  # fmt: skip
     origin = prov.get("origin") if isinstance(prov.get("origin"), dict) else None
     if origin is not None:
         lat0 = _number(path, "properties.origin", origin.get("lat"), "lat", positive=False)
@@ -307,11 +311,11 @@ def parse_analysis(doc, path, ellipse: bool = False) -> Analysis:
     wind = prov.get("mean_wind") if isinstance(prov.get("mean_wind"), dict) else {}
     speed, from_deg, alt = wind.get("speed_m_s"), wind.get("from_deg"), prov.get("flight_altitude_m")
     alt = None if alt is None else _number(path, "properties", alt, "flight_altitude_m")
-    for sid, lat, lon, radius, low, height, _, crossings, ell in rows:
+    for sid, lat, lon, radius, low, height, _, crossings, ell, widened in rows:
         x, y = frame.to_local(lat, lon)
         # the height the survey crossed its plume at (None: not crossed, or not recorded)
         seen = alt if crossings is not None and crossings > 0 and alt is not None else None
-        targets.append(Target(sid, float(x), float(y), radius, low, height, seen, ell if ellipse else None))
+        targets.append(Target(sid, float(x), float(y), radius, low, height, seen, ell if ellipse else None, widened))
     post = prov.get("posterior") if isinstance(prov.get("posterior"), dict) else {}
     stab = post.get("stability_index_fitted")
     if stab is not None:
