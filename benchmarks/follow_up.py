@@ -296,7 +296,7 @@ def write(rows, args, wall_s: float) -> None:
     stats_true = {arm: _arm_stats(true_flagged, arm) for arm in ARMS} if true_flagged else {}
     name = f"follow_up_{rows[0]['seed']}-{rows[-1]['seed']}_altitude{args.altitude:g}_spacing{args.spacing:g}"
     run = {"altitude": args.altitude, "spacing": args.spacing, "region": args.region, "wall_s": wall_s,
-           "machine": machine()}  # fmt: skip
+           "machine": _machine(args)}  # fmt: skip
     (out / f"{name}.json").write_text(
         json.dumps({"run": run, "summary": {"flown": stats, "release_flagged": stats_true}, "releases": rows}) + "\n"
     )
@@ -305,7 +305,7 @@ def write(rows, args, wall_s: float) -> None:
         f"# Follow-up flights over flagged sources ({args.altitude:g} m up, lines {args.spacing:g} m apart)",
         "",
         f"`python benchmarks/follow_up.py --releases {len(rows)} --first-seed {rows[0]['seed']} "
-        f"--altitude {args.altitude:g} --spacing {args.spacing:g} --region {args.region}` on {machine()}; "
+        f"--altitude {args.altitude:g} --spacing {args.spacing:g} --region {args.region}` on {_machine(args)}; "
         f"total wall time {wall_s:.0f} s.",
         "",
         f"{len(rows)} releases; the survey's fit flagged a source in {len(flown)} "
@@ -482,13 +482,18 @@ def run_suite_one(
     return row
 
 
+def _machine(args) -> str:
+    """The machine a run was made on: this one, or a record's (--from-json)."""
+    return getattr(args, "machine", None) or machine()
+
+
 def write_suite(rows, args, wall_s: float) -> None:
     rows = sorted(rows, key=lambda r: r["seed"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     flown = [r for r in rows if "follow_up" in r]
     name = f"follow_up_suite_{rows[0]['seed']}-{rows[-1]['seed']}"
-    run = {"wall_s": wall_s, "machine": machine(), "seeds": [r["seed"] for r in rows], "region": args.region}
+    run = {"wall_s": wall_s, "machine": _machine(args), "seeds": [r["seed"] for r in rows], "region": args.region}
     (out / f"{name}.json").write_text(json.dumps({"run": run, "releases": rows}) + "\n")
     n_flag = sum(len(r["flagged"]) for r in flown)
     n_true_flag = sum(len(r["survey"]["watch"]) for r in flown)
@@ -499,7 +504,7 @@ def write_suite(rows, args, wall_s: float) -> None:
         f"`python benchmarks/follow_up.py --suite {_seeds_option([r['seed'] for r in rows])}"
         + (f" --flags {' '.join(args.flags)}" if getattr(args, "flags", None) else "")
         + f" --region {getattr(args, 'region', 'circle')}` "
-        f"(seeds {', '.join(_ranges([r['seed'] for r in rows]))}) on {machine()}; total wall time {wall_s:.0f} s.",
+        f"(seeds {', '.join(_ranges([r['seed'] for r in rows]))}) on {_machine(args)}; total wall time {wall_s:.0f} s.",
         "",
         f"{len(rows)} flights; the survey's fit flagged {n_flag} sources in {len(flown)} flights, {n_true_flag} of "
         f"them a true source (matched within 100 m). Added flight per flown flight: median "
@@ -598,6 +603,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.from_json:
         docs = [json.loads(Path(f).read_text()) for f in args.from_json]
+        # the records' own options, not this command line's (runs before --region: the circle)
+        for key in ("region", "altitude", "spacing", "machine"):
+            default = {"region": "circle", "machine": None}.get(key, getattr(args, key, None))
+            values = {d["run"].get(key, default) for d in docs}
+            if len(values) > 1:
+                ap.error(f"the records were run with different --{key}: {sorted(map(str, values))}")
+            setattr(args, key, values.pop())
         if args.suite:
             write_suite([r for d in docs for r in d["releases"]], args, sum(d["run"]["wall_s"] for d in docs))
             return 0
