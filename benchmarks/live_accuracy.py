@@ -40,12 +40,28 @@ from plumescout.units import g_m3_to_ppm  # noqa: E402
 ORIGIN = (51.0, -1.0)  # the source
 
 
+FIXED = {"rate_g_s": 1.0, "start_m": (120.0, 10.0), "wind_m_s": 3.0, "meander_deg": 10.0}
+
+
+def scenario(seed: int, varied: bool) -> dict:
+    """The fixed geometry, or (``varied``) one drawn for the seed from a stream of its own: a
+    source of 0.3-3 g/s (log-uniform), the launch point 80-200 m downwind of it and up to 40 m
+    across, wind 2-6 m/s meandering 5-15 deg."""
+    if not varied:
+        return dict(FIXED)
+    r = np.random.default_rng([seed, 11])
+    return {"rate_g_s": round(float(10 ** r.uniform(np.log10(0.3), np.log10(3.0))), 3),
+            "start_m": (round(float(r.uniform(80, 200)), 1), round(float(r.uniform(-40, 40)), 1)),
+            "wind_m_s": round(float(r.uniform(2, 6)), 2), "meander_deg": round(float(r.uniform(5, 15)), 1)}  # fmt: skip
+
+
 def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lead: bool = True,
-            replan: bool = True) -> dict:  # fmt: skip
+            replan: bool = True, varied: bool = False) -> dict:  # fmt: skip
+    sc = scenario(seed, varied)
     rng = np.random.default_rng(seed)
     frame = LocalFrame(*ORIGIN)
-    wind = simulate_wind(-900.0, max_t + 10, 3.0, 270.0, 10.0, 120.0, 0.15, 20.0, 0.5, rng)
-    xy = np.array([120.0, 10.0])
+    wind = simulate_wind(-900.0, max_t + 10, sc["wind_m_s"], 270.0, sc["meander_deg"], 120.0, 0.15, 20.0, 0.5, rng)
+    xy = np.array(sc["start_m"], float)
     est = LiveEstimator(LiveModel(half_size_m=250.0))
     policy = FIELD_POLICIES[guide]()
     policy.prepare()
@@ -72,7 +88,7 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lea
         if k % 5 == 0:
             ws, wd = wind.at(np.array([t]))
             est.add_wind(t, float(ws[0]), float(wd[0]))
-        c = puff_concentration(np.array([t]), np.array([[*xy, 4.0]]), (0.0, 0.0, 1.0), 1.0, wind, "D",
+        c = puff_concentration(np.array([t]), np.array([[*xy, 4.0]]), (0.0, 0.0, 1.0), sc["rate_g_s"], wind, "D",
                                max_age_s=900.0, rng=rng)  # fmt: skip
         if est.add_gas(t, 1.95 + float(g_m3_to_ppm(c[0], "ch4")) + float(rng.normal(0, 0.01))):
             e = est.estimate()
@@ -87,13 +103,26 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lea
         k += 1
     e = est.estimate()
     out = {"seed": seed, "lag_s": lag_s, "lead": lead, "replan": replan, "time_s": round(t, 1), "ended": t < max_t,
-           "located": e["located"]}  # fmt: skip
+           "located": e["located"], **({"scenario": sc} if varied else {})}  # fmt: skip
     if e["located"]:
         sx, sy = (float(v) for v in est.frame.to_local(*ORIGIN))
         err = float(np.hypot(e["x_m"] - sx, e["y_m"] - sy))
         out.update(error_m=round(err, 2), radius90_m=round(e["radius90_m"], 2), inside=err <= e["radius90_m"],
                    downwind_m=round(e["x_m"] - sx, 2), closest_m=round(closest, 2), hits=e["hits"])  # fmt: skip
     return out
+
+
+def _row(label: str, rows: list[dict]) -> str:
+    """One table row over ``rows``, scored over those that ended."""
+    rr = [r for r in rows if r["ended"]]
+    err = np.array([r["error_m"] for r in rr])
+    if not rr:
+        return f"| {label} | {len(rows)} | 0 | | | | | | |"
+    return (
+        f"| {label} | {len(rows)} | {len(rr)} | {np.median(err):.1f} | {(err > 10).sum()} | {(err > 15).sum()} | "
+        f"{np.mean([r['inside'] for r in rr]):.2f} | {np.median([r['downwind_m'] for r in rr]):+.1f} | "
+        f"{np.mean([r['time_s'] for r in rr]):.0f} |"
+    )
 
 
 def main(argv=None) -> int:
@@ -104,13 +133,14 @@ def main(argv=None) -> int:
     ap.add_argument("--lag", type=float, nargs="+", default=[0.0, 10.0])
     ap.add_argument("--no-lead", action="store_true", help="plan each waypoint on arrival (before session 29)")
     ap.add_argument("--no-replan", action="store_true", help="keep a plan made ahead after a hit (variant)")
+    ap.add_argument("--varied", action="store_true", help="a scenario drawn per seed (scenario()), not the fixed one")
     ap.add_argument("--out", default="live_accuracy")
     a = ap.parse_args(argv)
     t0 = time.time()
     rows = []
     for lag in a.lag:
         for s in range(a.first_seed, a.first_seed + a.episodes):
-            r = episode(s, a.guide, lag, lead=not a.no_lead, replan=not a.no_replan)
+            r = episode(s, a.guide, lag, lead=not a.no_lead, replan=not a.no_replan, varied=a.varied)
             rows.append(r)
             print(json.dumps(r), flush=True)
     wall = time.time() - t0
@@ -119,8 +149,14 @@ def main(argv=None) -> int:
         "# Live mode: the guided loop's accuracy",
         "",
         f"`{cmd}` on {machine()}; {wall:.0f} s in all.",
-        f"Guide `{a.guide}`; seeds {a.first_seed}-{a.first_seed + a.episodes - 1}; a 1 g/s source 120 m upwind of the",
-        "launch point, wind 3 m/s meandering 10 deg; ended = 90 % of the posterior within 10 m and the",
+        f"Guide `{a.guide}`; seeds {a.first_seed}-{a.first_seed + a.episodes - 1}; "
+        + (
+            "per seed a source of 0.3-3 g/s (log-uniform) 80-200 m upwind of the launch point and up to 40 m\n"
+            "across, wind 2-6 m/s meandering 5-15 deg (`--varied`)"
+            if a.varied
+            else "a 1 g/s source 120 m upwind of the\nlaunch point, wind 3 m/s meandering 10 deg"
+        )
+        + "; ended = 90 % of the posterior within 10 m and the",
         "vehicle within 20 m of the source before 900 s of flight (the loopback test's rule).",
         "",
         "Scored over the episodes that ended (a wrong answer given confidently is the failure that",
@@ -131,14 +167,16 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for lag in a.lag:
-        rr = [r for r in rows if r["lag_s"] == lag and r["ended"]]
-        n = sum(r["lag_s"] == lag for r in rows)
-        err = np.array([r["error_m"] for r in rr])
-        lines.append(
-            f"| {lag:g} | {n} | {len(rr)} | {np.median(err):.1f} | {(err > 10).sum()} | {(err > 15).sum()} | "
-            f"{np.mean([r['inside'] for r in rr]):.2f} | {np.median([r['downwind_m'] for r in rr]):+.1f} | "
-            f"{np.mean([r['time_s'] for r in rr]):.0f} |"
-        )
+        lines.append(_row(f"{lag:g}", [r for r in rows if r["lag_s"] == lag]))
+    if a.varied:  # by the drawn source rate and wind, all lags together
+        lines += ["", "By scenario (all lags):", "", lines[-len(a.lag) - 2].replace("waypoint lag (s)", "scenario"),
+                  lines[-len(a.lag) - 1]]  # fmt: skip
+        bins = [("source 0.3-0.7 g/s", lambda c: c["rate_g_s"] < 0.7),
+                ("source 0.7-1.5 g/s", lambda c: 0.7 <= c["rate_g_s"] < 1.5),
+                ("source 1.5-3 g/s", lambda c: c["rate_g_s"] >= 1.5),
+                ("wind 2-4 m/s", lambda c: c["wind_m_s"] < 4),
+                ("wind 4-6 m/s", lambda c: c["wind_m_s"] >= 4)]  # fmt: skip
+        lines += [_row(label, [r for r in rows if keep(r["scenario"])]) for label, keep in bins]
     res = Path(__file__).parent / "results"
     (res / f"{a.out}.md").write_text("\n".join(lines) + "\n")
     (res / f"{a.out}.json").write_text(json.dumps({"command": cmd, "machine": machine(), "rows": rows}, indent=1))
