@@ -112,6 +112,14 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lea
     return out
 
 
+def _header(first: str) -> list[str]:
+    return [
+        f"| {first} | episodes | ended | median error (m) | error > 10 m | error > 15 m "
+        "| source inside the 90 % radius | median downwind error (m) | mean flight (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+
 def _row(label: str, rows: list[dict]) -> str:
     """One table row over ``rows``, scored over those that ended."""
     rr = [r for r in rows if r["ended"]]
@@ -162,15 +170,12 @@ def main(argv=None) -> int:
         "Scored over the episodes that ended (a wrong answer given confidently is the failure that",
         "matters; the others ran out of flight and report nothing).",
         "",
-        "| waypoint lag (s) | episodes | ended | median error (m) | error > 10 m | error > 15 m "
-        "| source inside the 90 % radius | median downwind error (m) | mean flight (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *_header("waypoint lag (s)"),
     ]
     for lag in a.lag:
         lines.append(_row(f"{lag:g}", [r for r in rows if r["lag_s"] == lag]))
     if a.varied:  # by the drawn source rate and wind, all lags together
-        lines += ["", "By scenario (all lags):", "", lines[-len(a.lag) - 2].replace("waypoint lag (s)", "scenario"),
-                  lines[-len(a.lag) - 1]]  # fmt: skip
+        lines += ["", "By scenario (all lags):", "", *_header("scenario")]
         bins = [("source 0.3-0.7 g/s", lambda c: c["rate_g_s"] < 0.7),
                 ("source 0.7-1.5 g/s", lambda c: 0.7 <= c["rate_g_s"] < 1.5),
                 ("source 1.5-3 g/s", lambda c: c["rate_g_s"] >= 1.5),
