@@ -669,11 +669,7 @@ def follow_up(
             q = f.rates_g_s.get(t.id, t.rate_g_s)
             rate = f"{q:.3g}" + (" *" if q > t.rate_g_s else "")
             if q > t.rate_g_s:  # above the interval's low end: the weakest plume the survey's height sees
-                of = (
-                    "its rate interval's low end before the near-crossing widening"
-                    if t.low_before_widening
-                    else ("its rate interval's low end")
-                )
+                of = "its rate interval's low end" + (" before the near-crossing widening" * t.low_before_widening)
                 seen.append(
                     f"{t.id}: lines laid for {q:.3g} g/s, not {of} {t.rate_g_s:.3g}: the survey "
                     f"crossed its plume at {t.seen_at_m:g} m, which no weaker plume reaches"
