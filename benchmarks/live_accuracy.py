@@ -182,11 +182,16 @@ def main(argv=None) -> int:
                 ("wind 2-4 m/s", lambda c: c["wind_m_s"] < 4),
                 ("wind 4-6 m/s", lambda c: c["wind_m_s"] >= 4)]  # fmt: skip
         lines += [_row(label, [r for r in rows if keep(r["scenario"])]) for label, keep in bins]
-    res = Path(__file__).parent / "results"
-    (res / f"{a.out}.md").write_text("\n".join(lines) + "\n")
-    (res / f"{a.out}.json").write_text(json.dumps({"command": cmd, "machine": machine(), "rows": rows}, indent=1))
-    print("\n".join(lines))
+    write_record(a.out, lines, cmd, rows)
     return 0
+
+
+def write_record(name: str, lines: list[str], cmd: str, rows: list[dict]) -> None:
+    """benchmarks/results/<name>.md (the table) and .json (the command, the machine, every row)."""
+    res = Path(__file__).parent / "results"
+    (res / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (res / f"{name}.json").write_text(json.dumps({"command": cmd, "machine": machine(), "rows": rows}, indent=1))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT))
 from estimator_suite import machine  # noqa: E402
+from live_accuracy import write_record  # noqa: E402
 from tests.live.sim_vehicle import guided_run  # noqa: E402
 
 
@@ -68,11 +69,7 @@ def main(argv=None) -> int:
         f"{err.max():.1f} | {(err > 15).sum()} | {np.mean([r['error_m'] <= r['radius90_m'] for r in loc]):.2f} | "
         f"{np.median([r['wall_s'] for r in rows]):.1f} |",
     ]
-    res = Path(__file__).parent / "results"
-    name = a.out or f"live_loopback_{a.guide}"
-    (res / f"{name}.md").write_text("\n".join(lines) + "\n")
-    (res / f"{name}.json").write_text(json.dumps({"command": cmd, "machine": machine(), "rows": rows}, indent=1))
-    print("\n".join(lines))
+    write_record(a.out or f"live_loopback_{a.guide}", lines, cmd, rows)
     return 0
 
 
