@@ -66,18 +66,17 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lea
     policy = FIELD_POLICIES[guide]()
     policy.prepare()
     g = Guide(policy, replan_on_hit=replan)
-    target = held = pending = None
+    target = pending = None
     t, dt, k = 0.0, 0.1, 0
     closest = float(np.hypot(*xy))
     while t < max_t:
-        if pending is not None and t >= pending[0]:
-            held, pending = pending[1], None
-        if (held is not None or pending is not None) and g.stale(est):
-            held = pending = None
-        if held is not None and g.arrived(est):  # as run_live: sent once the last one is reached
-            g.sent(held)
-            la, lo = est.frame.to_wgs84(held[0], held[1])
-            target, held = np.array([float(v) for v in frame.to_local(la, lo)]), None
+        if pending is not None and t >= pending[0]:  # the plan is ready: held until the vehicle arrives
+            g.held, pending = pending[1], None
+        if pending is not None and g.stale(est):
+            pending = None
+        if (w := g.due(est)) is not None:  # as run_live: sent once the last one is reached
+            la, lo = est.frame.to_wgs84(w[0], w[1])
+            target = np.array([float(v) for v in frame.to_local(la, lo)])
         if target is not None:  # fly towards the waypoint, then hold there
             d = target - xy
             n = float(np.hypot(*d))
@@ -95,7 +94,7 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lea
             if e["located"] and e["radius90_m"] <= 10.0 and closest <= 20.0:
                 break
         # guidance as run_live does it: planned when the guide asks, ready lag_s later
-        if pending is None and held is None and g.wants_plan(est):
+        if pending is None and g.wants_plan(est):
             pending = (t + lag_s, g.plan(est))
             if lead:  # the guide learns how long a plan takes (without: planned on arrival)
                 g.took(lag_s)

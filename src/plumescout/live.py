@@ -174,15 +174,6 @@ class LiveEstimator:
         }
 
 
-def _propose(est: LiveEstimator, policy, state: dict, start, radius_m: float) -> np.ndarray:
-    state.update(est.state())
-    if start is not None:
-        state["xy"] = np.asarray(start, float)
-    if state["hits"] > 0:
-        policy.narrow(est.belief.radius(est.belief.mean_xy()), radius_m)
-    return np.asarray(policy.propose(est.belief, state), float)
-
-
 @dataclass
 class Guide:
     """The guiding policy's side of live mode: when to plan the next waypoint and when to send it.
@@ -192,8 +183,8 @@ class Guide:
     waypoint; so the guide measures that time (``took``, in the vehicle's clock) and plans the
     next waypoint that long before the vehicle arrives, from the waypoint it is flying to (the
     posterior as it stands then: the last few seconds of the leg are not in that plan), and holds
-    it until the vehicle arrives; a plan made before a hit is dropped and made again (``stale``).
-    With planning taking no time this is planning on arrival."""
+    it (``held``) until the vehicle arrives (``due``); a plan made before a hit is dropped and made
+    again (``stale``). With planning taking no time this is planning on arrival."""
 
     policy: object
     reached_m: float = 3.0
@@ -204,9 +195,7 @@ class Guide:
     plan_lag_s: float = 0.0  # how long a plan takes, vehicle clock (running estimate)
     replan_on_hit: bool = True
     planned_hits: int = 0  # the hits the last plan knew of
-
-    def _here(self, est: LiveEstimator):
-        return np.array(est.pos[-1][1:3]) if est.pos else None
+    held: np.ndarray | None = None  # the next waypoint, planned, waiting for the vehicle to arrive
 
     def speed(self, est: LiveEstimator, over_s: float = 5.0) -> float:
         """The vehicle's ground speed over the last ``over_s`` of positions."""
@@ -218,25 +207,41 @@ class Guide:
         return float(np.hypot(*np.diff(p[:, 1:3], axis=0).T).sum() / dt) if dt > 0 else 0.0
 
     def arrived(self, est: LiveEstimator) -> bool:
-        here = self._here(est)
+        here = est._xy()
         return self.target is None or (here is not None and np.hypot(*(here - self.target)) < self.reached_m)
 
     def wants_plan(self, est: LiveEstimator) -> bool:
-        """Time to plan the next waypoint: the vehicle has arrived, or will within the time a plan
-        takes (distance left under speed x planning time)."""
-        if est.belief is None or not est.pos:
+        """Time to plan the next waypoint: none is held, and the vehicle has arrived, or will within
+        the time a plan takes (distance left under speed x planning time)."""
+        if self.held is not None or est.belief is None or not est.pos:
             return False
         if self.arrived(est):
             return True
-        left = float(np.hypot(*(self._here(est) - self.target)))
+        left = float(np.hypot(*(est._xy() - self.target)))
         return left - self.reached_m <= self.speed(est) * self.plan_lag_s
 
     def plan(self, est: LiveEstimator) -> np.ndarray:
         """The next waypoint, planned from the waypoint the vehicle is flying to (from where it is,
-        once it has arrived)."""
-        start = None if self.arrived(est) else self.target
+        once it has arrived); legs narrow with the posterior down to ``radius_m``."""
         self.planned_hits = est.hits
-        return _propose(est, self.policy, self.state, start, self.radius_m)
+        st = self.state  # the policy's own memory (its sweep progress) persists between plans
+        st.update(est.state())
+        if not self.arrived(est):
+            st["xy"] = np.asarray(self.target, float)
+        if st["hits"] > 0:
+            self.policy.narrow(est.belief.radius(est.belief.mean_xy()), self.radius_m)
+        return np.asarray(self.policy.propose(est.belief, st), float)
+
+    def due(self, est: LiveEstimator) -> np.ndarray | None:
+        """The held waypoint, to send now that the vehicle has reached the last (it is then the
+        target); None while it has not, or when nothing is held (a stale plan is dropped here)."""
+        if self.held is not None and self.stale(est):
+            self.held = None  # the plume was hit since: planned again with it
+        if self.held is None or not self.arrived(est):
+            return None
+        w, self.held = self.held, None
+        self.sent(w)
+        return w
 
     def stale(self, est: LiveEstimator) -> bool:
         """A plan made ahead is dropped when the plume was hit after it was made: the one reading
@@ -311,7 +316,6 @@ def run_live(
     if policy is not None:
         policy.prepare(train_progress)  # before listening: a trained policy may train first
     guide = Guide(policy) if policy is not None else None
-    held = None  # the next waypoint, planned, waiting for the vehicle to reach the last one
     clock = _ClockRate()
     conn = mavutil.mavlink_connection(url, source_system=255, source_component=190, dialect="ardupilotmega")
     est = LiveEstimator(LiveModel(half_size_m=radius_m, species=species))
@@ -368,17 +372,13 @@ def run_live(
                     if est.add_gas(vehicle_time(msg.time_boot_ms), v) and on_update:
                         on_update(est, status)
             if guide is not None and est.pos:
-                if held is not None and guide.stale(est):
-                    held = None  # the plume was hit since: planned again with it
-                if held is not None and guide.arrived(est):
-                    guide.sent(held)
-                    lat, lon = est.frame.to_wgs84(held[0], held[1])
+                if (w := guide.due(est)) is not None:
+                    lat, lon = est.frame.to_wgs84(w[0], w[1])
                     alt = altitude_m if altitude_m is not None else est.pos[-1][3]
                     _send_target(conn, target_sys, target_comp, float(lat), float(lon), alt)
-                    held = None
-                if held is None and guide.wants_plan(est):
+                if guide.wants_plan(est):
                     w0 = time.monotonic()
-                    held = guide.plan(est)
+                    guide.held = guide.plan(est)
                     guide.took((time.monotonic() - w0) * clock.rate())
             if duration_s is not None and last_t is not None and t_first is not None and last_t - t_first >= duration_s:
                 break
