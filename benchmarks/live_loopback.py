@@ -1,6 +1,6 @@
 """The loopback test's run, repeated: how often live mode over MAVLink ends near the source.
 
-    python benchmarks/live_loopback.py [--guide lookahead] [--runs 14] [--warp 40]
+    python benchmarks/live_loopback.py [--guide lookahead] [--runs 14] [--warp 40] [--small-perseus]
 
 tests/live/test_live.py flies one run: a pymavlink vehicle (tests/live/sim_vehicle.py, its clock
 ``warp`` times the wall clock) through the puff simulator's plume, guided by `run_live` over UDP
@@ -47,8 +47,16 @@ def main(argv=None) -> int:
     ap.add_argument("--guide", default="lookahead")
     ap.add_argument("--runs", type=int, default=14)
     ap.add_argument("--warp", type=float, default=40.0)
+    ap.add_argument("--small-perseus", action="store_true",
+                    help="perseus trained as the test trains it (tests/search/test_field.py SMALL)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
+    if a.small_perseus:
+        from plumescout.search import field
+        from tests.search.test_field import SMALL
+
+        field.FIELD_POLICIES["perseus"] = lambda: field.FieldPerseus(plan=SMALL)
+        field.FieldPerseus(plan=SMALL).prepare()
     t0 = time.time()
     rows = []
     for _ in range(a.runs):

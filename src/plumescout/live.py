@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .geo import LocalFrame, unit_to_bearing
-from .search.field import FIELD_POLICIES, FieldBelief
+from .search.field import FIELD_POLICIES, FieldBelief, stretch
 from .units import species_of_column
 
 __all__ = ["Guide", "LiveModel", "LiveEstimator", "run_live"]
@@ -132,14 +132,16 @@ class LiveEstimator:
         t0 = time.perf_counter()
         bg = float(np.quantile(np.fromiter(self.recent, float), 0.2))
         hit = max(v for _, v in win) - bg > self.model.threshold_ppm
-        tm = 0.5 * (win[0][0] + win[-1][0])
         p = np.array(self.pos)
-        x, y, alt = (np.interp(tm, p[:, 0], p[:, k]) for k in (1, 2, 3))
-        self.model.altitude_m = max(float(alt), 0.5)
+        ts = np.array([t for t, _ in win])
+        xs, ys = (np.interp(ts, p[:, 0], p[:, k]) for k in (1, 2))
+        self.model.altitude_m = max(float(np.interp(ts.mean(), p[:, 0], p[:, 3])), 0.5)
         wind = self._wind_now()
         if wind is None:
             return False
-        self.belief.update(np.array([x, y]), hit, *wind)
+        # one observation of the stretch flown: a hit anywhere across its crosswind extent
+        xy, half = stretch(np.column_stack([xs, ys]), wind[0])
+        self.belief.update(xy, hit, *wind, half_span_m=half)
         self.hits += int(hit)
         self.windows += 1
         self.update_times.append(time.perf_counter() - t0)

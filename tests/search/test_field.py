@@ -13,7 +13,9 @@ from plumescout.search.field import (
     FieldSpaceAware,
     FieldSweepSpaceAware,
     WindGrid,
+    hit_probability,
     run_adaptive,
+    stretch,
 )
 from plumescout.search.perseus import TrainingPlan
 from plumescout.search.pomdp import Belief
@@ -46,6 +48,57 @@ def test_hit_probability_is_monotone_in_rate_and_zero_upwind():
     downwind = b.x > 5.0
     np.testing.assert_allclose(ph[downwind], b.p_fa)
     assert ph.max() <= b.p_max
+
+
+def test_hit_law_edge_is_where_the_instantaneous_plume_meets_the_threshold():
+    """Without meander or puff-to-puff spread the fluctuating plume is one steady Gaussian plume as
+    wide as the relative dispersion: a point is hit (p_max) where that plume's concentration
+    exceeds the threshold, and only there (p_fa): the edge is Turner's eq. 3.1 solved for y."""
+    from plumescout.dispersion import gaussian_plume, sigma_yz
+    from plumescout.units import g_m3_to_ppm
+
+    ep = episode()
+    x, rate, u, s0, rel = 60.0, 1.0, 3.0, 0.75, 0.6
+    y = np.linspace(0.0, 15.0, 3001)
+    p = hit_probability(ep, np.full_like(y, x), y, [rate], u, 1e-6, 0.002, 0.95, s0, 0.0, rel, 0.0)[:, 0]
+    sy, sz = sigma_yz(x, ep.stability)
+    si, sz = np.hypot(rel * sy, s0), np.hypot(sz, s0)
+    c = g_m3_to_ppm(gaussian_plume(x, y, ep.altitude_m, ep.source_height_m, rate, u, si, sz), ep.species)
+    inside = c > ep.threshold_ppm
+    assert 0 < inside.sum() < y.size  # the edge lies in the range looked at
+    np.testing.assert_allclose(p[inside], 0.95, atol=1e-9)
+    np.testing.assert_allclose(p[~inside][1:], 0.002, atol=1e-9)  # the first point outside: on the edge
+    # a stretch of flight reaching h either side is hit if any of it is: the edge moves out by h
+    h = 4.0
+    ph = hit_probability(ep, np.full_like(y, x), y, [rate], u, 1e-6, 0.002, 0.95, s0, h, rel, 0.0)[:, 0]
+    edge, edge_h = y[inside][-1], y[ph > 0.5][-1]
+    assert abs(edge_h - (edge + h)) <= 2 * (y[1] - y[0])
+
+
+def test_hit_law_is_symmetric_across_the_wind_and_grows_with_the_stretch_and_the_rate():
+    ep = episode()
+    x = np.repeat([20.0, 80.0, 150.0], 41)
+    y = np.tile(np.linspace(-40.0, 40.0, 41), 3)
+    rates = [0.1, 0.5, 2.0]
+    p = hit_probability(ep, x, y, rates, 3.0, 10.0, 0.002, 0.95)
+    np.testing.assert_allclose(p, hit_probability(ep, x, -y, rates, 3.0, 10.0, 0.002, 0.95), rtol=1e-12)
+    assert np.all(np.diff(p, axis=1) >= -1e-12)  # more emission, more hits
+    wide = hit_probability(ep, x, y, rates, 3.0, 10.0, 0.002, 0.95, half_span_m=9.0)
+    assert np.all(wide >= p - 1e-12) and np.any(wide > p + 0.05)
+    # off the axis it falls away: largest on the axis at each distance
+    grid = p[:, 1].reshape(3, 41)
+    assert np.all(grid[:, 20] >= grid.max(axis=1) - 1e-12)
+
+
+def test_a_stretch_is_its_crosswind_extent_about_its_middle():
+    # wind from the west (blowing to +x): across the wind is y
+    mid, half = stretch([[0.0, -5.0], [10.0, 7.0]], 270.0)
+    np.testing.assert_allclose(mid, [5.0, 1.0], atol=1e-12)
+    assert half == pytest.approx(6.0)
+    # flown along the wind it has no crosswind extent
+    mid, half = stretch([[0.0, 2.0], [30.0, 2.0]], 270.0)
+    np.testing.assert_allclose(mid, [15.0, 2.0], atol=1e-12)
+    assert half == pytest.approx(0.0, abs=1e-12)
 
 
 def test_update_is_bayes_rule():

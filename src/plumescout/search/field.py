@@ -1,12 +1,13 @@
 """Adaptive search in the simulator: fly toward a source through meandering, intermittent plumes.
 
 The searcher keeps a posterior over the source's cell (a grid over the area) and its emission rate
-(a few log-spaced values). What it observes is whether each second of flight had a "hit" — the gas
+(a few log-spaced values). What it observes is whether a stretch of flight had a "hit" — the gas
 reading more than a threshold above background. The chance of a hit, for a source at a cell, is
-``p_fa + (1 - p_fa) (1 - exp(-c / c_thr))`` with ``c`` the mean concentration of a Gaussian plume
-whose crosswind width includes the wind's meander (the measured direction spread): the mean field
-of the intermittent puffs, turned into a detection probability. Hits and misses update the
-posterior by Bayes' rule with the wind measured at that moment.
+that of a fluctuating plume (Gifford 1959): a narrow instantaneous plume, as wide as the relative
+dispersion of the puffs, whose centre line meanders across the wind as the wind's direction does
+(the measured direction spread); a hit when the stretch flown comes within the width over which
+the instantaneous plume exceeds the threshold (:func:`hit_probability`). Hits and misses update
+the posterior by Bayes' rule with the wind measured at that moment.
 
 A policy proposes the next waypoint (one leg of ``step_m`` in one of eight headings) from the
 posterior and the aircraft's state, the same interface as on the grid POMDP:
@@ -37,9 +38,10 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import ndtr
 from shapely.geometry import LineString, Polygon
 
-from ..dispersion import gaussian_plume, sigma_yz
+from ..dispersion import sigma_yz, vertical_term
 from ..geo import bearing_to_unit
 from ..met import WindSeries
 from ..units import g_m3_to_ppm
@@ -93,25 +95,64 @@ def random_episode(seed: int, half_size_m: float = 400.0) -> FieldEpisode:
     )
 
 
-def hit_probability(ep, xd, yc, rates, speed, meander_deg, p_fa, p_max, sigma0_m) -> np.ndarray:
+# nodes and weights of the expectation over a standard normal (the puff masses' log-normal spread)
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(5)
+_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
+
+
+def hit_probability(ep, xd, yc, rates, speed, meander_deg, p_fa, p_max, sigma0_m=0.75, half_span_m=0.0,
+                    relative_dispersion=0.6, intermittency=0.6) -> np.ndarray:  # fmt: skip
     """(points, rates) probability of a hit ``xd`` m downwind of a source and ``yc`` m across
-    its axis: ``p_fa + (p_max - p_fa) (1 - exp(-c / c_thr))``, ``c`` the mean concentration of
-    a Gaussian plume widened by the meander, at the aircraft's altitude (``ep``'s geometry)."""
+    its mean axis, for a stretch of flight reaching ``half_span_m`` either side of ``yc`` across
+    the wind, at the aircraft's altitude (``ep``'s geometry).
+
+    The fluctuating plume (Gifford 1959): the instantaneous plume is a Gaussian plume as wide
+    across the wind as the puffs' relative dispersion (``relative_dispersion`` times the Briggs
+    width, and ``sigma0_m`` at the source, as the release's own size); its centre line lies
+    ``N(0, xd tan(meander))`` across the mean axis. It exceeds the threshold within
+    ``w = s_i sqrt(2 ln(c_i / c_thr))`` of its centre line (``c_i`` its centre-line
+    concentration at the aircraft's height), so the stretch sees it with probability
+    ``Phi((yc + half_span + w) / s_m) - Phi((yc - half_span - w) / s_m)``, averaged over puff
+    masses log-normal with log-std ``intermittency``; then ``p_fa + (p_max - p_fa) *`` that
+    (``p_max < 1``: gaps between puffs). Measured against the puff simulator's windows in
+    ``benchmarks/hit_law.py``.
+
+    Gifford, F. (1959) Statistical properties of a fluctuating plume dispersion model. Adv.
+    Geophys. 6, 117-137.
+    """
     xd, yc = np.asarray(xd, float), np.asarray(yc, float)
     out = np.full((xd.size, len(rates)), p_fa)
     down = xd > 0.5
     if not down.any():
         return out
-    x = xd[down]
+    x, y = xd[down], yc[down]
     sy, sz = sigma_yz(x, ep.stability)
-    # widths at the source: the release's own size and the aircraft's downwash mixing the
-    # lowest metres (without them a ground source looks farther upwind than it is)
-    sy = np.sqrt(sy**2 + (x * np.tan(np.deg2rad(meander_deg))) ** 2 + sigma0_m[0] ** 2)
-    sz = np.sqrt(sz**2 + sigma0_m[1] ** 2)
-    c1 = gaussian_plume(x, yc[down], ep.altitude_m, ep.source_height_m, 1.0, max(speed, 0.5), sy, sz)
-    c = g_m3_to_ppm(c1[:, None] * np.asarray(rates, float)[None, :], ep.species)
-    out[down] = p_fa + (p_max - p_fa) * (1.0 - np.exp(-c / ep.threshold_ppm))
+    si = np.sqrt((relative_dispersion * sy) ** 2 + sigma0_m**2)  # the instantaneous plume's width
+    sz = np.sqrt(sz**2 + sigma0_m**2)
+    sm = np.maximum(x * np.tan(np.deg2rad(meander_deg)), 1e-6)[:, None]  # its centre line's spread
+    c1 = vertical_term(ep.altitude_m, ep.source_height_m, sz) / (_SQRT_2PI * si * max(speed, 0.5))
+    c = g_m3_to_ppm(c1[:, None] * np.asarray(rates, float)[None, :], ep.species) / ep.threshold_ppm
+    half = np.broadcast_to(np.asarray(half_span_m, float), xd.shape)[down][:, None]
+    lo, hi = y[:, None] - half, y[:, None] + half
+    seen = np.zeros_like(c)
+    for g, wgt in zip(_GH_NODES, _GH_WEIGHTS, strict=True):
+        ratio = c * np.exp(intermittency * g - 0.5 * intermittency**2)
+        w = si[:, None] * np.sqrt(2.0 * np.log(np.maximum(ratio, 1.0)))
+        seen += wgt * np.where(w > 0, ndtr((hi + w) / sm) - ndtr((lo - w) / sm), 0.0)
+    out[down] = p_fa + (p_max - p_fa) * seen
     return out
+
+
+def stretch(points, from_deg: float) -> tuple[np.ndarray, float]:
+    """A stretch of flight as one observation: the point at its mean downwind position and the
+    middle of its crosswind extent, and half that extent (what :func:`hit_probability` takes)."""
+    pts = np.atleast_2d(np.asarray(points, float))
+    ux, uy = bearing_to_unit(from_deg + 180.0)
+    along = pts[:, 0] * ux + pts[:, 1] * uy
+    across = -pts[:, 0] * uy + pts[:, 1] * ux
+    a, c = float(along.mean()), 0.5 * float(across.max() + across.min())
+    return np.array([a * ux - c * uy, a * uy + c * ux]), 0.5 * float(across.max() - across.min())
 
 
 class FieldBelief:
@@ -123,9 +164,9 @@ class FieldBelief:
         cell_m: float = 5.0,
         rates=(0.1, 0.25, 0.6, 1.5, 3.5),
         p_fa=0.002,
-        p_max=0.9,
+        p_max=0.95,
         temper: float = 0.5,
-        sigma0_m=(1.0, 2.0),
+        sigma0_m: float = 0.75,
     ):
         h = ep.half_size_m
         c = np.arange(-h + cell_m / 2, h, cell_m)
@@ -146,17 +187,27 @@ class FieldBelief:
     def cell_p(self) -> np.ndarray:
         return self.p.sum(axis=1)
 
-    def p_hit(self, xy, from_deg: float, speed: float, meander_deg: float) -> np.ndarray:
-        """(cells, rates) probability of a hit at ``xy`` for each hypothesis."""
+    def p_hit(self, xy, from_deg: float, speed: float, meander_deg: float, half_span_m: float = 0.0) -> np.ndarray:
+        """(cells, rates) probability of a hit at ``xy`` (or on a stretch of flight about it
+        reaching ``half_span_m`` either side across the wind) for each hypothesis."""
         ux, uy = bearing_to_unit(from_deg + 180.0)
         dx, dy = xy[0] - self.x, xy[1] - self.y
         xd = dx * ux + dy * uy
         yc = -dx * uy + dy * ux
-        return hit_probability(self.ep, xd, yc, self.rates, speed, meander_deg, self.p_fa, self.p_max, self.sigma0_m)
+        return hit_probability(self.ep, xd, yc, self.rates, speed, meander_deg, self.p_fa, self.p_max, self.sigma0_m,
+                               half_span_m)  # fmt: skip
 
-    def update(self, xy, hit: bool, from_deg: float, speed: float, meander_deg: float) -> None:
-        ph = self.p_hit(xy, from_deg, speed, meander_deg)
-        # tempered: the hit model is a mean-field approximation of the puffs, and legs in one
+    def p_leg(self, a, b, wind) -> np.ndarray:
+        """(cells, rates) probability of a hit on the leg from ``a`` to ``b`` with ``wind``
+        (from_deg, speed, meander_deg), one observation over its crosswind extent."""
+        mid, half = stretch([a, b], wind[0])
+        return self.p_hit(mid, *wind, half_span_m=half)
+
+    def update(
+        self, xy, hit: bool, from_deg: float, speed: float, meander_deg: float, half_span_m: float = 0.0
+    ) -> None:
+        ph = self.p_hit(xy, from_deg, speed, meander_deg, half_span_m)
+        # tempered: the hit model is an approximation of the puffs, and legs in one
         # plume share its meander; full weight makes the posterior sharper than it has earned
         self.logp += self.temper * np.log(ph if hit else 1.0 - ph)
 
@@ -182,10 +233,11 @@ def _entropy_bits(w: np.ndarray) -> float:
     return float(-(w * np.log2(w)).sum())
 
 
-def _outcomes(belief: FieldBelief, xy, wind):
-    """P(hit) and the cell posteriors after a hit / a miss at ``xy``."""
+def _outcomes(belief: FieldBelief, xy, wind, start=None):
+    """P(hit) and the cell posteriors after a hit / a miss on the leg from ``start`` to ``xy``
+    (at ``xy`` without a start)."""
     p = belief.p
-    ph = belief.p_hit(xy, *wind)
+    ph = belief.p_leg(xy if start is None else start, xy, wind)
     pj_hit = p * ph
     p_hit = float(pj_hit.sum())
     post_hit = pj_hit.sum(axis=1) / max(p_hit, 1e-300)
@@ -225,7 +277,7 @@ class FieldInfotaxis(FieldPolicy):
     name = "infotaxis"
 
     def score(self, belief, state, xy):
-        p_hit, ph, pm = _outcomes(belief, xy, state["wind"])
+        p_hit, ph, pm = _outcomes(belief, xy, state["wind"], state["xy"])
         return p_hit * _entropy_bits(ph) + (1 - p_hit) * _entropy_bits(pm)
 
 
@@ -240,7 +292,7 @@ class FieldSpaceAware(FieldPolicy):
     name = "space-aware"
 
     def score(self, belief, state, xy):
-        p_hit, ph, pm = _outcomes(belief, xy, state["wind"])
+        p_hit, ph, pm = _outcomes(belief, xy, state["wind"], state["xy"])
         outcomes = ((p_hit, ph), (1 - p_hit, pm))
         return sum(pr * _space_aware_value(w, belief.x, belief.y, xy, self.step_m) for pr, w in outcomes)
 
@@ -263,18 +315,18 @@ class FieldLookahead(FieldSpaceAware):
         cands = self.candidates(state, belief)
         first = np.array([self.score(belief, state, c) for c in cands])
         p = belief.p
-        hit_at: dict[tuple, np.ndarray] = {}  # p_hit at a point, shared by the legs that reach it
+        hit_at: dict[tuple, np.ndarray] = {}  # p_hit on a leg, shared by the branches that fly it
 
-        def p_hit(xy):
-            key = (round(float(xy[0]), 3), round(float(xy[1]), 3))
+        def p_hit(a, b):
+            key = tuple(round(float(v), 3) for v in (*a, *b))
             if key not in hit_at:
-                hit_at[key] = belief.p_hit(xy, *wind)
+                hit_at[key] = belief.p_leg(a, b, wind)
             return hit_at[key]
 
         best, best_v = cands[int(np.argmin(first))], np.inf
         for i in np.argsort(first)[: self.beam]:
             c1 = cands[i]
-            joint = p * p_hit(c1)
+            joint = p * p_hit(state["xy"], c1)
             P = float(joint.sum())
             v = 0.0
             for prob, post in ((P, joint / max(P, 1e-300)), (1.0 - P, (p - joint) / max(1.0 - P, 1e-300))):
@@ -282,7 +334,7 @@ class FieldLookahead(FieldSpaceAware):
                     continue
                 second = []
                 for c2 in self.candidates({"xy": c1}, belief):
-                    j2 = post * p_hit(c2)
+                    j2 = post * p_hit(c1, c2)
                     P2 = float(j2.sum())
                     s = 0.0
                     for pr2, w in ((P2, j2), (1.0 - P2, post - j2)):
@@ -586,13 +638,13 @@ def run_adaptive(
         ws, wd = wind.at(ts)
         wd = wd + rng.normal(0.0, 5.0, n)  # the measured wind is noisy
         # one observation per leg: a hit if any reading on it is above the threshold (readings
-        # seconds apart inside one puff are not independent evidence), at the leg's middle with
-        # the leg's mean wind
+        # seconds apart inside one puff are not independent evidence), over the leg's crosswind
+        # extent with the leg's mean wind
         leg_hit = bool((read > ep.threshold_ppm).any())
-        mid = 0.5 * (xy + nxt)
         u = np.array(bearing_to_unit(wd)).T * ws[:, None]
         wd_leg = float(np.rad2deg(np.arctan2(u[:, 0].mean(), u[:, 1].mean())) % 360.0)
-        belief.update(mid, leg_hit, wd_leg, float(ws.mean()), meander_est)
+        mid, half = stretch([xy, nxt], wd_leg)
+        belief.update(mid, leg_hit, wd_leg, float(ws.mean()), meander_est, half)
         state["hits"] += int(leg_hit)
         state["last_hit"] = leg_hit
         flown += leg
