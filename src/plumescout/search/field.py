@@ -122,25 +122,34 @@ def hit_probability(ep, xd, yc, rates, speed, meander_deg, p_fa, p_max, sigma0_m
     Geophys. 6, 117-137.
     """
     xd, yc = np.asarray(xd, float), np.asarray(yc, float)
-    out = np.full((xd.size, len(rates)), p_fa)
-    down = xd > 0.5
-    if not down.any():
+    rates = np.asarray(rates, float)
+    out = np.full((xd.size, rates.size), p_fa)
+    half = np.broadcast_to(np.asarray(half_span_m, float), xd.shape)
+    idx = np.flatnonzero(xd > 0.5)
+    if idx.size == 0:
         return out
-    x, y = xd[down], yc[down]
+    x, y = xd[idx], yc[idx]
     sy, sz = sigma_yz(x, ep.stability)
     si = np.sqrt((relative_dispersion * sy) ** 2 + sigma0_m**2)  # the instantaneous plume's width
     sz = np.sqrt(sz**2 + sigma0_m**2)
-    sm = np.maximum(x * np.tan(np.deg2rad(meander_deg)), 1e-6)[:, None]  # its centre line's spread
+    sm = np.maximum(x * np.tan(np.deg2rad(meander_deg)), 1e-6)  # its centre line's spread
     c1 = vertical_term(ep.altitude_m, ep.source_height_m, sz) / (_SQRT_2PI * si * max(speed, 0.5))
-    c = g_m3_to_ppm(c1[:, None] * np.asarray(rates, float)[None, :], ep.species) / ep.threshold_ppm
-    half = np.broadcast_to(np.asarray(half_span_m, float), xd.shape)[down][:, None]
-    lo, hi = y[:, None] - half, y[:, None] + half
-    seen = np.zeros_like(c)
-    for g, wgt in zip(_GH_NODES, _GH_WEIGHTS, strict=True):
-        ratio = c * np.exp(intermittency * g - 0.5 * intermittency**2)
-        w = si[:, None] * np.sqrt(2.0 * np.log(np.maximum(ratio, 1.0)))
+    with np.errstate(divide="ignore"):
+        ln_c = np.log(g_m3_to_ppm(c1, ep.species) / ep.threshold_ppm)  # per g/s, over the threshold
+    shift = intermittency * _GH_NODES - 0.5 * intermittency**2  # log of each node's puff mass
+    # only where the heaviest puff of the largest rate can reach within 8 s_m: elsewhere nothing
+    reach = si * np.sqrt(2.0 * np.maximum(ln_c + np.log(rates.max()) + shift.max(), 0.0))
+    keep = (ln_c + np.log(rates.max()) + shift.max() > 0) & (np.abs(y) - half[idx] - reach < 8.0 * sm)
+    idx, y, si, sm, ln_c = idx[keep], y[keep], si[keep, None], sm[keep, None], ln_c[keep, None]
+    if idx.size == 0:
+        return out
+    lo, hi = y[:, None] - half[idx, None], y[:, None] + half[idx, None]
+    ln_cr = ln_c + np.log(rates)[None, :]
+    seen = np.zeros((idx.size, rates.size))
+    for d, wgt in zip(shift, _GH_WEIGHTS, strict=True):
+        w = si * np.sqrt(2.0 * np.maximum(ln_cr + d, 0.0))
         seen += wgt * np.where(w > 0, ndtr((hi + w) / sm) - ndtr((lo - w) / sm), 0.0)
-    out[down] = p_fa + (p_max - p_fa) * seen
+    out[idx] = p_fa + (p_max - p_fa) * seen
     return out
 
 
