@@ -47,13 +47,17 @@ def main(argv=None) -> int:
     ap.add_argument("--guide", default="lookahead")
     ap.add_argument("--runs", type=int, default=14)
     ap.add_argument("--warp", type=float, default=40.0)
-    ap.add_argument("--small-perseus", action="store_true",
-                    help="perseus trained as the test trains it (tests/search/test_field.py SMALL)")
+    ap.add_argument(
+        "--small-perseus",
+        action="store_true",
+        help="perseus trained as the test trains it (tests/search/test_field.py SMALL)",
+    )
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     if a.small_perseus:
-        from plumescout.search import field
         from tests.search.test_field import SMALL
+
+        from plumescout.search import field
 
         field.FIELD_POLICIES["perseus"] = lambda: field.FieldPerseus(plan=SMALL)
         field.FieldPerseus(plan=SMALL).prepare()
