@@ -5,7 +5,9 @@ The posterior is the search's grid filter (:class:`~plumescout.search.field.Fiel
 posterior over the source's cell and rate, updated by Bayes' rule once per observation window
 (``window_s`` of readings: a hit if any reading rises ``threshold_ppm`` above the running
 background; a window also waits until the vehicle has moved ``min_move_m``, or for ``hover_s``
-while it holds position, so a loitering vehicle does not count one look many times). An update
+while it holds position, so a loitering vehicle does not count one look many times). A window is
+one observation of the stretch it was read along: its crosswind extent enters the hit law
+(:func:`~plumescout.search.field.hit_probability`). An update
 costs the same whatever the flight's length and nothing grows with it: recent readings live in
 fixed-size ring buffers, so memory stays flat over hours.
 
