@@ -140,8 +140,9 @@ def hit_probability(ep, xd, yc, rates, speed, meander_deg, p_fa, p_max, sigma0_m
         ln_c = np.log(g_m3_to_ppm(c1, ep.species) / ep.threshold_ppm)  # per g/s, over the threshold
     shift = intermittency * _GH_NODES - 0.5 * intermittency**2  # log of each node's puff mass
     # only where the heaviest puff of the largest rate can reach within 4.5 s_m (Phi(-4.5) = 3e-6): elsewhere nothing
-    reach = si * np.sqrt(2.0 * np.maximum(ln_c + np.log(rates.max()) + shift.max(), 0.0))
-    keep = (ln_c + np.log(rates.max()) + shift.max() > 0) & (np.abs(y) - half[idx] - reach < 4.5 * sm)
+    top = ln_c + np.log(rates.max()) + shift.max()
+    reach = si * np.sqrt(2.0 * np.maximum(top, 0.0))
+    keep = (top > 0) & (np.abs(y) - half[idx] - reach < 4.5 * sm)
     idx, y, si, sm, ln_c = idx[keep], y[keep], si[keep], sm[keep], ln_c[keep]
     if idx.size == 0:
         return out
@@ -269,11 +270,10 @@ def _entropy_bits(w: np.ndarray) -> float:
     return float(-(w * np.log2(w)).sum())
 
 
-def _outcomes(belief: FieldBelief, xy, wind, start=None):
-    """P(hit) and the cell posteriors after a hit / a miss on the leg from ``start`` to ``xy``
-    (at ``xy`` without a start)."""
+def _outcomes(belief: FieldBelief, start, xy, wind):
+    """P(hit) and the cell posteriors after a hit / a miss on the leg from ``start`` to ``xy``."""
     p = belief.p
-    ph = belief.p_leg(xy if start is None else start, xy, wind)
+    ph = belief.p_leg(start, xy, wind)
     pj_hit = p * ph
     p_hit = float(pj_hit.sum())
     post_hit = pj_hit.sum(axis=1) / max(p_hit, 1e-300)
@@ -313,7 +313,7 @@ class FieldInfotaxis(FieldPolicy):
     name = "infotaxis"
 
     def score(self, belief, state, xy):
-        p_hit, ph, pm = _outcomes(belief, xy, state["wind"], state["xy"])
+        p_hit, ph, pm = _outcomes(belief, state["xy"], xy, state["wind"])
         return p_hit * _entropy_bits(ph) + (1 - p_hit) * _entropy_bits(pm)
 
 
@@ -328,7 +328,7 @@ class FieldSpaceAware(FieldPolicy):
     name = "space-aware"
 
     def score(self, belief, state, xy):
-        p_hit, ph, pm = _outcomes(belief, xy, state["wind"], state["xy"])
+        p_hit, ph, pm = _outcomes(belief, state["xy"], xy, state["wind"])
         outcomes = ((p_hit, ph), (1 - p_hit, pm))
         return sum(pr * _space_aware_value(w, belief.x, belief.y, xy, self.step_m) for pr, w in outcomes)
 
