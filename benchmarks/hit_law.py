@@ -24,7 +24,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -45,7 +44,7 @@ REGIMES = [  # (rate g/s, wind m/s, meander deg): the corners and middle of live
     (1.0, 5.0, 15.0),
     (3.0, 6.0, 5.0),
 ]
-GEOMETRY = SimpleNamespace(stability="D", altitude_m=4.0, source_height_m=1.0, species="ch4", threshold_ppm=0.1)
+GEOMETRY = FieldEpisode(200.0, (0.0, 0.0), 1.0, 3.0, 270.0, 10.0, 0)  # a 1 m source, 4 m up, D, CH4, 0.1 ppm
 X_BINS = [(3, 10), (10, 20), (20, 40), (40, 70), (70, 110), (110, 150)]
 Y_BINS = [(0, 5), (5, 10), (10, 20), (20, 35), (35, 60)]
 
@@ -116,7 +115,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="hit_law")
     a = ap.parse_args(argv)
     t0 = time.time()
-    ref = FieldBelief(FieldEpisode(200.0, (0.0, 0.0), 1.0, 3.0, 270.0, 10.0, 0), cell_m=200.0)
+    ref = FieldBelief(GEOMETRY, cell_m=200.0)  # the law's settings as the search uses them
     cmd = " ".join(["python benchmarks/hit_law.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [
         "# The search's hit law against the puff simulator",

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT))
 from estimator_suite import machine  # noqa: E402
 from live_accuracy import write_record  # noqa: E402
-from tests.live.sim_vehicle import guided_run  # noqa: E402
+from tests.live.sim_vehicle import guided_run, small_perseus  # noqa: E402
 
 
 def one_run(guide: str, warp: float) -> dict:
@@ -55,12 +55,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     if a.small_perseus:
-        from tests.search.test_field import SMALL
-
         from plumescout.search import field
 
-        field.FIELD_POLICIES["perseus"] = lambda: field.FieldPerseus(plan=SMALL)
-        field.FieldPerseus(plan=SMALL).prepare()
+        field.FIELD_POLICIES["perseus"] = small_perseus()
     t0 = time.time()
     rows = []
     for _ in range(a.runs):

@@ -88,6 +88,17 @@ class PlumeVehicle(threading.Thread):
         self.conn.close()
 
 
+def small_perseus():
+    """perseus trained as the tests train it (``SMALL``; the default takes minutes on first use),
+    trained now, before a vehicle starts its clock: the factory to put in ``FIELD_POLICIES``."""
+    from plumescout.search import field as search_field
+
+    from ..search.test_field import SMALL
+
+    search_field.FieldPerseus(plan=SMALL).prepare()
+    return lambda: search_field.FieldPerseus(plan=SMALL)
+
+
 def wind_axis(from_deg):
     return np.array(bearing_to_unit(from_deg + 180.0))
 

@@ -9,7 +9,7 @@ import pytest
 
 from plumescout.live import Guide, LiveEstimator, LiveModel, _ClockRate
 
-from .sim_vehicle import PlumeVehicle, free_port, guided_run
+from .sim_vehicle import PlumeVehicle, free_port, guided_run, small_perseus
 
 
 @pytest.mark.slow
@@ -18,10 +18,7 @@ def test_live_loop_finds_and_approaches_a_simulated_source(guide, monkeypatch):
     if guide == "perseus":  # a small training (the default one takes minutes on first use)
         from plumescout.search import field
 
-        from ..search.test_field import SMALL
-
-        monkeypatch.setitem(field.FIELD_POLICIES, "perseus", lambda: field.FieldPerseus(plan=SMALL))
-        field.FieldPerseus(plan=SMALL).prepare()  # trained before the vehicle starts its clock
+        monkeypatch.setitem(field.FIELD_POLICIES, "perseus", small_perseus())
     run = guided_run(guide)
     e = run.est.estimate()
     assert run.vehicle.targets_received > 3, "the vehicle was not guided"
