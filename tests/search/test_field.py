@@ -182,6 +182,17 @@ def test_wind_grid_hit_law_follows_the_plume():
     assert p.max() <= ref.p_max
 
 
+def test_wind_grid_is_named_by_its_settings_not_its_numerics():
+    # the policy cache's name: the same for the same settings, whatever the table's last digits
+    # (trained_alphas checks those itself), and new for a setting that changes the law
+    g, h = WindGrid(), WindGrid()
+    h.table = h.table + 1e-12
+    assert g.label() == h.label()
+    assert WindGrid(meander_deg=8.0).label() != g.label()
+    higher = FieldEpisode(400.0, (0.0, 0.0), 1.0, 4.0, 0.0, 11.5, 0, altitude_m=6.0)
+    assert WindGrid(higher).label() != g.label()
+
+
 def test_projection_into_the_grid_frame_keeps_mass_and_mean():
     ep = episode(half_size_m=400.0)
     b = FieldBelief(ep, cell_m=10.0)

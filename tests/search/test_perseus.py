@@ -98,6 +98,33 @@ def test_trained_policy_is_cached_and_not_trained_twice(monkeypatch):
     np.testing.assert_array_equal(m1, m2)
 
 
+def test_cached_policy_is_trained_again_only_when_its_table_changed(monkeypatch):
+    # the cache is named by the settings; what it holds is checked against the table itself: a
+    # law changed under the same settings retrains, a change at rounding level (the same law
+    # computed another way) does not
+    env = GridSearch(1, 2.0, 2.0)
+    calls = []
+    real = perseus.train
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(perseus, "train", counting)
+    trained_alphas(env, SMALL)
+    env.table = env.table + 1e-12  # numerics only
+    monkeypatch.setattr(perseus, "_LOADED", {})
+    trained_alphas(env, SMALL)
+    assert len(calls) == 1
+    env.table = np.clip(env.table * 1.01, 0.0, 1.0)  # the law itself, 1 % more likely hits
+    monkeypatch.setattr(perseus, "_LOADED", {})
+    trained_alphas(env, SMALL)
+    assert len(calls) == 2
+    monkeypatch.setattr(perseus, "_LOADED", {})
+    trained_alphas(env, SMALL)  # and the retrained one is what is cached now
+    assert len(calls) == 2
+
+
 @pytest.mark.slow
 def test_perseus_in_1d_is_near_the_published_optimum():
     # Loisy & Eloy (2022), 1-D, lambda/dx = 2, R dt = 2: a near-optimal policy needs 7.15 steps,

@@ -482,6 +482,10 @@ class WindGrid(GridSearch):
     ):
         ep = ep or FieldEpisode(400.0, (0.0, 0.0), 1.0, 4.0, 0.0, meander_deg, 0)
         ref = FieldBelief(ep, cell_m=ep.half_size_m)  # only its hit-model settings are used
+        # what the table depends on (the episode's geometry that hit_probability reads, and the law's settings)
+        self.settings = (ep.altitude_m, ep.source_height_m, ep.stability, ep.species, ep.threshold_ppm,
+                         tuple(map(float, speeds)), float(meander_deg), int(sub), ref.p_fa, ref.p_max,
+                         ref.sigma0_m, tuple(ref.rates.tolist()))  # fmt: skip
         self.dims, self.n_grid, self.n_hits, self.n_actions = 2, int(n_grid), 2, 4
         self.cell_m = float(cell_m)
         self.lambda_over_dx, self.rate_dt, self.p_source_out = float("nan"), float("nan"), 0.0
@@ -502,7 +506,9 @@ class WindGrid(GridSearch):
         self.initial_hit_law_ = np.array([1.0, 0.0])  # no first hit: the search starts blind
 
     def label(self) -> str:
-        digest = hashlib.sha1(np.round(self.table, 9).tobytes()).hexdigest()[:10]
+        """Named by the settings that make the table (the policy cache also checks the table
+        itself, so a change of the law under the same settings is caught there)."""
+        digest = hashlib.sha1(repr(self.settings).encode()).hexdigest()[:10]
         return f"wind-c{self.cell_m:g}-N{self.n_grid}-{digest}"
 
     def start(self, initial_hit: int = 0) -> Belief:

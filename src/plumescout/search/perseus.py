@@ -326,7 +326,7 @@ class TrainingPlan:
 
     def key(self, env: GridSearch) -> str:
         return (
-            f"perseus-v1-{env.label()}"
+            f"perseus-v2-{env.label()}"
             f"-g{self.gamma:g}-s{self.seed}-{self.first_episodes}-{self.own_episodes}-{self.own_beliefs}"
         )
 
@@ -354,24 +354,36 @@ def cache_dir() -> Path:
 
 
 _LOADED: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+TABLE_TOLERANCE = 1e-6  # hit probabilities: far below what moves a policy, far above rounding
 
 
 def trained_alphas(env: GridSearch, plan: TrainingPlan | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """The policy's alpha vectors and their moves for ``env``: from the cache, else trained
-    and cached."""
+    and cached.
+
+    The cache is named by what sets ``env`` (its label and the plan) and holds the hit table the
+    policy was trained on: a cached policy whose table differs from ``env``'s by more than
+    ``TABLE_TOLERANCE`` (the law changed under the same settings) is trained again; one that
+    differs by less (a change in the law's numerics, say a compiled erfc) is used as it is."""
     plan = plan or TrainingPlan()
     key = plan.key(env)
     if key in _LOADED:
         return _LOADED[key]
     path = cache_dir() / f"{key}.npz"
+    out = None
     if path.exists():
         with np.load(path) as f:
-            out = (f["alphas"], f["actions"])
-    else:
+            if (
+                "table" in f
+                and f["table"].shape == env.table.shape
+                and np.allclose(f["table"], env.table, rtol=0.0, atol=TABLE_TOLERANCE)
+            ):
+                out = (f["alphas"], f["actions"])
+    if out is None:
         out = train(env, plan, progress)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, alphas=out[0], actions=out[1])
+        np.savez(tmp, alphas=out[0], actions=out[1], table=env.table)
         tmp.replace(path)  # atomic: parallel workers never read half a file
     _LOADED[key] = out
     return out
