@@ -68,7 +68,7 @@ def test_the_one_source_of_a_flight_accounts_for_every_crossing(single_flight):
 
 def test_a_source_seen_on_one_crossing_is_flagged(single_flight, tmp_path):
     obs = single_flight.observations
-    part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
+    part = obs.select(np.flatnonzero((obs.time_s >= 460.0) & (obs.time_s <= 560.0)))
     assert detect_observations(part, "ch4").n_crossings == 1  # one line of the flight, one crossing
     est = PlumeEstimator(FAST).fit(part)
     assert est.sources_ and all(s.crossings == 1 and "single_crossing" in s.flags for s in est.sources_)
@@ -158,7 +158,7 @@ def test_a_source_seen_only_near_it_gets_its_circle_and_ellipse_widened(single_f
     times the crossing's distance: the circle's radius and both semi-axes before their floor, and
     the rate interval's log half-widths before theirs, grow by exactly 1.3."""
     obs = single_flight.observations
-    part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
+    part = obs.select(np.flatnonzero((obs.time_s >= 460.0) & (obs.time_s <= 560.0)))
     held = FAST.model_copy(update={"max_search_refits": 0})
     off = PlumeEstimator(held.model_copy(update={"point_near_crossing_m": 0.0})).fit(part)
     (a,) = off.sources_
@@ -192,7 +192,7 @@ def test_a_source_seen_only_near_it_gets_its_circle_and_ellipse_widened(single_f
 
 def test_the_report_says_why_a_region_was_widened_for_near_crossings(single_flight, tmp_path):
     obs = single_flight.observations
-    part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
+    part = obs.select(np.flatnonzero((obs.time_s >= 460.0) & (obs.time_s <= 560.0)))
     cfg = FAST.model_copy(update={"max_search_refits": 0, "point_near_crossing_m": 1000.0})
     res = analyze(write_flight_csv(tmp_path / "line.csv", part), tmp_path / "out", config=cfg)
     html = res.outputs["html"].read_text()

@@ -395,7 +395,7 @@ def test_flying_the_follow_up_pins_down_a_source_seen_on_one_crossing(single_fli
     truth."""
     sc = single_source_scenario()  # the fixture's scenario
     obs = single_flight.observations
-    part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
+    part = obs.select(np.flatnonzero((obs.time_s >= 460.0) & (obs.time_s <= 560.0)))
     first = write_flight_csv(tmp_path / "line.csv", part)
     analyze(first, tmp_path / "a1", config=FAST)
     res = runner.invoke(app, ["follow-up", str(tmp_path / "a1" / "sources.geojson"), "--out", str(tmp_path / "fu")])

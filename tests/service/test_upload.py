@@ -30,7 +30,7 @@ def field(tmp_path_factory, single_flight):
         mission = w.post("analyst", "/api/missions", json={"name": "from the field"}).json()["id"]
     setup.state.engine.dispose()
     obs = single_flight.observations
-    part = obs.select(np.flatnonzero((obs.time_s >= 540.0) & (obs.time_s <= 650.0)))
+    part = obs.select(np.flatnonzero((obs.time_s >= 460.0) & (obs.time_s <= 560.0)))
     good = write_flight_csv(d / "line.csv", part)
     rows = good.read_text().splitlines()
     col = rows[0].split(",").index("lat")

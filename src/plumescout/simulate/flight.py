@@ -94,15 +94,6 @@ def puff_concentration(
         px = np.interp(tk, grid, cx)[:, None] - rx[None, :]
         py = np.interp(tk, grid, cy)[:, None] - ry[None, :]
         dist = np.interp(tk, grid, cd)[:, None] - rd[None, :]
-        alive = (rel[None, :] <= tk[:, None]) & (tk[:, None] - rel[None, :] <= max_age_s) & (dist > 0)
-        d = np.where(alive, dist, 1.0)
-        if turbulence is None:
-            sy, sz = sigma_yz(d, st)
-        else:
-            sy, sz = d * tan_y[None, :], d * tan_z[None, :]
-        sy = np.sqrt((relative_dispersion * sy) ** 2 + initial_sigma_m**2)
-        sz = np.sqrt(sz**2 + initial_sigma_m**2)
-        sx = np.sqrt(sy**2 + (0.8 * spacing[None, :]) ** 2)
         # offsets of the receptor from each puff centre, along and across the puff's motion
         dx = xyz[a : a + chunk, 0:1] - (source_xyz[0] + px)
         dy = xyz[a : a + chunk, 1:2] - (source_xyz[1] + py)
@@ -110,6 +101,19 @@ def puff_concentration(
         norm = np.where(norm > 0, norm, 1.0)
         along = (dx * px + dy * py) / norm
         across = (-dx * py + dy * px) / norm
+        # each puff is a slug of the plume: its cross-section at the receptor is the plume's at
+        # the receptor's own travel distance (the puff's along-wind smoothing, set by the release
+        # interval, must not carry wider, older plume into the first metres)
+        dr = dist + along
+        alive = (rel[None, :] <= tk[:, None]) & (tk[:, None] - rel[None, :] <= max_age_s) & (dist > 0) & (dr > 0)
+        d = np.where(alive, dr, 1.0)
+        if turbulence is None:
+            sy, sz = sigma_yz(d, st)
+        else:
+            sy, sz = d * tan_y[None, :], d * tan_z[None, :]
+        sy = np.sqrt((relative_dispersion * sy) ** 2 + initial_sigma_m**2)
+        sz = np.sqrt(sz**2 + initial_sigma_m**2)
+        sx = np.sqrt(sy**2 + (0.8 * spacing[None, :]) ** 2)
         c = gaussian_puff(along, across, xyz[a : a + chunk, 2:3], source_xyz[2], mass[None, :], sx, sy, sz)
         out[a : a + chunk] = np.where(alive, c, 0.0).sum(axis=1)
     return out
