@@ -103,7 +103,7 @@ _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
 
 
-def hit_probability(ep, xd, yc, rates, speed, meander_deg, p_fa, p_max, sigma0_m=0.75, half_span_m=0.0,
+def hit_probability(ep, xd, yc, rates, speed, meander_deg, p_fa, p_max, sigma0_m=0.5, half_span_m=0.0,
                     relative_dispersion=0.6, intermittency=0.6) -> np.ndarray:  # fmt: skip
     """(points, rates) probability of a hit ``xd`` m downwind of a source and ``yc`` m across
     its mean axis, for a stretch of flight reaching ``half_span_m`` either side of ``yc`` across
@@ -203,7 +203,7 @@ class FieldBelief:
         p_fa=0.002,
         p_max=0.95,
         temper: float = 0.5,
-        sigma0_m: float = 0.75,
+        sigma0_m: float = 0.5,
     ):
         h = ep.half_size_m
         c = np.arange(-h + cell_m / 2, h, cell_m)
