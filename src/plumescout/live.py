@@ -7,7 +7,9 @@ posterior over the source's cell and rate, updated by Bayes' rule once per obser
 background; a window also waits until the vehicle has moved ``min_move_m``, or for ``hover_s``
 while it holds position, so a loitering vehicle does not count one look many times). A window is
 one observation of the stretch it was read along: its crosswind extent enters the hit law
-(:func:`~plumescout.search.field.hit_probability`). An update
+(:func:`~plumescout.search.field.hit_probability`), and one flown up or down the wind is seen by
+the likeliest of its 4 m pieces along it (:meth:`~plumescout.search.field.FieldBelief.p_stretch`).
+An update
 costs the same whatever the flight's length and nothing grows with it: recent readings live in
 fixed-size ring buffers, so memory stays flat over hours.
 
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .geo import LocalFrame, unit_to_bearing
-from .search.field import FIELD_POLICIES, FieldBelief, stretch
+from .search.field import FIELD_POLICIES, FieldBelief
 from .units import species_of_column
 
 __all__ = ["Guide", "LiveModel", "LiveEstimator", "run_live"]
@@ -141,9 +143,9 @@ class LiveEstimator:
         wind = self._wind_now()
         if wind is None:
             return False
-        # one observation of the stretch flown: a hit anywhere across its crosswind extent
-        xy, half = stretch(np.column_stack([xs, ys]), wind[0])
-        self.belief.update(xy, hit, *wind, half_span_m=half)
+        # one observation of the stretch flown: a hit anywhere across its crosswind extent, and
+        # along the wind the likeliest of its pieces
+        self.belief.update_stretch(np.column_stack([xs, ys]), hit, wind)
         self.hits += int(hit)
         self.windows += 1
         self.update_times.append(time.perf_counter() - t0)

@@ -14,6 +14,7 @@ from plumescout.search.field import (
     FieldSweepSpaceAware,
     WindGrid,
     hit_probability,
+    pieces,
     run_adaptive,
     stretch,
 )
@@ -99,6 +100,42 @@ def test_a_stretch_is_its_crosswind_extent_about_its_middle():
     mid, half = stretch([[0.0, 2.0], [30.0, 2.0]], 270.0)
     np.testing.assert_allclose(mid, [15.0, 2.0], atol=1e-12)
     assert half == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_stretch_flown_up_the_wind_is_seen_by_its_likeliest_piece():
+    # wind from the west (blowing to +x). A sensor 3 m above the source sees nothing of the
+    # plume's first ~10 m (1 g/s, 3 m/s), then nearly every puff. A stretch flown along the axis
+    # from 13 m to 1 m downwind of a cell reaches the plume at its far end: its chance of a hit is
+    # the likeliest of its three 4 m pieces' (here the one 9-13 m out), not that of its mean
+    # position (7 m, where nothing arrives), and it does not depend on the direction flown
+    b = FieldBelief(episode())
+    wind = (270.0, 3.0, 10.0)
+    src = np.argmin(np.hypot(b.x - (-40.0), b.y - 30.0))  # a cell at (-40, 30) +- 2.5 m
+    x0, y0 = b.x[src], b.y[src]
+    flown = np.column_stack([x0 + np.linspace(13.0, 1.0, 25), np.full(25, y0)])
+    parts = pieces(flown, 270.0)
+    assert len(parts) == 3
+    np.testing.assert_allclose(sorted(m[0] - x0 for m, _ in parts), [2.75, 6.75, 11.0], atol=1e-9)
+    p = b.p_stretch(flown, wind)[src]
+    each = np.array([b.p_hit(m, *wind, half_span_m=h)[src] for m, h in parts])
+    np.testing.assert_allclose(p, each.max(axis=0), rtol=1e-12)
+    at_mean = b.p_hit(np.array([x0 + 7.0, y0]), *wind)[src]
+    np.testing.assert_allclose(at_mean, b.p_fa)  # nothing reaches the sensor 7 m out
+    assert np.all(p[2:] > 10 * b.p_fa)  # the far piece reaches it, from 0.6 g/s
+    np.testing.assert_allclose(b.p_stretch(flown[::-1], wind), b.p_stretch(flown, wind), rtol=1e-12)
+    # a crosswind stretch is one piece: the stretch over its crosswind extent, as before
+    across = np.column_stack([np.full(7, x0 + 20.0), y0 + np.linspace(-9.0, 9.0, 7)])
+    ((mid, half),) = pieces(across, 270.0)
+    m0, h0 = stretch(across, 270.0)
+    np.testing.assert_allclose(mid, m0, atol=1e-12)
+    assert half == pytest.approx(h0)
+    np.testing.assert_allclose(b.p_stretch(across, wind), b.p_hit(m0, *wind, half_span_m=h0), rtol=1e-12)
+    # and the update is Bayes' rule with that chance
+    c = FieldBelief(episode(), temper=1.0)
+    p0 = c.p.copy()
+    c.update_stretch(flown, True, wind)
+    ph = c.p_stretch(flown, wind)
+    np.testing.assert_allclose(c.p, p0 * ph / np.sum(p0 * ph), rtol=1e-9, atol=1e-15)
 
 
 def test_update_is_bayes_rule():
