@@ -80,8 +80,9 @@ def test_perseus_never_lowers_a_value_and_stays_below_one():
     assert s.actions_.shape == (len(s.alphas_),) and set(s.actions_) <= set(range(env.n_actions))
 
 
-def test_trained_policy_is_cached_and_not_trained_twice(monkeypatch):
-    env = GridSearch(1, 2.0, 2.0)
+@pytest.fixture
+def training_calls(monkeypatch) -> list:
+    """One entry per training the cache could not spare."""
     calls = []
     real = perseus.train
 
@@ -90,6 +91,12 @@ def test_trained_policy_is_cached_and_not_trained_twice(monkeypatch):
         return real(*a, **k)
 
     monkeypatch.setattr(perseus, "train", counting)
+    return calls
+
+
+def test_trained_policy_is_cached_and_not_trained_twice(monkeypatch, training_calls):
+    env = GridSearch(1, 2.0, 2.0)
+    calls = training_calls
     a1, m1 = trained_alphas(env, SMALL)
     monkeypatch.setattr(perseus, "_LOADED", {})  # a new process: read back from the disk cache
     a2, m2 = trained_alphas(env, SMALL)
@@ -98,19 +105,12 @@ def test_trained_policy_is_cached_and_not_trained_twice(monkeypatch):
     np.testing.assert_array_equal(m1, m2)
 
 
-def test_cached_policy_is_trained_again_only_when_its_table_changed(monkeypatch):
+def test_cached_policy_is_trained_again_only_when_its_table_changed(monkeypatch, training_calls):
     # the cache is named by the settings; what it holds is checked against the table itself: a
     # law changed under the same settings retrains, a change at rounding level (the same law
     # computed another way) does not
     env = GridSearch(1, 2.0, 2.0)
-    calls = []
-    real = perseus.train
-
-    def counting(*a, **k):
-        calls.append(1)
-        return real(*a, **k)
-
-    monkeypatch.setattr(perseus, "train", counting)
+    calls = training_calls
     trained_alphas(env, SMALL)
     env.table = env.table + 1e-12  # numerics only
     monkeypatch.setattr(perseus, "_LOADED", {})
