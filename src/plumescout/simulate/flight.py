@@ -62,8 +62,11 @@ def puff_concentration(
 
     Puffs move with the (spatially uniform, time-varying) wind; each grows with its travel
     distance as ``relative_dispersion`` times the Briggs plume width (the rest of the plume's
-    spread comes from the meander itself). Puff masses are log-normal with log-std
-    ``intermittency`` and mean ``rate * release_dt`` (mass is conserved on average).
+    spread comes from the meander itself), its widths at a receptor being those at the receptor's
+    own travel distance (a slug of the plume: in a steady wind the train is the steady plume from
+    a few release spacings on, however far the puffs are smoothed along the wind). Puff masses are
+    log-normal with log-std ``intermittency`` and mean ``rate * release_dt`` (mass is conserved on
+    average).
 
     ``turbulence``: measured (tan sigma_theta_h, tan sigma_theta_v) on ``wind.time_s``; a puff
     then grows as its travel distance times the values at its release (Taylor's near-field
