@@ -99,10 +99,10 @@ def loglik(p, hit) -> float:
     return float(np.mean(np.where(hit, np.log(p), np.log1p(-p))))
 
 
-def choose(fit_seeds: int, first: int = 100) -> tuple[list[str], list[dict]]:
+def choose(ref: FieldBelief, fit_seeds: int, first: int = 100) -> tuple[list[str], list[dict]]:
     """The law's source size and p_max by the mean log-likelihood over the four regimes, on
-    streams of their own (seeds from ``first``: other winds and puffs than the scored ones)."""
-    ref = FieldBelief(GEOMETRY, cell_m=200.0)
+    streams of their own (seeds from ``first``: other winds and puffs than the scored ones);
+    ``ref`` holds the law's settings today."""
     streams = [(r, np.vstack([windows(*r, first + k) for k in range(fit_seeds)])) for r in REGIMES]
     rows = []
     for s0, pm in CANDIDATES:
@@ -169,7 +169,7 @@ def main(argv=None) -> int:
         "log-likelihood per window | the mean-field law's mean | its log-likelihood per window |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    fit_lines, fit_rows = choose(a.fit_seeds)
+    fit_lines, fit_rows = choose(ref, a.fit_seeds)
     records, bins = [], []
     for rate, speed, meander in REGIMES:
         R = np.vstack([windows(rate, speed, meander, s) for s in range(a.seeds)])

@@ -184,13 +184,18 @@ def _seen(y, half, si, sm, ln_c, ln_rates, shift, weights):  # pragma: no cover 
     return out
 
 
+def _wind_frame(points, from_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(points as an (n, 2) array, their positions along the wind, across it)."""
+    pts = np.atleast_2d(np.asarray(points, float))
+    ux, uy = bearing_to_unit(from_deg + 180.0)
+    return pts, pts[:, 0] * ux + pts[:, 1] * uy, -pts[:, 0] * uy + pts[:, 1] * ux
+
+
 def stretch(points, from_deg: float) -> tuple[np.ndarray, float]:
     """A stretch of flight as one observation: the point at its mean downwind position and the
     middle of its crosswind extent, and half that extent (what :func:`hit_probability` takes)."""
-    pts = np.atleast_2d(np.asarray(points, float))
+    _, along, across = _wind_frame(points, from_deg)
     ux, uy = bearing_to_unit(from_deg + 180.0)
-    along = pts[:, 0] * ux + pts[:, 1] * uy
-    across = -pts[:, 0] * uy + pts[:, 1] * ux
     a, c = float(along.mean()), 0.5 * float(across.max() + across.min())
     return np.array([a * ux - c * uy, a * uy + c * ux]), 0.5 * float(across.max() - across.min())
 
@@ -203,9 +208,7 @@ def pieces(points, from_deg: float, along_step_m: float = ALONG_STEP_M) -> list[
     its points' downwind positions), each a :func:`stretch`. A crosswind stretch is one piece;
     one flown up or down the wind is several, for the chance of a hit changes along it (a sensor
     above the source's height sees nothing of the plume's first metres, then nearly every puff)."""
-    pts = np.atleast_2d(np.asarray(points, float))
-    ux, uy = bearing_to_unit(from_deg + 180.0)
-    along = pts[:, 0] * ux + pts[:, 1] * uy
+    pts, along, _ = _wind_frame(points, from_deg)
     n = max(1, int(np.ceil((along.max() - along.min()) / along_step_m - 1e-9)))
     if n == 1:
         return [stretch(pts, from_deg)]
