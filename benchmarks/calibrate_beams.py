@@ -46,7 +46,7 @@ def simulate(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool =
     without a drone)."""
     from plumescout.inference.data import _read_csv_table
     from plumescout.met import WindSeries
-    from plumescout.simulate.flight import puff_concentration
+    from plumescout.simulate.flight import puff_concentration, puff_masses
     from plumescout.simulate.wind import ou_process
     from plumescout.units import g_m3_to_ppm
 
@@ -99,13 +99,14 @@ def simulate(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool =
     if drone is not None:  # the flight's samples join the beams' points: one puff field for both
         t_drone, xyz_drone = drone(lo, hi, ws, rng)
         t_all, xyz = np.concatenate([t_all, t_drone]), np.vstack([xyz, xyz_drone])
-    # minute by minute: each call carries only the puffs alive in that minute
+    # minute by minute: each call carries only the puffs alive in that minute, each puff its one mass
+    masses = puff_masses(ws, rng=np.random.default_rng([seed, 1]))
     c = np.empty(t_all.size)
     minute_of = np.floor(t_all / 60.0)
     for m in np.unique(minute_of):
         sel = minute_of == m
         c[sel] = puff_concentration(
-            t_all[sel], xyz[sel], tuple(src), q, ws, 3.0, max_age_s=300.0, relative_dispersion=REL, rng=rng,
+            t_all[sel], xyz[sel], tuple(src), q, ws, 3.0, max_age_s=300.0, relative_dispersion=REL, masses=masses,
             turbulence=turbulence,
         )  # fmt: skip
     drone_c = c[n_beam:]
@@ -114,7 +115,7 @@ def simulate(seed: int, data_dir: str, noise_ppm: float, measured_widths: bool =
     ppm = 1.95 + ppm + rng.normal(0.0, noise_ppm, ppm.size)
     wi = np.searchsorted(mins, rm)
     wo = {key: wind[key][order][wi] for key in wind}
-    extra = {} if drone is None else {"drone": (t_drone, xyz_drone, drone_c), "wind": ws}
+    extra = {} if drone is None else {"drone": (t_drone, xyz_drone, drone_c), "wind": ws, "masses": masses}
     return {
         **extra,
         "start": a, "end": b, "reading_beam": rb, "time_s": rm * 60.0, "ppm": ppm,

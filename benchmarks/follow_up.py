@@ -53,14 +53,13 @@ def _observations(sim, t, xy, altitude_m, seed, stream):
     from plumescout.simulate.flight import puff_concentration
 
     xyz = np.column_stack([xy, np.broadcast_to(altitude_m, len(t))])
-    rng = np.random.default_rng([seed, stream])
     c = np.empty(len(t))
     minute = np.floor(t / 60.0)
     for m in np.unique(minute):  # minute by minute, as the survey's own samples were
         sel = minute == m
         c[sel] = puff_concentration(
             t[sel], xyz[sel], tuple(sim["source"]), sim["rate_g_s"], sim["wind"], 3.0, max_age_s=300.0,
-            relative_dispersion=REL, rng=rng,
+            relative_dispersion=REL, masses=sim["masses"],
         )  # fmt: skip
     obs = flight_observations({"drone": (t, xyz, c), "wind": sim["wind"]}, np.random.default_rng([seed, stream, 1]))
     return dataclasses.replace(obs, t0=BASE + timedelta(seconds=float(t[0])))

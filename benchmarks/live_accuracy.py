@@ -33,7 +33,7 @@ from estimator_suite import machine  # noqa: E402
 from plumescout.geo import LocalFrame  # noqa: E402
 from plumescout.live import Guide, LiveEstimator, LiveModel  # noqa: E402
 from plumescout.search.field import FIELD_POLICIES  # noqa: E402
-from plumescout.simulate.flight import puff_concentration  # noqa: E402
+from plumescout.simulate.flight import puff_concentration, puff_masses  # noqa: E402
 from plumescout.simulate.wind import simulate_wind  # noqa: E402
 from plumescout.units import g_m3_to_ppm  # noqa: E402
 
@@ -61,6 +61,7 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lea
     rng = np.random.default_rng(seed)
     frame = LocalFrame(*ORIGIN)
     wind = simulate_wind(-900.0, max_t + 10, sc["wind_m_s"], 270.0, sc["meander_deg"], 120.0, 0.15, 20.0, 0.5, rng)
+    masses = puff_masses(wind, rng=np.random.default_rng([seed, 1]))  # a puff weighs the same each reading
     xy = np.array(sc["start_m"], float)
     est = LiveEstimator(LiveModel(half_size_m=250.0))
     policy = FIELD_POLICIES[guide]()
@@ -88,7 +89,7 @@ def episode(seed: int, guide: str, lag_s: float = 0.0, max_t: float = 900.0, lea
             ws, wd = wind.at(np.array([t]))
             est.add_wind(t, float(ws[0]), float(wd[0]))
         c = puff_concentration(np.array([t]), np.array([[*xy, 4.0]]), (0.0, 0.0, 1.0), sc["rate_g_s"], wind, "D",
-                               max_age_s=900.0, rng=rng)  # fmt: skip
+                               max_age_s=900.0, masses=masses)  # fmt: skip
         if est.add_gas(t, 1.95 + float(g_m3_to_ppm(c[0], "ch4")) + float(rng.normal(0, 0.01))):
             e = est.estimate()
             if e["located"] and e["radius90_m"] <= 10.0 and closest <= 20.0:

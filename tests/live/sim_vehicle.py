@@ -14,7 +14,7 @@ import numpy as np
 from pymavlink import mavutil
 
 from plumescout.geo import LocalFrame, bearing_to_unit
-from plumescout.simulate.flight import puff_concentration
+from plumescout.simulate.flight import puff_concentration, puff_masses
 from plumescout.simulate.wind import simulate_wind
 from plumescout.units import g_m3_to_ppm
 
@@ -32,6 +32,8 @@ class PlumeVehicle(threading.Thread):
         self.rng = np.random.default_rng(seed)
         self.wind = simulate_wind(-900.0, max_time_s + 10, wind_speed_m_s, wind_from_deg, 10.0, 120.0, 0.15, 20.0, 0.5,
                                   self.rng)  # fmt: skip
+        # one mass per puff, whenever it is read
+        self.masses = puff_masses(self.wind, rng=np.random.default_rng([seed, 1]))
         self.max_time_s = max_time_s
         self.t = 0.0
         self.target = None
@@ -75,7 +77,7 @@ class PlumeVehicle(threading.Thread):
                 ws, wd = self.wind.at(np.array([self.t]))
                 mav.wind_send(float(wd[0]), float(ws[0]), 0.0)
             c = puff_concentration(np.array([self.t]), np.array([[*self.xy, self.alt]]), self.source, self.rate,
-                                   self.wind, "D", max_age_s=900.0, rng=self.rng)  # fmt: skip
+                                   self.wind, "D", max_age_s=900.0, masses=self.masses)  # fmt: skip
             ppm = 1.95 + float(g_m3_to_ppm(c[0], "ch4")) + float(self.rng.normal(0, 0.01))
             mav.named_value_float_send(ms, b"ch4_ppm", ppm)
             self.t += dt

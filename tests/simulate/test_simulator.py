@@ -8,7 +8,7 @@ from plumescout.errors import ConfigError, InputError
 from plumescout.met import WindSeries
 from plumescout.sensors import apply_sensor, first_order_response
 from plumescout.simulate import load_scenario, simulate_flight
-from plumescout.simulate.flight import fly_path, puff_concentration
+from plumescout.simulate.flight import fly_path, puff_concentration, puff_masses
 from plumescout.simulate.wind import ou_process
 
 from ..conftest import single_source_scenario
@@ -90,6 +90,34 @@ def test_intermittency_conserves_mean_mass():
     rough = puff_concentration(t, rec, (0, 0, 1), 1.0, w, "D", intermittency=0.8, rng=1, **kw)
     assert rough.std() > 5 * smooth.std()
     assert rough.mean() == pytest.approx(smooth.mean(), rel=0.05)
+
+
+def test_a_puff_weighs_the_same_however_it_is_read():
+    # A sensor read sample by sample (the live harnesses) must see the puffs one call sees at
+    # once: with the masses drawn once, reading by reading equals the one call, to rounding;
+    # without them each call draws its own masses and the readings differ.
+    w = _steady(t1=400.0)
+    t = np.arange(100.0, 140.0, 0.5)
+    rec = np.column_stack([np.full(t.size, 60.0), np.linspace(-8.0, 8.0, t.size), np.full(t.size, 2.0)])
+    kw = dict(max_age_s=300.0, intermittency=0.8)
+    m = puff_masses(w, 1.0, 0.8, rng=5)
+    whole = puff_concentration(t, rec, (0, 0, 1), 1.0, w, "D", masses=m, **kw)
+    each = [puff_concentration(t[i : i + 1], rec[i : i + 1], (0, 0, 1), 1.0, w, "D", masses=m, **kw)[0]
+            for i in range(t.size)]  # fmt: skip
+    np.testing.assert_allclose(each, whole, rtol=1e-12)
+    rng = np.random.default_rng(5)
+    drawn = [puff_concentration(t[i : i + 1], rec[i : i + 1], (0, 0, 1), 1.0, w, "D", rng=rng, **kw)[0]
+             for i in range(t.size)]  # fmt: skip
+    assert not np.allclose(drawn, whole, rtol=0.05)
+    # the masses are those of the one-call draw's law: mean 1
+    assert puff_masses(w, 1.0, 0.8, rng=1).mean() == pytest.approx(1.0, abs=0.1)
+
+
+def test_too_few_puff_masses_is_a_clear_error():
+    w = _steady(t1=100.0)
+    m = puff_masses(w, 1.0, 0.6, rng=0)
+    with pytest.raises(ValueError, match="masses: .* puffs given"):
+        puff_concentration(np.array([50.0]), np.array([[20.0, 0.0, 1.0]]), (0, 0, 1), 1.0, w, "D", masses=m[:10])
 
 
 def test_simulated_plume_meanders_and_is_intermittent(single_flight):

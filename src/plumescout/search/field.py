@@ -678,13 +678,14 @@ def _wind(ep: FieldEpisode, t1: float, rng) -> WindSeries:
     return simulate_wind(-900.0, t1, ep.wind_speed_m_s, ep.wind_from_deg, ep.meander_deg, 120.0, 0.15, 20.0, 0.5, rng)
 
 
-def _readings(ep: FieldEpisode, t, xy, wind, rng) -> np.ndarray:
-    """Sensor readings above background (ppm) along a leg, from the puff simulator."""
+def _readings(ep: FieldEpisode, t, xy, wind, rng, masses) -> np.ndarray:
+    """Sensor readings above background (ppm) along a leg, from the puff simulator (``masses``:
+    the episode's puff masses, the same for every leg)."""
     from ..simulate.flight import puff_concentration
 
     xyz = np.column_stack([xy, np.full(len(t), ep.altitude_m)])
     c = puff_concentration(
-        t, xyz, (*ep.source_xy, ep.source_height_m), ep.rate_g_s, wind, ep.stability, max_age_s=900.0, rng=rng
+        t, xyz, (*ep.source_xy, ep.source_height_m), ep.rate_g_s, wind, ep.stability, max_age_s=900.0, masses=masses
     )
     return g_m3_to_ppm(c, ep.species) + rng.normal(0.0, ep.noise_ppm, len(t))
 
@@ -695,8 +696,11 @@ def run_adaptive(
     """Fly one episode closed loop with a policy (a name of :data:`FIELD_POLICIES`, or one
     built); ends when 90 % of the posterior lies within ``radius_m`` of its mean (the reported
     location) or at ``max_time_s``."""
+    from ..simulate.flight import puff_masses
+
     rng = np.random.default_rng(ep.seed)
     wind = _wind(ep, ep.max_time_s + 60.0, rng)
+    masses = puff_masses(wind, rng=np.random.default_rng([ep.seed, 1]))
     pol = FIELD_POLICIES[policy]() if isinstance(policy, str) else policy
     policy = pol.name
     belief = FieldBelief(ep)
@@ -715,7 +719,7 @@ def run_adaptive(
         n = max(1, int(np.ceil(leg / ep.speed_m_s / dt)))
         ts = t + dt * np.arange(1, n + 1)
         pts = xy[None, :] + (nxt - xy)[None, :] * (np.arange(1, n + 1) / n)[:, None]
-        read = _readings(ep, ts, pts, wind, rng)
+        read = _readings(ep, ts, pts, wind, rng, masses)
         ws, wd = wind.at(ts)
         wd = wd + rng.normal(0.0, 5.0, n)  # the measured wind is noisy
         # one observation per leg: a hit if any reading on it is above the threshold (readings

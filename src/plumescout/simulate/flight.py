@@ -17,7 +17,14 @@ from ..units import g_m3_to_ppm
 from .scenario import Scenario
 from .wind import simulate_wind
 
-__all__ = ["SimulatedFlight", "simulate_flight", "fly_path", "plan_for_scenario", "puff_concentration"]
+__all__ = [
+    "SimulatedFlight",
+    "simulate_flight",
+    "fly_path",
+    "plan_for_scenario",
+    "puff_concentration",
+    "puff_masses",
+]
 
 
 @dataclass
@@ -42,6 +49,16 @@ def fly_path(waypoints_m, speed_m_s: float, sample_rate_hz: float) -> tuple[np.n
     return t, np.column_stack([np.interp(s, cum, wps[:, 0]), np.interp(s, cum, wps[:, 1])])
 
 
+def puff_masses(wind: WindSeries, release_dt_s: float = 1.0, intermittency: float = 0.6, rng=None) -> np.ndarray:
+    """Relative masses (mean 1, log-normal with log-std ``intermittency``) of every puff released
+    every ``release_dt_s`` over ``wind``'s span, numbered from ``wind.time_s[0]``: drawn once and
+    passed to each :func:`puff_concentration` call as ``masses``, a puff weighs the same whenever
+    and wherever it is read (a sensor read sample by sample, or several read in separate calls)."""
+    rng = np.random.default_rng(rng)
+    n = int(np.floor((wind.time_s[-1] - wind.time_s[0]) / release_dt_s)) + 2
+    return rng.lognormal(-0.5 * intermittency**2, intermittency, n)
+
+
 def puff_concentration(
     t_s,
     xyz,
@@ -57,6 +74,7 @@ def puff_concentration(
     rng=None,
     chunk: int = 256,
     turbulence: tuple[np.ndarray, np.ndarray] | None = None,
+    masses: np.ndarray | None = None,
 ) -> np.ndarray:
     """Concentration (g/m3) at samples ``(t_s, xyz)`` from puffs released every ``release_dt_s``.
 
@@ -66,7 +84,9 @@ def puff_concentration(
     own travel distance (a slug of the plume: in a steady wind the train is the steady plume from
     a few release spacings on, however far the puffs are smoothed along the wind). Puff masses are
     log-normal with log-std ``intermittency`` and mean ``rate * release_dt`` (mass is conserved on
-    average).
+    average), drawn anew at each call unless ``masses`` (from :func:`puff_masses` for the same
+    wind and ``release_dt_s``) fixes them: calls that read the same puffs at different times or
+    places must share them, or a puff's mass changes between readings.
 
     ``turbulence``: measured (tan sigma_theta_h, tan sigma_theta_v) on ``wind.time_s``; a puff
     then grows as its travel distance times the values at its release (Taylor's near-field
@@ -83,9 +103,19 @@ def puff_concentration(
     cy = np.cumsum(vy * dt)
     cd = np.cumsum(wind.speed_m_s * dt)
     rel = np.arange(grid[0], t_s.max() + release_dt_s, release_dt_s)
-    rel = rel[rel >= t_s.min() - max_age_s]
-    s2 = intermittency**2
-    mass = rate_g_s * release_dt_s * rng.lognormal(-0.5 * s2, intermittency, rel.size)
+    number = np.flatnonzero(rel >= t_s.min() - max_age_s)
+    rel = rel[number]
+    if masses is None:
+        s2 = intermittency**2
+        relative = rng.lognormal(-0.5 * s2, intermittency, rel.size)
+    elif number.size and number[-1] >= len(masses):
+        raise ValueError(
+            f"masses: {len(masses)} puffs given, puff {number[-1]} needed (puff_masses over the same wind "
+            "and release_dt_s)"
+        )
+    else:
+        relative = np.asarray(masses, dtype=float)[number]
+    mass = rate_g_s * release_dt_s * relative
     rx, ry, rd = np.interp(rel, grid, cx), np.interp(rel, grid, cy), np.interp(rel, grid, cd)
     spacing = np.interp(rel, grid, wind.speed_m_s) * release_dt_s
     st = class_index(stability) if isinstance(stability, str) else float(stability)
