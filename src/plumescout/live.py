@@ -164,7 +164,7 @@ class LiveEstimator:
     def estimate(self) -> dict:
         if self.belief is None or self.hits == 0:
             return {"samples": self.samples, "windows": self.windows, "hits": self.hits, "located": False}
-        c = self.belief.mean_xy()
+        c = self.belief.median_xy()  # the spatial median: not dragged by a far tail (median_xy)
         r90 = self.belief.radius(c, 0.9)
         lat, lon = self.frame.to_wgs84(c[0], c[1])
         return {
@@ -235,7 +235,7 @@ class Guide:
         if not self.arrived(est):
             st["xy"] = np.asarray(self.target, float)
         if st["hits"] > 0:
-            self.policy.narrow(est.belief.radius(est.belief.mean_xy()), self.radius_m)
+            self.policy.narrow(est.belief.radius(est.belief.median_xy()), self.radius_m)
         return np.asarray(self.policy.propose(est.belief, st), float)
 
     def due(self, est: LiveEstimator) -> np.ndarray | None:

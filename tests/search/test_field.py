@@ -151,6 +151,39 @@ def test_update_is_bayes_rule():
     assert m[0] < xy[0] and abs(m[1] - xy[1]) < 40.0
 
 
+def _set_cells(b, cell_weights):
+    """Put the posterior on a few cells: {(x, y): weight}, nothing elsewhere."""
+    b.logp[:] = -np.inf
+    for (x, y), w in cell_weights.items():
+        k = int(np.argmin(np.hypot(b.x - x, b.y - y)))
+        b.logp[k, :] = np.log(w / b.rates.size)
+
+
+def test_reported_location_is_the_median_not_dragged_by_a_far_tail():
+    b = FieldBelief(episode(), cell_m=5.0)
+    # symmetric about a point: the spatial median is that point, as the mean is
+    _set_cells(b, {(-2.5, 2.5): 1.0, (7.5, 2.5): 1.0, (2.5, 12.5): 1.0, (2.5, -7.5): 1.0})
+    np.testing.assert_allclose(b.median_xy(), [2.5, 2.5], atol=1e-2)
+    np.testing.assert_allclose(b.mean_xy(), [2.5, 2.5], atol=1e-9)
+    # a core of 95 % on two cells 5 m apart along the wind, 5 % far upwind (the tail hits far
+    # downwind cannot rule out): the mean is dragged 5 m upwind (0.05 x 100 m), the median stays
+    # on the segment between the core's cells (for two equal masses any point between them is a
+    # median; the far mass pulls it only to the segment's upwind end)
+    _set_cells(b, {(-2.5, 2.5): 0.475, (2.5, 2.5): 0.475, (-97.5, 2.5): 0.05})
+    assert b.mean_xy()[0] == pytest.approx(-2.5 * 0.475 + 2.5 * 0.475 - 97.5 * 0.05, abs=1e-6)
+    m = b.median_xy()
+    assert -2.5 - 1e-2 <= m[0] <= 2.5 and m[1] == pytest.approx(2.5, abs=1e-3)
+    # and it minimises the expected distance: the mean does worse, no cell centre better (to a
+    # centimetre: Weiszfeld's iteration nears a median on a cell centre slowly)
+    w = b.cell_p()
+
+    def expected(c):
+        return float(w @ np.hypot(b.x - c[0], b.y - c[1]))
+
+    assert expected(m) <= expected(b.mean_xy()) - 1.0
+    assert all(expected(m) <= expected((x, y)) + 0.01 for x, y in [(-2.5, 2.5), (2.5, 2.5), (-97.5, 2.5)])
+
+
 def test_sweep_covers_the_area_line_by_line():
     ep = episode(half_size_m=400.0, wind_from_deg=250.0)
     pol = FieldSweepSpaceAware(sweep_spacing_m=100.0)
