@@ -164,7 +164,7 @@ class LiveEstimator:
     def estimate(self) -> dict:
         if self.belief is None or self.hits == 0:
             return {"samples": self.samples, "windows": self.windows, "hits": self.hits, "located": False}
-        c = self.belief.median_xy()  # the spatial median: not dragged by a far tail (median_xy)
+        c = self.belief.median_xy()  # the spatial median: a far tail does not drag it as it does the mean
         r90 = self.belief.radius(c, 0.9)
         lat, lon = self.frame.to_wgs84(c[0], c[1])
         return {

@@ -192,7 +192,7 @@ def test_reported_location_is_the_median_not_dragged_by_a_far_tail():
 def test_reported_location_is_not_stuck_on_a_cell_centre():
     # 60 % and 40 % on two neighbouring cells: over their centres alone the median is the
     # heavier centre; with each cell's mass spread over it, it lies inside the heavier cell
-    # towards the other (in one dimension at 5/6 of the way: 0.5 of the mass to its left)
+    # towards the other (in one dimension at -5 + 5 x 0.5 / 0.6 = -0.83 m: half the mass each side)
     b = FieldBelief(episode(), cell_m=5.0)
     _set_cells(b, {(-2.5, 2.5): 0.6, (2.5, 2.5): 0.4})
     m = b.median_xy()

@@ -734,8 +734,8 @@ def run_adaptive(
     ep: FieldEpisode, policy: str | FieldPolicy, radius_m: float = 10.0, confidence: float = 0.9
 ) -> SearchResult:
     """Fly one episode closed loop with a policy (a name of :data:`FIELD_POLICIES`, or one
-    built); ends when 90 % of the posterior lies within ``radius_m`` of its mean (the reported
-    location) or at ``max_time_s``."""
+    built); ends when 90 % of the posterior lies within ``radius_m`` of its spatial median (the
+    reported location, :meth:`FieldBelief.median_xy`) or at ``max_time_s``."""
     from ..simulate.flight import puff_masses
 
     rng = np.random.default_rng(ep.seed)
